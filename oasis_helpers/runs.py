@@ -1,0 +1,158 @@
+"""Run bookkeeping shared by every notebook: seeding, run directories,
+``metrics.json`` and the choice of distribution strategy and precision.
+
+The notebook contract (DESIGN.md): each notebook writes its artifacts to
+``run_dir/<notebook stem>/`` and ends by writing ``metrics.json`` there.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+NOTEBOOK_STEMS = (
+    "01_data_loader",
+    "02_vector_quantizer",
+    "03_train_vqvae",
+    "04_pixelcnn_prior",
+    "05_anomaly_detection",
+)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's ``random``, NumPy and TensorFlow (and Keras) from one integer."""
+    random.seed(seed)
+    np.random.seed(seed)
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    import keras
+
+    keras.utils.set_random_seed(seed)
+
+
+def notebook_dir(run_dir: str | os.PathLike, stem: str) -> Path:
+    """Return ``run_dir/stem`` (created if missing): where one notebook's artifacts go."""
+    path = Path(run_dir) / stem
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def require_artifact(run_dir: str | os.PathLike, stem: str, filename: str) -> Path:
+    """Return the path of an artifact an earlier notebook wrote, or raise a clear error.
+
+    Raises:
+        FileNotFoundError: naming the missing file and the notebook that makes it.
+    """
+    path = Path(run_dir) / stem / filename
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} is missing: run notebooks/{stem}.ipynb first with the same "
+            f"run_dir ({run_dir!s}), e.g. `make run` or papermill with -p run_dir {run_dir!s}."
+        )
+    return path
+
+
+def _to_json_ready(value: Any) -> Any:
+    """Convert NumPy/TensorFlow scalars and arrays to plain Python for ``json.dump``."""
+    if isinstance(value, dict):
+        return {str(key): _to_json_ready(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_to_json_ready(item) for item in value]
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "numpy") and callable(value.numpy):
+        value = value.numpy()
+    if isinstance(value, np.ndarray):
+        return _to_json_ready(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_metrics(run_dir: str | os.PathLike, stem: str, metrics: dict[str, Any]) -> Path:
+    """Write ``run_dir/stem/metrics.json`` (NumPy values converted, NaN as null)."""
+    path = notebook_dir(run_dir, stem) / "metrics.json"
+    path.write_text(json.dumps(_to_json_ready(metrics), indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def read_metrics(run_dir: str | os.PathLike, stem: str) -> dict[str, Any]:
+    """Read the ``metrics.json`` an earlier notebook wrote (clear error when missing)."""
+    return json.loads(require_artifact(run_dir, stem, "metrics.json").read_text())
+
+
+def select_strategy(mixed_precision: str | bool = "auto"):
+    """Pick the ``tf.distribute`` strategy and precision policy for this machine.
+
+    * ``TF_CONFIG`` set in the environment: ``MultiWorkerMirroredStrategy``.
+    * more than one GPU: ``MirroredStrategy`` over all of them.
+    * otherwise: the default strategy (one GPU or the CPU).
+
+    ``mixed_precision``: ``"auto"`` turns on ``mixed_float16`` when a GPU is
+    visible and leaves float32 on the CPU (where float16 is slower);
+    ``True``/``False`` force it on or off.
+
+    Returns:
+        ``(strategy, policy_name)``.
+    """
+    import keras
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if os.environ.get("TF_CONFIG"):
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    elif len(gpus) > 1:
+        strategy = tf.distribute.MirroredStrategy()
+    else:
+        strategy = tf.distribute.get_strategy()
+
+    if mixed_precision == "auto":
+        use_mixed = bool(gpus)
+    elif isinstance(mixed_precision, bool):
+        use_mixed = mixed_precision
+    else:
+        raise ValueError(f"mixed_precision must be 'auto', True or False, got {mixed_precision!r}")
+    policy_name = "mixed_float16" if use_mixed else "float32"
+    keras.mixed_precision.set_global_policy(policy_name)
+    return strategy, policy_name
+
+
+def describe_environment() -> dict[str, str]:
+    """Versions of the libraries the series depends on, for the notebooks' opening printout."""
+    import importlib.metadata as metadata
+
+    names = ["tensorflow", "keras", "tensorflow-probability", "numpy", "nibabel", "nilearn"]
+    versions = {}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def project_root() -> Path:
+    """The repository root (the folder holding ``pyproject.toml`` above this package).
+
+    Falls back to the current directory when the package is installed elsewhere.
+    """
+    candidate = Path(__file__).resolve().parent.parent
+    return candidate if (candidate / "pyproject.toml").exists() else Path.cwd()
+
+
+def resolve_run_dir(run_dir: str | os.PathLike) -> Path:
+    """Make a relative ``run_dir`` relative to the repository root, not to the notebook.
+
+    JupyterLab starts a notebook's kernel in ``notebooks/`` while ``make run``
+    starts it in the repository root; resolving against the root makes both
+    write to the same ``runs/`` folder.
+    """
+    path = Path(run_dir).expanduser()
+    return path if path.is_absolute() else project_root() / path
