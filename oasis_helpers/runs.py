@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import random
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +25,11 @@ NOTEBOOK_STEMS = (
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python's ``random``, NumPy and TensorFlow (and Keras) from one integer."""
-    random.seed(seed)
-    np.random.seed(seed)
+    """Seed Python's ``random``, NumPy's global generator and TensorFlow from one integer.
+
+    ``keras.utils.set_random_seed`` seeds all three; code that draws its own
+    randomness should still take ``seed`` explicitly (``np.random.default_rng(seed)``).
+    """
     os.environ["PYTHONHASHSEED"] = str(seed)
     import keras
 

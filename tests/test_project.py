@@ -67,7 +67,8 @@ def test_environment_yml_agrees_with_pyproject():
 
     pip_pins = re.findall(r"^\s*-\s*([A-Za-z0-9_.\-]+)==([^\s#]+)", text, re.MULTILINE)
     assert {name.lower(): version for name, version in pip_pins} == _pins_from_pyproject()
-    assert re.search(r"^\s*-\s*-e\s+\.", text, re.MULTILINE), "environment.yml must install the package"
+    installs_package = re.search(r"^\s*-\s*-e\s+\.", text, re.MULTILINE)
+    assert installs_package, "environment.yml must install the package itself (-e .)"
 
 
 def test_runtime_dependencies_are_pinned():
