@@ -1,0 +1,208 @@
+"""Writers of small but real OASIS-style data sets for the tests.
+
+Every function writes genuine files (PNG with Pillow, Analyze 7.5 and NIfTI with
+nibabel) in the folder layouts that :mod:`oasis_helpers.data` detects, filled with
+a brain-like phantom: an ellipsoid of "white matter" inside a "grey matter" shell,
+with dark "CSF" ventricles, on a zero background (like skull-stripped OASIS data).
+"""
+
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+PNG_SPLITS = ("train", "validate", "test")
+MASK_VALUES = np.array([0, 85, 170, 255], np.uint8)  # background, CSF, grey, white matter
+
+
+def phantom_volume(
+    shape: tuple[int, int, int] = (44, 52, 44), seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """A brain-like 3D phantom and its tissue labels.
+
+    Returns:
+        ``(intensity, labels)``: float32 ``shape`` with values in about
+        ``[0, 1000]`` (zero background) and uint8 ``shape`` labels
+        0 background, 1 CSF, 2 grey matter, 3 white matter.
+    """
+    rng = np.random.default_rng(seed)
+    grids = np.meshgrid(*[np.linspace(-1.0, 1.0, size) for size in shape], indexing="ij")
+    radii = np.array([0.75, 0.85, 0.8]) * rng.uniform(0.9, 1.05, size=3)
+    radius = np.sqrt(sum((grid / r) ** 2 for grid, r in zip(grids, radii, strict=True)))
+    ventricles = np.sqrt((grids[0] / 0.12) ** 2 + (grids[1] / 0.3) ** 2 + (grids[2] / 0.2) ** 2)
+    labels = np.zeros(shape, np.uint8)
+    labels[radius < 1.0] = 2
+    labels[radius < 0.8] = 3
+    labels[(ventricles < 1.0) & (radius < 0.8)] = 1
+    intensity = np.choose(labels, [0.0, 250.0, 600.0, 900.0]).astype(np.float32)
+    intensity += (labels > 0) * rng.normal(0.0, 15.0, size=shape).astype(np.float32)
+    return np.clip(intensity, 0.0, None), labels
+
+
+def phantom_slice(size: int = 64, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A 2D brain-like slice: uint8 ``[size, size]`` intensities and mask pixel values.
+
+    The mask uses the OASIS PNG values 0, 85, 170, 255.
+    """
+    volume, labels = phantom_volume((size, size, 5), seed)
+    image = np.clip(volume[:, :, 2] / 1000.0 * 255.0, 0, 255).astype(np.uint8)
+    return image, MASK_VALUES[labels[:, :, 2]]
+
+
+def write_png(path: Path, array: np.ndarray, mode: str = "L") -> Path:
+    """Write a uint8 gray array as a PNG in ``mode`` ("L", "RGB", "RGBA", "I;16")."""
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if mode == "L":
+        image = Image.fromarray(array.astype(np.uint8), mode="L")
+    elif mode in ("RGB", "RGBA"):
+        channels = [array] * 3 + ([np.full_like(array, 255)] if mode == "RGBA" else [])
+        image = Image.fromarray(np.stack(channels, axis=-1).astype(np.uint8), mode=mode)
+    elif mode == "I;16":
+        image = Image.fromarray(array.astype(np.uint16) * 257)
+    else:
+        raise ValueError(f"unsupported test mode {mode}")
+    image.save(path)
+    return path
+
+
+def write_png_layout(
+    root: Path,
+    subjects: dict[str, list[str]] | None = None,
+    slices: int = 4,
+    size: int = 64,
+    masks: bool = True,
+    nested: bool = True,
+) -> Path:
+    """Write a ``keras_png_slices_data`` layout and return the folder holding the splits.
+
+    Args:
+        root: where to write.
+        subjects: subject ids per split (default 3 / 2 / 2 subjects).
+        slices: slices per subject (``case_<id>_slice_<k>.nii.png``).
+        size: image side.
+        masks: also write ``keras_png_slices_seg_*`` masks.
+        nested: put the split folders in ``root/keras_png_slices_data`` (as the
+            archive unpacks); otherwise directly in ``root``.
+    """
+    subjects = subjects or {
+        "train": ["441", "442", "10"],
+        "validate": ["500", "501"],
+        "test": ["600", "601"],
+    }
+    base = root / "keras_png_slices_data" if nested else root
+    for split in PNG_SPLITS:
+        (base / f"keras_png_slices_{split}").mkdir(parents=True, exist_ok=True)
+        if masks:
+            (base / f"keras_png_slices_seg_{split}").mkdir(parents=True, exist_ok=True)
+        for subject in subjects.get(split, []):
+            for index in range(slices):
+                image, mask = phantom_slice(
+                    size, seed=zlib.crc32(f"{subject}-{index}".encode()) % 1000
+                )
+                name = f"{subject}_slice_{index}.nii.png"
+                write_png(base / f"keras_png_slices_{split}" / f"case_{name}", image)
+                if masks:
+                    write_png(base / f"keras_png_slices_seg_{split}" / f"seg_{name}", mask)
+    return base
+
+
+def truncate(path: Path, keep: float = 0.5) -> Path:
+    """Cut a file to ``keep`` of its length (a download that stopped half way)."""
+    content = path.read_bytes()
+    path.write_bytes(content[: max(1, int(len(content) * keep))])
+    return path
+
+
+def write_analyze(path_img: Path, volume: np.ndarray, dtype=np.int16) -> Path:
+    """Write an Analyze 7.5 ``.hdr``/``.img`` pair (``path_img`` ends with ``.img``)."""
+    import nibabel as nib
+
+    path_img.parent.mkdir(parents=True, exist_ok=True)
+    image = nib.AnalyzeImage(volume.astype(dtype), np.eye(4))
+    nib.save(image, str(path_img))
+    return path_img
+
+
+def oasis1_session_folder(root: Path, disc: int, subject: str, session: int = 1) -> Path:
+    return root / f"disc{disc}" / f"OAS1_{subject}_MR{session}"
+
+
+def write_oasis1_layout(
+    root: Path,
+    subjects: list[str] | None = None,
+    shape: tuple[int, int, int] = (44, 52, 44),
+    per_disc: int = 3,
+    second_sessions: tuple[str, ...] = (),
+    fseg: bool = False,
+    fourth_axis: bool = True,
+) -> dict[str, Path]:
+    """Write OASIS-1 cross-sectional volumes in their real folder layout.
+
+    ``disc<k>/OAS1_<id>_MR<s>/PROCESSED/MPRAGE/T88_111/
+    OAS1_<id>_MR<s>_mpr_n4_anon_111_t88_masked_gfc.{hdr,img}`` (and, with
+    ``fseg``, ``FSL_SEG/..._fseg.{hdr,img}`` with labels 1..3). Like the real
+    files, volumes carry a trailing axis of length 1 when ``fourth_axis``.
+
+    Returns:
+        ``{session name: .img path}``.
+    """
+    subjects = subjects or ["0001", "0002", "0003", "0004", "0005"]
+    written = {}
+    sessions = [(subject, 1) for subject in subjects]
+    sessions += [(subject, 2) for subject in second_sessions]
+    for position, (subject, session) in enumerate(sessions):
+        disc = 1 + subjects.index(subject) // per_disc
+        folder = oasis1_session_folder(root, disc, subject, session)
+        name = f"OAS1_{subject}_MR{session}"
+        volume, labels = phantom_volume(shape, seed=position)
+        if fourth_axis:
+            volume, labels = volume[..., None], labels[..., None]
+        image_path = (
+            folder
+            / "PROCESSED"
+            / "MPRAGE"
+            / "T88_111"
+            / (f"{name}_mpr_n4_anon_111_t88_masked_gfc.img")
+        )
+        write_analyze(image_path, volume)
+        if fseg:
+            write_analyze(
+                folder / "FSL_SEG" / f"{name}_mpr_n4_anon_111_t88_masked_gfc_fseg.img",
+                labels,
+                dtype=np.uint8,
+            )
+        (folder / f"{name}.txt").write_text(f"SESSION ID: {name}\n")
+        written[name] = image_path
+    return written
+
+
+def write_nifti(path: Path, volume: np.ndarray, affine: np.ndarray | None = None) -> Path:
+    """Write a NIfTI-1 volume (``.nii`` or ``.nii.gz``)."""
+    import nibabel as nib
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nib.save(
+        nib.Nifti1Image(volume.astype(np.float32), np.eye(4) if affine is None else affine),
+        str(path),
+    )
+    return path
+
+
+def write_nifti_folder(
+    root: Path, names: list[str] | None = None, shape: tuple[int, int, int] = (40, 48, 40)
+) -> list[Path]:
+    """Write a folder of NIfTI phantoms (names relative to ``root``)."""
+    names = names or [
+        "sub-01/anat/sub-01_T1w.nii.gz",
+        "sub-02/anat/sub-02_T1w.nii.gz",
+        "sub-03_T1w.nii",
+        "more/sub-04_T1w.nii.gz",
+        "sub-05_T1w.nii",
+    ]
+    return [
+        write_nifti(root / name, phantom_volume(shape, seed=i)[0]) for i, name in enumerate(names)
+    ]
