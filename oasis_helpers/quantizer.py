@@ -1,0 +1,577 @@
+"""Vector-quantizer layers (van den Oord et al. 2017) with codebook-health machinery.
+
+Two Keras 3 layers turn continuous encoder outputs ``z_e`` of shape ``[..., D]``
+into the nearest of ``K`` codebook vectors ``e_1 .. e_K`` (the codebook, ``[K, D]``):
+
+* :class:`VectorQuantizer` learns the codebook by gradient descent on the
+  *codebook loss* ``mean((sg[z_e] - z_q)^2)`` and keeps the encoder close to its
+  codes with the *commitment loss* ``beta * mean((z_e - sg[z_q])^2)``.
+* :class:`VectorQuantizerEMA` moves each code to the exponential moving average
+  of the encoder outputs assigned to it (no codebook loss; only the commitment
+  loss), as in Sonnet's ``VectorQuantizerEMA``.
+
+Both layers
+
+* return ``z_e + sg[z_q - z_e]`` (the straight-through estimator: the forward
+  value is ``z_q``, the gradient reaching the encoder is exactly the gradient
+  arriving at the output);
+* compute squared distances as ``||x||^2 - 2 x.e + ||e||^2`` with one matrix
+  product (an ``[N, K]`` matrix; an ``[N, K, D]`` tensor is never formed);
+* report the batch *perplexity* ``exp(-sum_k p_k log p_k)`` and *codebook usage*
+  (fraction of codes used by the batch) as Keras metrics named ``"perplexity"``
+  and ``"codebook_usage"``, which appear in ``model.fit`` logs;
+* optionally restart dead codes (unused for ``dead_code_steps`` training steps)
+  from encoder outputs of the current batch, and optionally initialise the
+  codebook from the first training batch (``init="kmeans++"`` or ``"random"``);
+* keep the codebook and the distances in float32 under ``mixed_float16``;
+* aggregate code counts (and, for EMA, the assigned sums) across replicas
+  under ``tf.distribute`` so that the update equals the one-device update.
+
+Defaults (``init="kmeans++"``, ``dead_code_steps=100``) were chosen by measurement on
+the demo cohort with K=512, D=16 (4x4 brain-slice patches, and a tiny conv VQ-VAE on
+64x64 slices; notebook 02 shows the comparison). Without either fix both layers collapse
+(3-17% of codes used). Restarts lift usage to 82-100% and cut the error 2-4x. k-means++
+seeding alone fixes the patch task (84-96% usage) but not the autoencoder (8%: the
+encoder moves after the first batch), and with restarts it needs 5x fewer of them.
+Restarting after 100 rather than 20 unused steps gives the lowest patch error after
+1,500 steps and a VQ-VAE error within 3% after 1,000 steps with half the restarts
+(20 wins short runs only).
+
+The notation ``sg[.]`` is the stop-gradient operator. Losses are *means over all
+elements* (``N * D`` numbers for ``N`` vectors of size ``D``).
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+__all__ = [
+    "INIT_METHODS",
+    "VectorQuantizer",
+    "VectorQuantizerEMA",
+    "code_counts",
+    "codebook_usage_from_counts",
+    "kmeans_plus_plus",
+    "perplexity_from_counts",
+    "squared_distances",
+]
+
+#: Accepted values of ``init`` (``None`` and ``"uniform"`` both keep the initializer's codebook).
+INIT_METHODS = (None, "uniform", "random", "kmeans++")
+
+# k-means++ seeding looks at no more than this many (randomly chosen) vectors of the batch.
+_KMEANS_MAX_POINTS = 8192
+
+
+# ----------------------------------------------------------------------------------------------
+# Pure-tensor helpers (also re-exported by oasis_helpers.metrics)
+# ----------------------------------------------------------------------------------------------
+def squared_distances(flat_inputs, codebook):
+    """Squared Euclidean distances between vectors and codes, without an ``[N, K, D]`` tensor.
+
+    ``d[n, k] = ||x_n||^2 - 2 x_n . e_k + ||e_k||^2``.
+
+    Args:
+        flat_inputs: float ``[N, D]``.
+        codebook: float ``[K, D]`` (same dtype).
+
+    Returns:
+        ``[N, K]`` distances (may be very slightly negative from rounding).
+    """
+    input_norms = ops.sum(ops.square(flat_inputs), axis=1, keepdims=True)  # [N, 1]
+    code_norms = ops.sum(ops.square(codebook), axis=1)  # [K]
+    cross = ops.matmul(flat_inputs, ops.transpose(codebook))  # [N, K]
+    return input_norms - 2.0 * cross + ops.expand_dims(code_norms, 0)
+
+
+def code_counts(indices, num_embeddings: int):
+    """How often each code occurs: float32 ``[K]`` from int indices of any shape.
+
+    Written with ``unsorted_segment_sum`` (not ``bincount``) so that it compiles with
+    XLA, which Keras uses for ``fit`` on GPUs (``jit_compile="auto"``).
+    """
+    flat = tf.reshape(tf.cast(indices, tf.int32), [-1])
+    return tf.math.unsorted_segment_sum(tf.ones_like(flat, tf.float32), flat, num_embeddings)
+
+
+def perplexity_from_counts(counts):
+    """``exp(H(p))`` with ``p = counts / sum(counts)`` and ``H(p) = -sum_k p_k log p_k``.
+
+    Equals ``K`` when all ``K`` codes are used equally often and 1 when a single
+    code is used: the "effective number of codes". Terms with ``p_k = 0`` count
+    as 0. Returns a float32 scalar (1.0 for an all-zero count vector).
+    """
+    counts = tf.cast(counts, tf.float32)
+    total = tf.reduce_sum(counts)
+    probabilities = counts / tf.maximum(total, 1e-12)
+    safe = tf.where(probabilities > 0, probabilities, tf.ones_like(probabilities))
+    entropy = -tf.reduce_sum(probabilities * tf.math.log(safe))
+    return tf.exp(entropy)
+
+
+def codebook_usage_from_counts(counts):
+    """Fraction of codes with a non-zero count: float32 scalar in ``[0, 1]``."""
+    counts = tf.cast(counts, tf.float32)
+    return tf.reduce_mean(tf.cast(counts > 0, tf.float32))
+
+
+def _random_rows(flat_inputs, count: int, seed):
+    """``count`` rows of ``flat_inputs`` ([N, D]), distinct while ``N >= count``.
+
+    Stateless: the same ``seed`` (int32 ``[2]``) gives the same rows.
+    """
+    num_rows = tf.shape(flat_inputs)[0]
+    scores = tf.random.stateless_uniform([num_rows], seed=seed)
+    take = tf.minimum(num_rows, count)
+    _, chosen = tf.math.top_k(scores, k=take, sorted=False)
+    chosen = tf.gather(chosen, tf.range(count) % take)  # repeats only when N < count
+    return tf.gather(flat_inputs, chosen)
+
+
+def kmeans_plus_plus(points, count: int, seed):
+    """k-means++ seeding (Arthur & Vassilvitskii 2007) in graph-compatible TensorFlow.
+
+    The first centre is a uniformly random point; every further centre is a point
+    drawn with probability proportional to its squared distance to the nearest
+    centre chosen so far. Stateless given ``seed`` (int32 ``[2]``).
+
+    Args:
+        points: float32 ``[M, D]``.
+        count: number of centres ``K``.
+        seed: int32 ``[2]``.
+
+    Returns:
+        float32 ``[K, D]`` centres (rows of ``points``; repeated only when fewer
+        than ``K`` distinct points exist).
+    """
+    points = tf.convert_to_tensor(points, tf.float32)
+    num_points = tf.shape(points)[0]
+    seed = tf.cast(seed, tf.int32)
+    first = tf.random.stateless_uniform([], seed=seed, minval=0, maxval=num_points, dtype=tf.int32)
+    first_centre = tf.gather(points, first)
+    centres = tf.TensorArray(tf.float32, size=count, element_shape=first_centre.shape)
+    centres = centres.write(0, first_centre)
+    nearest = tf.reduce_sum(tf.square(points - first_centre), axis=1)  # [M]
+
+    def body(step, centres, nearest):
+        logits = tf.where(
+            tf.reduce_max(nearest) > 0,
+            tf.math.log(tf.maximum(nearest, 0.0)),  # log 0 = -inf: never drawn again
+            tf.zeros_like(nearest),  # all points already centres: draw uniformly
+        )
+        step_seed = tf.random.experimental.stateless_fold_in(seed, step)
+        chosen = tf.random.stateless_categorical(logits[None, :], 1, seed=step_seed)[0, 0]
+        centre = tf.gather(points, chosen)
+        nearest = tf.minimum(nearest, tf.reduce_sum(tf.square(points - centre), axis=1))
+        return step + 1, centres.write(step, centre), nearest
+
+    _, centres, _ = tf.while_loop(
+        lambda step, *_: step < count, body, (tf.constant(1), centres, nearest)
+    )
+    return centres.stack()
+
+
+def _replica_sum(values):
+    """All-reduce (SUM) across replicas when running in a replica context with >1 replicas."""
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync <= 1:
+        return values
+    return context.all_reduce(tf.distribute.ReduceOp.SUM, values)
+
+
+# ----------------------------------------------------------------------------------------------
+# The layers
+# ----------------------------------------------------------------------------------------------
+@keras.saving.register_keras_serializable(package="oasis_helpers")
+class VectorQuantizer(keras.layers.Layer):
+    """Vector quantizer with a codebook learnt by gradient descent (VQ-VAE, 2017).
+
+    Maths, for encoder outputs ``z_e`` (``N`` vectors of size ``D`` once the
+    leading axes are flattened) and codebook ``e`` (``[K, D]``)::
+
+        k*(n)   = argmin_k ||z_e[n] - e_k||^2                   (nearest code)
+        z_q[n]  = e_{k*(n)}
+        output  = z_e + sg[z_q - z_e]                            (straight-through)
+        codebook_loss   = mean over N*D elements of (sg[z_e] - z_q)^2
+        commitment_loss = commitment_cost * mean over N*D of (z_e - sg[z_q])^2
+
+    Both losses are added with ``self.add_loss`` (in this order), so they are in
+    ``layer.losses`` / ``model.losses`` after a call and Keras adds them to the
+    training loss. ``sg`` is the stop-gradient.
+
+    Codebook health (both switchable; defaults chosen by measurement on brain
+    slices, see the module docstring):
+
+    * ``dead_code_steps``: a code not chosen by any vector for this many training
+      steps is re-initialised from a randomly chosen encoder output of the
+      current batch (``None`` or 0: never). ``dead_codes_restarted`` counts them.
+    * ``init``: on the first training batch the codebook is replaced by
+      ``"kmeans++"`` seeds or a ``"random"`` sample of the batch's encoder
+      outputs; ``None`` (or ``"uniform"``) keeps ``embeddings_initializer``'s values.
+
+    Metrics ``"perplexity"`` (``exp`` of the entropy of the batch's code
+    histogram: 1 .. K) and ``"codebook_usage"`` (fraction of codes the batch
+    uses) are ``keras.metrics.Mean`` objects on the layer; Keras' ``fit`` and
+    ``evaluate`` report them (and reset them each epoch).
+
+    Precision: the codebook, the distances and the losses are float32 whatever
+    the dtype policy; the output is cast to the layer's compute dtype (float16
+    under ``mixed_float16``).
+
+    Args:
+        num_embeddings: ``K``, the number of codes.
+        embedding_dim: ``D``, the size of each code (last axis of the input).
+        commitment_cost: ``beta``, weight of the commitment loss (paper: 0.25).
+        init: ``"kmeans++"``, ``"random"``, ``None`` or ``"uniform"`` (see above).
+        dead_code_steps: restart codes unused for this many training steps.
+        embeddings_initializer: Keras initializer of the codebook before any data
+            initialisation (default: uniform in [-0.05, 0.05]).
+        seed: integer seed of the layer's random choices (data initialisation,
+            restarts); ``None`` draws one from Python's ``random`` (seeded by
+            ``runs.seed_everything``).
+
+    Call arguments:
+        inputs: ``[..., D]`` float tensor (``z_e``).
+        training: Python bool; state (data initialisation, restarts, EMA) only
+            changes when True and the layer is trainable.
+
+    Returns:
+        ``[..., D]`` tensor in the compute dtype: ``z_q`` forward, identity gradient.
+
+    Layer state (weights):
+        ``embeddings`` ``[K, D]`` float32 (trainable here), ``steps_since_used``
+        ``[K]`` int32, ``dead_codes_restarted_total`` ``[]`` int32,
+        ``initialized`` ``[]`` int32, ``training_steps`` ``[]`` int32.
+    """
+
+    def __init__(
+        self,
+        num_embeddings: int,
+        embedding_dim: int,
+        commitment_cost: float = 0.25,
+        init: str | None = "kmeans++",
+        dead_code_steps: int | None = 100,
+        embeddings_initializer: Any = "random_uniform",
+        seed: int | None = None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if int(num_embeddings) < 1:
+            raise ValueError(f"num_embeddings must be a positive integer, got {num_embeddings!r}")
+        if int(embedding_dim) < 1:
+            raise ValueError(f"embedding_dim must be a positive integer, got {embedding_dim!r}")
+        if float(commitment_cost) < 0:
+            raise ValueError(f"commitment_cost must be >= 0, got {commitment_cost!r}")
+        if init not in INIT_METHODS:
+            raise ValueError(f"init must be one of {INIT_METHODS}, got {init!r}")
+        if dead_code_steps is not None and int(dead_code_steps) < 0:
+            raise ValueError(f"dead_code_steps must be None or >= 0, got {dead_code_steps!r}")
+        self.num_embeddings = int(num_embeddings)
+        self.embedding_dim = int(embedding_dim)
+        self.commitment_cost = float(commitment_cost)
+        self.init = init
+        self.dead_code_steps = None if not dead_code_steps else int(dead_code_steps)
+        self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
+        self.seed = int(seed) if seed is not None else random.randint(0, 2**30)
+        self.perplexity_tracker = keras.metrics.Mean(name="perplexity")
+        self.usage_tracker = keras.metrics.Mean(name="codebook_usage")
+
+    # -- weights --------------------------------------------------------------------------------
+    def _state_weight(self, name, shape, dtype="int32", initializer="zeros", trainable=False):
+        # ONLY_FIRST_REPLICA: assignments inside a replica context (MirroredStrategy) are
+        # allowed and take replica 0's value; all replicas compute the same value anyway.
+        return self.add_weight(
+            name=name,
+            shape=shape,
+            dtype=dtype,
+            initializer=initializer,
+            trainable=trainable,
+            autocast=False,
+            aggregation="only_first_replica",
+        )
+
+    def build(self, input_shape):
+        if input_shape[-1] is not None and int(input_shape[-1]) != self.embedding_dim:
+            raise ValueError(
+                f"{self.name}: the last axis of the input has size {input_shape[-1]}, but "
+                f"embedding_dim is {self.embedding_dim}; the encoder must output vectors of "
+                f"size embedding_dim."
+            )
+        with tf.init_scope():
+            initial = tf.convert_to_tensor(
+                self.embeddings_initializer((self.num_embeddings, self.embedding_dim), "float32")
+            )
+        self.embeddings = self._state_weight(
+            "embeddings",
+            (self.num_embeddings, self.embedding_dim),
+            dtype="float32",
+            initializer=lambda shape, dtype=None: initial,
+            trainable=self._codebook_trainable,
+        )
+        self.steps_since_used = self._state_weight("steps_since_used", (self.num_embeddings,))
+        self.dead_codes_restarted_total = self._state_weight("dead_codes_restarted", ())
+        self.initialized = self._state_weight("initialized", ())
+        self.training_steps = self._state_weight("training_steps", ())
+        self._build_extra_state(initial)
+
+    _codebook_trainable = True
+
+    def _build_extra_state(self, initial_codebook):
+        """Hook for subclasses (the EMA statistics)."""
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    # -- public helpers -------------------------------------------------------------------------
+    @property
+    def codebook(self):
+        """The codebook as a float32 ``[K, D]`` tensor."""
+        return ops.convert_to_tensor(self.embeddings)
+
+    @property
+    def dead_codes_restarted(self) -> int:
+        """How many code restarts happened so far (a code restarted twice counts twice)."""
+        return int(ops.convert_to_numpy(self.dead_codes_restarted_total))
+
+    def set_codebook(self, values) -> None:
+        """Replace the codebook (``[K, D]``) and mark it initialised (no data init follows)."""
+        if not self.built:
+            self.build((None, self.embedding_dim))
+        values = tf.cast(tf.convert_to_tensor(values), tf.float32)
+        if tuple(values.shape) != (self.num_embeddings, self.embedding_dim):
+            raise ValueError(
+                f"set_codebook expects shape {(self.num_embeddings, self.embedding_dim)}, "
+                f"got {tuple(values.shape)}"
+            )
+        self._reset_codes(tf.ones([self.num_embeddings], tf.bool), values)
+        self.initialized.assign(1)
+
+    def code_indices(self, inputs):
+        """Index of the nearest code for every vector: int32 ``[...]`` for ``[..., D]`` inputs."""
+        flat = ops.reshape(ops.cast(inputs, "float32"), (-1, self.embedding_dim))
+        indices = ops.argmin(squared_distances(flat, self.codebook), axis=1)
+        return ops.reshape(ops.cast(indices, "int32"), ops.shape(inputs)[:-1])
+
+    def lookup(self, indices):
+        """Codebook vectors of integer ``indices`` ``[...]``: float32 ``[..., D]``."""
+        return ops.take(self.codebook, ops.cast(indices, "int32"), axis=0)
+
+    # -- the forward pass -----------------------------------------------------------------------
+    def call(self, inputs, training=None):
+        # A frozen layer (trainable=False) keeps its state, like BatchNormalization.
+        training = bool(training) and self.trainable
+        inputs32 = tf.cast(inputs, tf.float32)
+        flat = tf.reshape(inputs32, [-1, self.embedding_dim])
+
+        if training and self.init not in (None, "uniform"):
+            self._initialise_from_batch(flat)
+        codebook = tf.convert_to_tensor(self.embeddings)  # read after a possible data init
+
+        distances = squared_distances(flat, codebook)  # [N, K]
+        flat_indices = tf.argmin(distances, axis=1, output_type=tf.int32)  # [N]
+        quantized = tf.reshape(tf.gather(codebook, flat_indices), tf.shape(inputs32))
+        counts = _replica_sum(code_counts(flat_indices, self.num_embeddings))  # [K], global
+
+        self._add_losses(inputs32, quantized)
+        if training:
+            codebook = self._update_codebook(flat, flat_indices, counts, codebook)
+            self._track_and_restart(flat, counts, codebook)
+        self.perplexity_tracker.update_state(perplexity_from_counts(counts))
+        self.usage_tracker.update_state(codebook_usage_from_counts(counts))
+
+        straight_through = inputs32 + tf.stop_gradient(quantized - inputs32)
+        return tf.cast(straight_through, self.compute_dtype)
+
+    def _add_losses(self, inputs32, quantized):
+        codebook_loss = tf.reduce_mean(tf.square(tf.stop_gradient(inputs32) - quantized))
+        commitment_loss = tf.reduce_mean(tf.square(inputs32 - tf.stop_gradient(quantized)))
+        self.add_loss(codebook_loss)
+        self.add_loss(self.commitment_cost * commitment_loss)
+
+    def _update_codebook(self, flat, flat_indices, counts, codebook):
+        """Hook: the EMA update. The gradient-trained codebook changes in the optimizer."""
+        return codebook
+
+    # -- codebook health ------------------------------------------------------------------------
+    def _seed(self, purpose: int):
+        """A stateless seed that differs per training step and per purpose."""
+        return tf.stack(
+            [tf.constant(self.seed % 2**30 + purpose, tf.int32), self.training_steps.value]
+        )
+
+    def _reset_codes(self, mask, values):
+        """Set codebook rows where ``mask`` ([K] bool) to ``values`` ([K, D]); return the codebook.
+
+        Assignments are unconditional (values chosen with ``tf.where``) so that no
+        synchronisation point sits inside a ``tf.cond`` under MirroredStrategy.
+        """
+        new_codebook = tf.where(mask[:, None], values, tf.convert_to_tensor(self.embeddings))
+        self.embeddings.assign(new_codebook)
+        return new_codebook
+
+    def _initialise_from_batch(self, flat):
+        needed = tf.equal(self.initialized.value, 0)
+
+        def from_data():
+            if self.init == "random":
+                return _random_rows(flat, self.num_embeddings, self._seed(1))
+            # distinct rows first, so the slice is a uniform sample without repeats
+            sample = _random_rows(flat, _KMEANS_MAX_POINTS, self._seed(2))
+            sample = sample[: tf.minimum(tf.shape(flat)[0], _KMEANS_MAX_POINTS)]
+            return kmeans_plus_plus(sample, self.num_embeddings, self._seed(3))
+
+        values = tf.cond(needed, from_data, lambda: tf.convert_to_tensor(self.embeddings))
+        self._reset_codes(tf.fill([self.num_embeddings], needed), values)
+        self.initialized.assign(1)
+
+    def _track_and_restart(self, flat, counts, codebook):
+        used = counts > 0
+        steps = tf.where(used, 0, self.steps_since_used.value + 1)
+        if self.dead_code_steps:
+            dead = steps >= self.dead_code_steps
+            any_dead = tf.reduce_any(dead)
+            candidates = tf.cond(
+                any_dead,
+                lambda: _random_rows(flat, self.num_embeddings, self._seed(4)),
+                lambda: codebook,
+            )
+            self._reset_codes(dead, candidates)
+            steps = tf.where(dead, 0, steps)
+            self.dead_codes_restarted_total.assign_add(tf.reduce_sum(tf.cast(dead, tf.int32)))
+        self.steps_since_used.assign(steps)
+        self.training_steps.assign_add(1)
+
+    # -- serialisation --------------------------------------------------------------------------
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(
+            {
+                "num_embeddings": self.num_embeddings,
+                "embedding_dim": self.embedding_dim,
+                "commitment_cost": self.commitment_cost,
+                "init": self.init,
+                "dead_code_steps": self.dead_code_steps,
+                "embeddings_initializer": keras.initializers.serialize(self.embeddings_initializer),
+                "seed": self.seed,
+            }
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="oasis_helpers")
+class VectorQuantizerEMA(VectorQuantizer):
+    """Vector quantizer whose codebook follows moving averages of its assigned vectors.
+
+    As :class:`VectorQuantizer` (nearest code, straight-through output, metrics,
+    dead-code restart, data initialisation, float32 codebook), except that the
+    codebook is not trained by gradients and there is no codebook loss: the only
+    loss added is ``commitment_cost * mean((z_e - sg[z_q])^2)``.
+
+    Update, in each training call, with ``N_k`` the number of batch vectors
+    assigned to code ``k`` and ``s_k`` their sum (both summed over replicas under
+    ``tf.distribute``)::
+
+        ema_cluster_size_k  <- decay * ema_cluster_size_k  + (1 - decay) * N_k
+        ema_embedding_sum_k <- decay * ema_embedding_sum_k + (1 - decay) * s_k
+        n   = sum_k ema_cluster_size_k
+        n_k = (ema_cluster_size_k + epsilon) / (n + K * epsilon) * n   (Laplace smoothing)
+        e_k = ema_embedding_sum_k / n_k
+
+    so each used code moves to the running (count-weighted) mean of the vectors
+    assigned to it. The statistics start at one pseudo-count per code
+    (``ema_cluster_size = 1``, ``ema_embedding_sum = e``): an unused code then keeps
+    its position (count and sum decay together) instead of collapsing to the
+    origin or blowing up, which zero-initialised sums would do. Restarted or
+    data-initialised codes get the same fresh start.
+
+    Args (beyond :class:`VectorQuantizer`'s):
+        decay: ``gamma`` in [0, 1), the EMA decay (0.99 as in the paper).
+        epsilon: Laplace smoothing constant (>= 0).
+
+    Additional weights: ``ema_cluster_size`` ``[K]`` and ``ema_embedding_sum``
+    ``[K, D]``, float32, non-trainable; the codebook itself is non-trainable.
+    """
+
+    _codebook_trainable = False
+
+    def __init__(
+        self,
+        num_embeddings: int,
+        embedding_dim: int,
+        commitment_cost: float = 0.25,
+        decay: float = 0.99,
+        epsilon: float = 1e-5,
+        init: str | None = "kmeans++",
+        dead_code_steps: int | None = 100,
+        embeddings_initializer: Any = "random_uniform",
+        seed: int | None = None,
+        **kwargs,
+    ):
+        super().__init__(
+            num_embeddings,
+            embedding_dim,
+            commitment_cost=commitment_cost,
+            init=init,
+            dead_code_steps=dead_code_steps,
+            embeddings_initializer=embeddings_initializer,
+            seed=seed,
+            **kwargs,
+        )
+        if not 0.0 <= float(decay) < 1.0:
+            raise ValueError(f"decay must be in [0, 1), got {decay!r}")
+        if float(epsilon) < 0:
+            raise ValueError(f"epsilon must be >= 0, got {epsilon!r}")
+        self.decay = float(decay)
+        self.epsilon = float(epsilon)
+
+    def _build_extra_state(self, initial_codebook):
+        self.ema_cluster_size = self._state_weight(
+            "ema_cluster_size", (self.num_embeddings,), dtype="float32", initializer="ones"
+        )
+        self.ema_embedding_sum = self._state_weight(
+            "ema_embedding_sum",
+            (self.num_embeddings, self.embedding_dim),
+            dtype="float32",
+            initializer=lambda shape, dtype=None: initial_codebook,
+        )
+
+    def _add_losses(self, inputs32, quantized):
+        commitment_loss = tf.reduce_mean(tf.square(inputs32 - tf.stop_gradient(quantized)))
+        self.add_loss(self.commitment_cost * commitment_loss)
+
+    def _reset_codes(self, mask, values):
+        new_codebook = super()._reset_codes(mask, values)
+        sizes = tf.where(mask, tf.ones_like(self.ema_cluster_size.value), self.ema_cluster_size)
+        self.ema_cluster_size.assign(sizes)
+        self.ema_embedding_sum.assign(
+            tf.where(mask[:, None], values, tf.convert_to_tensor(self.ema_embedding_sum))
+        )
+        return new_codebook
+
+    def _update_codebook(self, flat, flat_indices, counts, codebook):
+        sums = tf.math.unsorted_segment_sum(flat, flat_indices, self.num_embeddings)  # [K, D]
+        sums = _replica_sum(sums)
+        sizes = self.decay * self.ema_cluster_size.value + (1.0 - self.decay) * counts
+        embedding_sum = (
+            self.decay * tf.convert_to_tensor(self.ema_embedding_sum) + (1.0 - self.decay) * sums
+        )
+        total = tf.reduce_sum(sizes)
+        smoothed = (sizes + self.epsilon) / (total + self.num_embeddings * self.epsilon) * total
+        # A code whose smoothed count is 0 (possible only with epsilon = 0) keeps its place.
+        new_codebook = tf.where(
+            smoothed[:, None] > 0, embedding_sum / tf.maximum(smoothed, 1e-30)[:, None], codebook
+        )
+        self.ema_cluster_size.assign(sizes)
+        self.ema_embedding_sum.assign(embedding_sum)
+        self.embeddings.assign(new_codebook)
+        return new_codebook
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update({"decay": self.decay, "epsilon": self.epsilon})
+        return config

@@ -1,0 +1,450 @@
+"""Tests of oasis_helpers.quantizer on hand-made inputs.
+
+Covered: shapes, the nearest-code choice, the straight-through gradient, the
+loss values, the EMA update (exact numbers), perplexity and usage, dead-code
+restart, data initialisation, metrics in ``fit`` logs (also with a custom
+``train_step``), the ``.keras`` round trip, mixed precision, and a
+MirroredStrategy over two logical CPUs (in a subprocess) equal to one device.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from oasis_helpers import quantizer, quantizer_plots
+from oasis_helpers.quantizer import VectorQuantizer, VectorQuantizerEMA
+
+BOTH = [VectorQuantizer, VectorQuantizerEMA]
+
+
+def make_layer(cls, codebook, **kwargs):
+    """A quantizer with a given codebook and health options off unless asked."""
+    kwargs.setdefault("init", None)
+    kwargs.setdefault("dead_code_steps", None)
+    codebook = np.asarray(codebook, dtype="float32")
+    layer = cls(codebook.shape[0], codebook.shape[1], seed=7, **kwargs)
+    layer.build((None, codebook.shape[1]))
+    layer.set_codebook(codebook)
+    return layer
+
+
+@pytest.mark.parametrize("cls", BOTH)
+def test_nearest_code_shapes_and_lookup(cls):
+    rng = np.random.default_rng(0)
+    codebook = rng.normal(size=(16, 3)).astype("float32")
+    inputs = rng.normal(size=(2, 5, 4, 3)).astype("float32")
+    layer = make_layer(cls, codebook)
+
+    outputs = layer(inputs).numpy()
+    indices = layer.code_indices(inputs).numpy()
+
+    brute_force = ((inputs[..., None, :] - codebook) ** 2).sum(-1).argmin(-1)
+    assert outputs.shape == inputs.shape
+    assert indices.shape == (2, 5, 4) and indices.dtype == np.int32
+    np.testing.assert_array_equal(indices, brute_force)
+    np.testing.assert_allclose(outputs, codebook[brute_force], atol=1e-6)
+    np.testing.assert_array_equal(layer.lookup(indices).numpy(), codebook[brute_force])
+    np.testing.assert_array_equal(layer.codebook.numpy(), codebook)
+
+
+def test_squared_distances_match_direct_formula():
+    rng = np.random.default_rng(1)
+    flat, codebook = rng.normal(size=(7, 4)), rng.normal(size=(5, 4))
+    expected = ((flat[:, None, :] - codebook[None]) ** 2).sum(-1)
+    got = quantizer.squared_distances(tf.constant(flat), tf.constant(codebook)).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("cls", BOTH)
+@pytest.mark.parametrize("training", [False, True])
+def test_straight_through_passes_upstream_gradient_exactly(cls, training):
+    rng = np.random.default_rng(2)
+    layer = make_layer(cls, rng.normal(size=(8, 4)))
+    inputs = tf.constant(rng.normal(size=(3, 6, 4)).astype("float32"))
+    upstream = tf.constant(rng.normal(size=(3, 6, 4)).astype("float32"))
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(inputs)
+        outputs = layer(inputs, training=training)
+        objective = tf.reduce_sum(outputs * upstream)
+    np.testing.assert_array_equal(tape.gradient(objective, inputs).numpy(), upstream.numpy())
+    # The decoder's gradient never reaches the codebook: only the codebook loss trains it.
+    gradient = tape.gradient(objective, layer.embeddings.value)
+    assert gradient is None or not np.any(tf.convert_to_tensor(gradient).numpy())
+
+
+def test_losses_equal_the_formula_on_a_hand_case():
+    layer = make_layer(VectorQuantizer, [[0.0, 0.0], [1.0, 1.0]], commitment_cost=0.25)
+    inputs = tf.constant([[0.2, 0.1], [0.9, 0.6]])
+    with tf.GradientTape() as tape:
+        layer(inputs, training=False)
+        codebook_loss, commitment_loss = layer.losses
+    # nearest codes 0 and 1; squared errors 0.04, 0.01, 0.01, 0.16 -> mean 0.055
+    np.testing.assert_allclose(float(codebook_loss), 0.055, rtol=1e-6)
+    np.testing.assert_allclose(float(commitment_loss), 0.25 * 0.055, rtol=1e-6)
+    # d/de mean((sg[x] - e)^2) = -2 (x - e) / (N * D) for each assigned code
+    gradient = tf.convert_to_tensor(tape.gradient(codebook_loss, layer.embeddings.value))
+    gradient = gradient.numpy()
+    np.testing.assert_allclose(gradient, [[-0.1, -0.05], [0.05, 0.2]], rtol=1e-5)
+
+    ema = make_layer(VectorQuantizerEMA, [[0.0, 0.0], [1.0, 1.0]], commitment_cost=0.5)
+    ema(inputs)
+    assert len(ema.losses) == 1  # no codebook loss in the EMA variant
+    np.testing.assert_allclose(float(ema.losses[0]), 0.5 * 0.055, rtol=1e-6)
+
+
+def test_losses_reach_model_losses():
+    inputs = keras.Input((3, 2))
+    outputs = VectorQuantizer(4, 2, init=None, dead_code_steps=None)(inputs)
+    model = keras.Model(inputs, outputs)
+    model(np.ones((1, 3, 2), "float32"))
+    assert len(model.losses) == 2
+
+
+@pytest.mark.parametrize("epsilon", [0.0, 1e-5])
+def test_ema_moves_a_used_code_to_the_running_mean(epsilon):
+    layer = make_layer(VectorQuantizerEMA, [[0.0, 0.0], [10.0, 10.0]], decay=0.5, epsilon=epsilon)
+    inputs = tf.constant([[1.0, 0.0], [0.0, 1.0], [2.0, 2.0]])  # all nearest to code 0
+
+    layer(inputs, training=False)  # no update outside training
+    np.testing.assert_array_equal(layer.codebook.numpy(), [[0, 0], [10, 10]])
+
+    layer(inputs, training=True)
+    # sizes = 0.5 * 1 + 0.5 * [3, 0] = [2, 0.5]; sums = 0.5 * [(0,0), (10,10)] + 0.5 * [(3,3), 0]
+    np.testing.assert_allclose(layer.ema_cluster_size.numpy(), [2.0, 0.5])
+    np.testing.assert_allclose(layer.ema_embedding_sum.numpy(), [[1.5, 1.5], [5.0, 5.0]])
+    total = 2.5
+    smoothed = (np.array([2.0, 0.5]) + epsilon) / (total + 2 * epsilon) * total
+    expected = np.array([[1.5, 1.5], [5.0, 5.0]]) / smoothed[:, None]
+    np.testing.assert_allclose(layer.codebook.numpy(), expected, rtol=1e-6)
+    if epsilon == 0.0:  # the count-weighted mean of (0,0) (pseudo-count) and the 3 inputs
+        np.testing.assert_allclose(layer.codebook.numpy(), [[0.75, 0.75], [10, 10]], rtol=1e-6)
+
+    layer(inputs, training=True)  # a second step moves code 0 further toward the batch mean
+    sizes = 0.5 * np.array([2.0, 0.5]) + 0.5 * np.array([3.0, 0.0])
+    sums = 0.5 * np.array([[1.5, 1.5], [5.0, 5.0]]) + 0.5 * np.array([[3.0, 3.0], [0, 0]])
+    smoothed = (sizes + epsilon) / (sizes.sum() + 2 * epsilon) * sizes.sum()
+    np.testing.assert_allclose(layer.codebook.numpy(), sums / smoothed[:, None], rtol=1e-6)
+    assert 0.75 < layer.codebook.numpy()[0, 0] < 1.0  # batch mean is 1.0
+
+    layer.trainable = False  # a frozen layer keeps its codebook even when training
+    before = layer.codebook.numpy()
+    layer(inputs, training=True)
+    np.testing.assert_array_equal(layer.codebook.numpy(), before)
+
+
+def test_perplexity_and_usage_functions():
+    uniform = tf.constant([5.0, 5.0, 5.0, 5.0])
+    single = tf.constant([0.0, 7.0, 0.0, 0.0])
+    np.testing.assert_allclose(float(quantizer.perplexity_from_counts(uniform)), 4.0, rtol=1e-6)
+    np.testing.assert_allclose(float(quantizer.perplexity_from_counts(single)), 1.0)
+    assert float(quantizer.codebook_usage_from_counts(single)) == 0.25
+    assert float(quantizer.codebook_usage_from_counts(uniform)) == 1.0
+    counts = quantizer.code_counts(tf.constant([[0, 2], [2, 2]]), 4).numpy()
+    np.testing.assert_array_equal(counts, [1, 0, 3, 0])
+
+
+@pytest.mark.parametrize("cls", BOTH)
+def test_layer_metrics_report_perplexity_and_usage(cls):
+    codebook = np.eye(4, dtype="float32") * 3
+    layer = make_layer(cls, codebook)
+    layer(np.repeat(codebook, 2, axis=0))  # every code twice
+    assert {metric.name for metric in layer.metrics} == {"perplexity", "codebook_usage"}
+    np.testing.assert_allclose(float(layer.perplexity_tracker.result()), 4.0, rtol=1e-6)
+    assert float(layer.usage_tracker.result()) == 1.0
+    for metric in layer.metrics:
+        metric.reset_state()
+    layer(np.repeat(codebook[:1], 5, axis=0))  # a single code
+    np.testing.assert_allclose(float(layer.perplexity_tracker.result()), 1.0)
+    assert float(layer.usage_tracker.result()) == 0.25
+
+
+@pytest.mark.parametrize("cls", BOTH)
+def test_dead_code_restart_revives_unused_codes(cls):
+    codebook = [[0.0, 0.0], [1.0, 1.0], [50.0, 50.0], [-50.0, 50.0]]
+    layer = make_layer(cls, codebook, dead_code_steps=2)
+    rng = np.random.default_rng(3)
+    batch = rng.uniform(-0.2, 1.2, size=(32, 2)).astype("float32")
+
+    layer(batch, training=True)
+    assert layer.dead_codes_restarted == 0
+    np.testing.assert_array_equal(layer.steps_since_used.numpy(), [0, 0, 1, 1])
+    layer(batch, training=True)
+    assert layer.dead_codes_restarted == 2
+    np.testing.assert_array_equal(layer.steps_since_used.numpy(), [0, 0, 0, 0])
+    revived = layer.codebook.numpy()[2:]
+    for row in revived:  # each restarted code is one of the batch's encoder outputs
+        assert np.any(np.all(np.isclose(batch, row), axis=1))
+    assert not np.allclose(revived[0], revived[1])
+    counts = quantizer.code_counts(layer.code_indices(batch), 4).numpy()
+    assert np.all(counts[2:] > 0)  # the revived codes are now in use
+
+
+def test_no_restart_when_switched_off():
+    layer = make_layer(VectorQuantizer, [[0.0, 0.0], [50.0, 50.0]], dead_code_steps=None)
+    for _ in range(3):
+        layer(np.zeros((4, 2), "float32"), training=True)
+    assert layer.dead_codes_restarted == 0
+    np.testing.assert_array_equal(layer.codebook.numpy()[1], [50.0, 50.0])
+    np.testing.assert_array_equal(layer.steps_since_used.numpy(), [0, 3])
+
+
+@pytest.mark.parametrize("cls", BOTH)
+@pytest.mark.parametrize("init", ["kmeans++", "random"])
+def test_data_initialisation_from_first_training_batch(cls, init):
+    rng = np.random.default_rng(4)
+    centres = np.array([[0.0, 0.0], [100.0, 0.0], [0.0, 100.0]])
+    batch = (np.repeat(centres, 20, axis=0) + rng.normal(0, 0.01, (60, 2))).astype("float32")
+    layer = cls(3, 2, init=init, dead_code_steps=None, seed=11)
+    layer(batch, training=False)  # evaluation never initialises
+    assert int(layer.initialized.numpy()) == 0
+    layer(batch, training=True)
+    assert int(layer.initialized.numpy()) == 1
+    codebook = layer.codebook.numpy()
+    if cls is VectorQuantizer:  # EMA has already averaged the rows; the plain codebook has not
+        for row in codebook:
+            assert np.any(np.all(batch == row, axis=1))
+    if init == "kmeans++":  # far-apart clusters: one seed in each
+        nearest_centre = ((codebook[:, None] - centres[None]) ** 2).sum(-1).argmin(1)
+        assert sorted(nearest_centre.tolist()) == [0, 1, 2]
+    layer(batch + 1000.0, training=True)  # later batches never re-initialise
+    if cls is VectorQuantizer:  # (no optimizer here, so the plain codebook stays put)
+        np.testing.assert_array_equal(layer.codebook.numpy(), codebook)
+    else:  # the EMA moves part of the way only; a re-initialisation would jump to ~1000
+        assert np.abs(layer.codebook.numpy()).max() < 900
+
+
+def fit_logs(model, inputs):
+    history = model.fit(inputs, inputs, epochs=1, batch_size=8, verbose=0)
+    return history.history
+
+
+class CustomTrainer(keras.Model):
+    """A model with its own train_step returning every metric, as helper models do."""
+
+    def __init__(self):
+        super().__init__()
+        self.encoder = keras.layers.Dense(4)
+        self.vq = VectorQuantizer(8, 4)
+        self.decoder = keras.layers.Dense(3)
+        self.total_loss_tracker = keras.metrics.Mean(name="total_loss")
+
+    def call(self, inputs, training=False):
+        return self.decoder(self.vq(self.encoder(inputs), training=training))
+
+    def train_step(self, data):
+        inputs, _ = data
+        with tf.GradientTape() as tape:
+            outputs = self(inputs, training=True)
+            loss = tf.reduce_mean(tf.square(outputs - inputs)) + tf.add_n(self.losses)
+        gradients = tape.gradient(loss, self.trainable_variables)
+        self.optimizer.apply_gradients(zip(gradients, self.trainable_variables, strict=True))
+        self.total_loss_tracker.update_state(loss)
+        return {metric.name: metric.result() for metric in self.metrics}
+
+
+def test_metrics_appear_with_a_custom_train_step():
+    model = CustomTrainer()
+    model.compile(optimizer="adam")
+    data = np.random.default_rng(6).random((16, 3)).astype("float32")
+    logs = fit_logs(model, data)
+    assert {"total_loss", "perplexity", "codebook_usage"} <= set(logs)
+    assert any(variable is model.vq.embeddings for variable in model.trainable_variables)
+
+
+@pytest.mark.parametrize("cls", BOTH)
+def test_fit_logs_metrics_and_keras_file_round_trip(cls, tmp_path):
+    inputs = keras.Input((4, 4, 2))
+    hidden = keras.layers.Conv2D(3, 1)(inputs)
+    quantized = cls(6, 3, commitment_cost=0.3, dead_code_steps=2, seed=3, name="vq")(hidden)
+    model = keras.Model(inputs, keras.layers.Conv2D(2, 1)(quantized))
+    model.compile(optimizer="adam", loss="mse")
+    data = np.random.default_rng(7).random((16, 4, 4, 2)).astype("float32")
+
+    logs = fit_logs(model, data)  # also moves the state away from its initial values
+    assert {"loss", "perplexity", "codebook_usage"} <= set(logs)
+    assert 1.0 <= logs["perplexity"][0] <= 6.0 and 0.0 < logs["codebook_usage"][0] <= 1.0
+
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path, safe_mode=True)
+
+    original, restored = model.get_layer("vq"), loaded.get_layer("vq")
+    assert type(restored) is cls
+    assert restored.get_config() == original.get_config()
+    for before, after in zip(original.weights, restored.weights, strict=True):
+        np.testing.assert_array_equal(before.numpy(), after.numpy())
+    np.testing.assert_array_equal(model.predict(data, verbose=0), loaded.predict(data, verbose=0))
+    encoder = keras.Model(model.inputs, model.layers[1].output)
+    np.testing.assert_array_equal(
+        original.code_indices(encoder(data)).numpy(), restored.code_indices(encoder(data)).numpy()
+    )
+
+
+@pytest.mark.parametrize("cls", BOTH)
+def test_mixed_precision_keeps_codebook_and_distances_in_float32(cls):
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        rng = np.random.default_rng(8)
+        layer = cls(16, 4, init=None, dead_code_steps=None)
+        inputs16 = tf.constant(rng.normal(size=(10, 4)), tf.float16)
+        outputs = layer(inputs16, training=True)
+        assert outputs.dtype == tf.float16
+        assert layer.embeddings.dtype == "float32" and layer.codebook.dtype == tf.float32
+        assert all(loss.dtype == tf.float32 for loss in layer.losses)
+        reference = (inputs16.numpy().astype("float64")[:, None] - layer.codebook.numpy()) ** 2
+        np.testing.assert_array_equal(
+            layer.code_indices(inputs16).numpy(), reference.sum(-1).argmin(1)
+        )
+
+        inputs = keras.Input((3,))
+        hidden = keras.layers.Dense(4)(inputs)
+        model = keras.Model(inputs, keras.layers.Dense(3)(cls(8, 4, dead_code_steps=1)(hidden)))
+        model.compile(optimizer="adam", loss="mse")
+        logs = fit_logs(model, rng.random((16, 3)).astype("float32"))
+        assert np.isfinite(logs["loss"][0]) and logs["perplexity"][0] >= 1.0
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+def test_invalid_arguments_raise_helpful_errors():
+    with pytest.raises(ValueError, match="embedding_dim"):
+        VectorQuantizer(8, 4)(np.zeros((2, 5), "float32"))
+    with pytest.raises(ValueError, match="init"):
+        VectorQuantizer(8, 4, init="kmeans")
+    with pytest.raises(ValueError, match="decay"):
+        VectorQuantizerEMA(8, 4, decay=1.0)
+    with pytest.raises(ValueError, match="num_embeddings"):
+        VectorQuantizer(0, 4)
+
+
+def test_image_patches_cut_row_major_non_overlapping_patches():
+    images = np.arange(2 * 8 * 8, dtype="float32").reshape(2, 8, 8, 1)
+    patches = quantizer_plots.image_patches(images, patch_size=4)
+    assert patches.shape == (8, 16)
+    np.testing.assert_array_equal(patches[0], images[0, :4, :4, 0].ravel())
+    np.testing.assert_array_equal(patches[1], images[0, :4, 4:, 0].ravel())
+    np.testing.assert_array_equal(patches[4], images[1, :4, :4, 0].ravel())
+    assert quantizer_plots.image_patches(images, 4, max_patches=3).shape == (3, 16)
+    with pytest.raises(ValueError, match="divisible"):
+        quantizer_plots.image_patches(images, patch_size=3)
+
+
+def test_fit_to_vectors_and_codebook_health_on_two_clusters():
+    rng = np.random.default_rng(9)
+    vectors = np.concatenate([rng.normal(0, 0.01, (200, 2)), rng.normal(5, 0.01, (200, 2))])
+    layer = VectorQuantizerEMA(2, 2, init="kmeans++", dead_code_steps=None, seed=0)
+    history = quantizer_plots.fit_to_vectors(layer, vectors, steps=3, batch_size=64)
+    assert len(history["perplexity"]) == 3
+    health = quantizer_plots.codebook_health(layer, vectors)
+    assert health["codebook_usage"] == 1.0
+    np.testing.assert_allclose(health["perplexity"], 2.0, rtol=1e-6)
+    np.testing.assert_array_equal(health["counts"], [200, 200])
+    assert health["reconstruction_mse"] < 1e-3
+
+
+MIRRORED_SCRIPT = textwrap.dedent(
+    """
+    import json
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import keras
+    import numpy as np
+    from oasis_helpers.quantizer import VectorQuantizer, VectorQuantizerEMA
+
+    rng = np.random.default_rng(0)
+    batches = rng.normal(size=(2, 32, 4)).astype("float32")
+    codebook = rng.normal(size=(8, 4)).astype("float32")
+
+    def make(strategy):
+        with strategy.scope():
+            layer = VectorQuantizerEMA(8, 4, decay=0.8, init=None, dead_code_steps=None, seed=1)
+            layer.build((None, 4))
+            layer.set_codebook(codebook)
+        return layer
+
+    single = make(tf.distribute.get_strategy())
+    for batch in batches:
+        single(batch, training=True)
+
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    mirrored = make(strategy)
+
+    @tf.function(autograph=False)
+    def step(batch):
+        strategy.run(lambda part: mirrored(part, training=True), args=(batch,))
+
+    for batch in strategy.experimental_distribute_dataset(
+        tf.data.Dataset.from_tensor_slices(batches)
+    ):
+        step(batch)
+
+    # The plain layer with data init, restarts and an optimizer step under the strategy too.
+    with strategy.scope():
+        plain = VectorQuantizer(16, 4, init="random", dead_code_steps=1, seed=2)
+        plain.build((None, 4))
+        optimizer = keras.optimizers.Adam(0.01)
+        optimizer.build(plain.trainable_weights)
+
+    def train_step(part):
+        with tf.GradientTape() as tape:
+            plain(part, training=True)
+            loss = tf.add_n(plain.losses)
+        gradients = tape.gradient(loss, plain.trainable_weights)
+        optimizer.apply_gradients(zip(gradients, plain.trainable_weights))
+
+    @tf.function(autograph=False)
+    def plain_step(batch):
+        strategy.run(train_step, args=(batch,))
+
+    for batch in strategy.experimental_distribute_dataset(
+        tf.data.Dataset.from_tensor_slices(batches)
+    ):
+        plain_step(batch)
+    fit_perplexity = float(plain.perplexity_tracker.result())
+    print(json.dumps({
+        "replicas": strategy.num_replicas_in_sync,
+        "moved": float(np.abs(single.codebook.numpy() - codebook).max()),
+        "codebook_diff": float(np.abs(single.codebook.numpy() - mirrored.codebook.numpy()).max()),
+        "sizes_diff": float(np.abs(
+            single.ema_cluster_size.numpy() - mirrored.ema_cluster_size.numpy()).max()),
+        "fit_perplexity": fit_perplexity,
+        "restarted": plain.dead_codes_restarted,
+        "initialized": int(plain.initialized.numpy()),
+    }))
+    """
+)
+
+
+def test_mirrored_strategy_on_two_cpus_equals_one_device():
+    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+    repository = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    environment["PYTHONPATH"] = os.pathsep.join(
+        [repository] + ([environment["PYTHONPATH"]] if environment.get("PYTHONPATH") else [])
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", MIRRORED_SCRIPT],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert result["replicas"] == 2
+    assert result["moved"] > 0.01  # the update did something
+    assert result["codebook_diff"] < 1e-5
+    assert result["sizes_diff"] < 1e-5
+    assert result["initialized"] == 1 and result["fit_perplexity"] >= 1.0
