@@ -1,0 +1,326 @@
+"""Image-quality and codebook metrics: SSIM, PSNR (whole image and inside the brain),
+perplexity and codebook usage.
+
+All image functions take float images ``[N, H, W, 1]`` (or ``[H, W, 1]`` for one
+slice) with values in ``[0, max_val]`` and return NumPy arrays: one value per
+slice (the ``*_per_slice`` functions) or their mean.
+
+Whole image
+    :func:`ssim_per_slice` and :func:`psnr_per_slice` are ``tf.image.ssim``
+    (11x11 Gaussian window, sigma 1.5, ``k1 = 0.01``, ``k2 = 0.03``) and
+    ``tf.image.psnr`` (``10 log10(max_val^2 / MSE)``). Identical slices give
+    PSNR ``inf``; the means cap each slice at ``max_psnr`` (default 100 dB) so
+    that one perfect slice does not make the mean infinite.
+
+Inside the brain
+    Brain slices sit on a black background, which a decoder reproduces almost
+    perfectly; the whole-image scores are therefore inflated by the background's
+    share of the frame. The brain variants restrict the comparison to the brain:
+
+    * the brain mask (:func:`brain_mask`) is ``target > threshold`` (default
+      0.02 of the intensity range), dilated by ``dilation`` pixels (a max-pool),
+      so dark sulci and ventricles inside the brain and the brain's edge count;
+    * brain PSNR (:func:`brain_psnr_per_slice`) uses the MSE over the mask's
+      pixels only: ``10 log10(max_val^2 / mean_{mask} (x - y)^2)``, i.e. the
+      formula of ``tf.image.psnr`` restricted to the mask (equal to it for a
+      full mask, which the tests check);
+    * brain SSIM (:func:`brain_ssim_per_slice`) is ``tf.image.ssim`` computed on
+      the **bounding box of the mask** (grown to at least the 11-pixel SSIM
+      window), not on a masked SSIM map: ``tf.image.ssim`` returns only the mean
+      of its map, and the bounding box of a brain is mostly brain, so this keeps
+      the library's SSIM and drops most of the background. Slices whose mask is
+      empty (no brain) get NaN, and the means ignore NaN.
+
+Codebook
+    :func:`perplexity` ``exp(-sum_k p_k log p_k)`` of the code histogram and
+    :func:`codebook_usage` (fraction of the ``K`` codes that occur), from code
+    indices of any shape; the same formulas as the quantizer's training metrics
+    (re-used from :mod:`oasis_helpers.quantizer`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from oasis_helpers.quantizer import (
+    code_counts,
+    codebook_usage_from_counts,
+    perplexity_from_counts,
+)
+
+__all__ = [
+    "BRAIN_THRESHOLD",
+    "MAX_PSNR",
+    "SSIM_FILTER_SIZE",
+    "brain_bounding_boxes",
+    "brain_mask",
+    "brain_psnr_per_slice",
+    "brain_ssim_per_slice",
+    "code_histogram",
+    "codebook_usage",
+    "evaluate_reconstructions",
+    "perplexity",
+    "psnr",
+    "psnr_per_slice",
+    "ssim",
+    "ssim_per_slice",
+    "summarize",
+]
+
+#: Pixels of the target brighter than this (in units of ``max_val``) are brain.
+BRAIN_THRESHOLD = 0.02
+#: Cap of a single slice's PSNR in the means (identical slices have infinite PSNR).
+MAX_PSNR = 100.0
+#: Side of tf.image.ssim's Gaussian window (its default); brain boxes are at least this big.
+SSIM_FILTER_SIZE = 11
+
+
+def _as_batch(images, name: str) -> np.ndarray:
+    """Float32 ``[N, H, W, C]`` from ``[N, H, W, C]`` or one ``[H, W, C]`` slice."""
+    array = np.asarray(images, dtype=np.float32)
+    if array.ndim == 3:
+        array = array[None]
+    if array.ndim != 4:
+        raise ValueError(f"{name} must have shape [N, H, W, C] or [H, W, C], got {array.shape}")
+    return array
+
+
+def _pair(targets, predictions) -> tuple[np.ndarray, np.ndarray]:
+    targets = _as_batch(targets, "targets")
+    predictions = _as_batch(predictions, "predictions")
+    if targets.shape != predictions.shape:
+        raise ValueError(
+            f"targets and predictions differ in shape: {targets.shape} vs {predictions.shape}"
+        )
+    if min(targets.shape[1:3]) < SSIM_FILTER_SIZE:
+        raise ValueError(
+            f"images must be at least {SSIM_FILTER_SIZE}x{SSIM_FILTER_SIZE} pixels "
+            f"(tf.image.ssim's window), got {targets.shape[1:3]}"
+        )
+    return targets, predictions
+
+
+def _in_chunks(function, targets, predictions, chunk: int = 256) -> np.ndarray:
+    """``function`` over aligned chunks of two arrays (bounded memory), concatenated."""
+    results = [
+        np.asarray(function(targets[i : i + chunk], predictions[i : i + chunk]))
+        for i in range(0, len(targets), chunk)
+    ]
+    return np.concatenate(results).astype(np.float64) if results else np.zeros(0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Whole image
+# ---------------------------------------------------------------------------------------------
+def ssim_per_slice(targets, predictions, max_val: float = 1.0) -> np.ndarray:
+    """``tf.image.ssim`` of each slice: float64 ``[N]`` in ``[-1, 1]`` (1: identical)."""
+    targets, predictions = _pair(targets, predictions)
+    return _in_chunks(
+        lambda a, b: tf.image.ssim(tf.constant(a), tf.constant(b), max_val=max_val),
+        targets,
+        predictions,
+    )
+
+
+def psnr_per_slice(targets, predictions, max_val: float = 1.0) -> np.ndarray:
+    """``tf.image.psnr`` of each slice in dB: float64 ``[N]`` (``inf`` for identical slices)."""
+    targets, predictions = _pair(targets, predictions)
+    return _in_chunks(
+        lambda a, b: tf.image.psnr(tf.constant(a), tf.constant(b), max_val=max_val),
+        targets,
+        predictions,
+    )
+
+
+def ssim(targets, predictions, max_val: float = 1.0) -> float:
+    """Mean whole-image SSIM over the slices."""
+    return float(np.mean(ssim_per_slice(targets, predictions, max_val)))
+
+
+def psnr(targets, predictions, max_val: float = 1.0, max_psnr: float = MAX_PSNR) -> float:
+    """Mean whole-image PSNR (dB) over the slices, each slice capped at ``max_psnr``."""
+    return float(np.mean(np.minimum(psnr_per_slice(targets, predictions, max_val), max_psnr)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Inside the brain
+# ---------------------------------------------------------------------------------------------
+def brain_mask(
+    targets, threshold: float = BRAIN_THRESHOLD, dilation: int = 2, max_val: float = 1.0
+) -> np.ndarray:
+    """Boolean brain mask ``[N, H, W]``: ``target > threshold * max_val``, dilated.
+
+    Args:
+        targets: ``[N, H, W, C]`` or ``[H, W, C]`` (the mask uses the first channel).
+        threshold: fraction of ``max_val`` above which a pixel is brain.
+        dilation: grow the mask by this many pixels (a ``(2d+1)^2`` max-pool);
+            0 keeps the thresholded mask.
+    """
+    targets = _as_batch(targets, "targets")
+    if dilation < 0:
+        raise ValueError(f"dilation must be >= 0, got {dilation}")
+    mask = (targets[..., :1] > threshold * max_val).astype(np.float32)
+    if dilation:
+        mask = tf.nn.max_pool2d(mask, ksize=2 * dilation + 1, strides=1, padding="SAME").numpy()
+    return mask[..., 0] > 0.5
+
+
+def brain_bounding_boxes(mask: np.ndarray, min_size: int = SSIM_FILTER_SIZE) -> np.ndarray:
+    """``[N, 4]`` int boxes ``(top, left, height, width)`` around each mask ``[N, H, W]``.
+
+    Boxes are grown symmetrically (and kept inside the image) to at least
+    ``min_size`` on each side; an empty mask gives ``(0, 0, 0, 0)``.
+    """
+    mask = np.asarray(mask, dtype=bool)
+    if mask.ndim != 3:
+        raise ValueError(f"mask must have shape [N, H, W], got {mask.shape}")
+    _, height, width = mask.shape
+    boxes = np.zeros((len(mask), 4), dtype=np.int64)
+    for index, plane in enumerate(mask):
+        rows = np.flatnonzero(plane.any(axis=1))
+        cols = np.flatnonzero(plane.any(axis=0))
+        if rows.size == 0:
+            continue
+        top, bottom = _grow(rows[0], rows[-1] + 1, min_size, height)
+        left, right = _grow(cols[0], cols[-1] + 1, min_size, width)
+        boxes[index] = (top, left, bottom - top, right - left)
+    return boxes
+
+
+def _grow(start: int, stop: int, min_size: int, limit: int) -> tuple[int, int]:
+    """Grow ``[start, stop)`` to ``min(min_size, limit)`` pixels inside ``[0, limit)``."""
+    missing = min(min_size, limit) - (stop - start)
+    if missing > 0:
+        start -= missing // 2
+        stop += missing - missing // 2
+        shift = max(0, -start) - max(0, stop - limit)
+        start, stop = start + shift, stop + shift
+    return int(start), int(stop)
+
+
+def brain_ssim_per_slice(
+    targets,
+    predictions,
+    max_val: float = 1.0,
+    threshold: float = BRAIN_THRESHOLD,
+    dilation: int = 2,
+) -> np.ndarray:
+    """``tf.image.ssim`` on each slice's brain bounding box: float64 ``[N]`` (NaN: no brain).
+
+    The box is that of :func:`brain_mask` (from the target), at least 11 pixels
+    on each side. See the module docstring for why a box and not a masked map.
+    """
+    targets, predictions = _pair(targets, predictions)
+    boxes = brain_bounding_boxes(brain_mask(targets, threshold, dilation, max_val))
+    values = np.full(len(targets), np.nan)
+    for index, (top, left, height, width) in enumerate(boxes):
+        if height == 0:
+            continue
+        window = (slice(top, top + height), slice(left, left + width))
+        values[index] = float(
+            tf.image.ssim(
+                tf.constant(targets[index][window]),
+                tf.constant(predictions[index][window]),
+                max_val=max_val,
+            )
+        )
+    return values
+
+
+def brain_psnr_per_slice(
+    targets,
+    predictions,
+    max_val: float = 1.0,
+    threshold: float = BRAIN_THRESHOLD,
+    dilation: int = 2,
+) -> np.ndarray:
+    """PSNR over the brain mask's pixels: float64 ``[N]`` in dB (NaN: no brain, inf: exact).
+
+    ``10 log10(max_val^2 / MSE_mask)``, ``MSE_mask`` the mean squared error over the
+    mask's pixels (all channels): ``tf.image.psnr``'s formula restricted to the brain.
+    """
+    targets, predictions = _pair(targets, predictions)
+    mask = brain_mask(targets, threshold, dilation, max_val)[..., None]
+    squared = np.square(targets.astype(np.float64) - predictions.astype(np.float64))
+    pixels = mask.sum(axis=(1, 2, 3)) * targets.shape[-1]
+    sums = (squared * mask).sum(axis=(1, 2, 3))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mse = np.where(pixels > 0, sums / np.maximum(pixels, 1), np.nan)
+        values = 10.0 * np.log10(max_val**2 / mse)
+    return np.where(pixels > 0, values, np.nan)
+
+
+# ---------------------------------------------------------------------------------------------
+# Summaries
+# ---------------------------------------------------------------------------------------------
+def evaluate_reconstructions(
+    targets, predictions, max_val: float = 1.0, max_psnr: float = MAX_PSNR
+) -> dict[str, Any]:
+    """Every image metric per slice and averaged.
+
+    Returns:
+        ``{"per_slice": {"ssim", "ssim_brain", "psnr", "psnr_brain"} -> float64 [N],
+        "ssim", "ssim_brain", "psnr", "psnr_brain" -> float}``. Means skip NaN
+        (slices without brain) and cap each slice's PSNR at ``max_psnr``.
+    """
+    per_slice = {
+        "ssim": ssim_per_slice(targets, predictions, max_val),
+        "ssim_brain": brain_ssim_per_slice(targets, predictions, max_val),
+        "psnr": psnr_per_slice(targets, predictions, max_val),
+        "psnr_brain": brain_psnr_per_slice(targets, predictions, max_val),
+    }
+    result: dict[str, Any] = {"per_slice": per_slice}
+    result.update(summarize(per_slice, max_psnr=max_psnr))
+    return result
+
+
+def summarize(per_slice: dict[str, np.ndarray], max_psnr: float = MAX_PSNR) -> dict[str, float]:
+    """NaN-ignoring means of per-slice metrics (PSNR-like keys capped at ``max_psnr``)."""
+    means = {}
+    for key, values in per_slice.items():
+        values = np.asarray(values, dtype=np.float64)
+        if key.startswith("psnr"):
+            values = np.minimum(values, max_psnr)
+        finite = values[~np.isnan(values)]
+        means[key] = float(finite.mean()) if finite.size else float("nan")
+    return means
+
+
+# ---------------------------------------------------------------------------------------------
+# Codebook
+# ---------------------------------------------------------------------------------------------
+def _check_indices(indices, num_embeddings: int) -> np.ndarray:
+    indices = np.asarray(indices)
+    if num_embeddings < 1:
+        raise ValueError(f"num_embeddings must be >= 1, got {num_embeddings}")
+    if indices.size == 0:
+        raise ValueError("got no code indices")
+    if not np.issubdtype(indices.dtype, np.integer):
+        raise ValueError(f"code indices must be integers, got dtype {indices.dtype}")
+    if indices.min() < 0 or indices.max() >= num_embeddings:
+        raise ValueError(
+            f"code indices must lie in [0, {num_embeddings - 1}], got values in "
+            f"[{indices.min()}, {indices.max()}]"
+        )
+    return indices
+
+
+def code_histogram(indices, num_embeddings: int) -> np.ndarray:
+    """How often each of the ``K`` codes occurs in ``indices`` (any shape): int64 ``[K]``."""
+    indices = _check_indices(indices, num_embeddings)
+    return np.bincount(indices.reshape(-1), minlength=num_embeddings).astype(np.int64)
+
+
+def perplexity(indices, num_embeddings: int) -> float:
+    """``exp(-sum_k p_k log p_k)`` of the code histogram: 1 (one code) .. K (all equally)."""
+    indices = _check_indices(indices, num_embeddings)
+    return float(perplexity_from_counts(code_counts(indices, num_embeddings)))
+
+
+def codebook_usage(indices, num_embeddings: int) -> float:
+    """Fraction of the ``K`` codes that occur at least once in ``indices``."""
+    indices = _check_indices(indices, num_embeddings)
+    return float(codebook_usage_from_counts(code_counts(indices, num_embeddings)))
