@@ -283,7 +283,7 @@ def test_fit_logs_metrics_and_keras_file_round_trip(cls, tmp_path):
     for before, after in zip(original.weights, restored.weights, strict=True):
         np.testing.assert_array_equal(before.numpy(), after.numpy())
     np.testing.assert_array_equal(model.predict(data, verbose=0), loaded.predict(data, verbose=0))
-    encoder = keras.Model(model.inputs, model.layers[1].output)
+    encoder = keras.Model(model.inputs[0], model.layers[1].output)
     np.testing.assert_array_equal(
         original.code_indices(encoder(data)).numpy(), restored.code_indices(encoder(data)).numpy()
     )
@@ -314,6 +314,27 @@ def test_mixed_precision_keeps_codebook_and_distances_in_float32(cls):
         assert np.isfinite(logs["loss"][0]) and logs["perplexity"][0] >= 1.0
     finally:
         keras.mixed_precision.set_global_policy(previous)
+
+
+def test_training_call_compiles_with_xla():
+    """Keras fits with XLA on GPUs by default (jit_compile="auto"): every op must compile.
+
+    The EMA layer's training path contains every op of the plain layer's but the
+    codebook loss (plain arithmetic); one compilation keeps the test short.
+    """
+    layer = VectorQuantizerEMA(16, 4, init="kmeans++", dead_code_steps=1, seed=1)
+    layer.build((None, 4))
+    step = tf.function(
+        lambda batch: layer(batch, training=True),
+        jit_compile=True,
+        input_signature=[tf.TensorSpec([None, 4], tf.float32)],
+    )
+    rng = np.random.default_rng(10)
+    for _ in range(2):  # batch size unknown when traced, as in Keras' fit
+        outputs = step(tf.constant(rng.random((64, 4)), tf.float32))
+        assert outputs.shape == (64, 4)
+    assert int(layer.initialized.numpy()) == 1 and layer.dead_codes_restarted > 0
+    assert np.all(np.isfinite(layer.codebook.numpy()))
 
 
 def test_invalid_arguments_raise_helpful_errors():
