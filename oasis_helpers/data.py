@@ -1090,7 +1090,9 @@ def load_demo_slices(
     cohort = demo.build_demo_cohort(config, use_cache=use_cache, cache_folder=cache_dir)
     splits = {}
     for split in SPLITS:
-        images = cohort.images[split].astype(np.float32)[..., None] / np.float32(255.0)
+        images = np.multiply(
+            cohort.images[split][..., None], np.float32(1.0 / 255.0), dtype=np.float32
+        )
         subject_ids = cohort.subject_ids[split]
         slice_ids = cohort.slice_ids[split]
         splits[split] = SliceSplit(

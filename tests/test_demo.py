@@ -189,6 +189,7 @@ def test_figures_and_slice_browser_build_on_the_demo(tmp_path):
     assert subject_slider.max == 1
     subject_slider.value = 1
     assert "demo001" in browser.children[4].value
+    assert browser.children[3].value[:8] == b"\x89PNG\r\n\x1a\n"
     plt.close("all")
 
 
