@@ -39,19 +39,18 @@ from keras import layers  # noqa: E402
 from oasis_helpers import data, metrics, models, runs, training  # noqa: E402
 
 
-def build_keras_io_encoder(image_size: int, latent_dim: int = 16) -> keras.Model:
-    """The keras.io example's encoder: ``[B, S, S, 1] -> [B, S/4, S/4, latent_dim]``."""
-    inputs = keras.Input((image_size, image_size, 1), name="images")
+def build_keras_io_encoder(latent_dim: int = 16) -> keras.Model:
+    """The keras.io example's encoder: ``[B, H, W, 1] -> [B, H/4, W/4, latent_dim]``."""
+    inputs = keras.Input((None, None, 1), name="images")
     x = layers.Conv2D(32, 3, strides=2, padding="same", activation="relu")(inputs)
     x = layers.Conv2D(64, 3, strides=2, padding="same", activation="relu")(x)
     outputs = layers.Conv2D(latent_dim, 1, padding="same")(x)
     return keras.Model(inputs, outputs, name="keras_io_encoder")
 
 
-def build_keras_io_decoder(image_size: int, latent_dim: int = 16) -> keras.Model:
-    """The keras.io example's decoder: ``[B, S/4, S/4, latent_dim] -> [B, S, S, 1]`` (linear)."""
-    code_size = image_size // 4
-    inputs = keras.Input((code_size, code_size, latent_dim), name="quantized")
+def build_keras_io_decoder(latent_dim: int = 16) -> keras.Model:
+    """The keras.io example's decoder: ``[B, H/4, W/4, latent_dim] -> [B, H, W, 1]`` (linear)."""
+    inputs = keras.Input((None, None, latent_dim), name="quantized")
     x = layers.Conv2DTranspose(64, 3, strides=2, padding="same", activation="relu")(inputs)
     x = layers.Conv2DTranspose(32, 3, strides=2, padding="same", activation="relu")(x)
     outputs = layers.Conv2DTranspose(1, 3, padding="same", dtype="float32")(x)
@@ -63,10 +62,23 @@ class KerasIOVQVAE(models.VQVAE):
 
     def _build_networks(self):
         return (
-            build_keras_io_encoder(self.image_size, self.embedding_dim),
-            build_keras_io_decoder(self.image_size, self.embedding_dim),
+            build_keras_io_encoder(self.embedding_dim),
+            build_keras_io_decoder(self.embedding_dim),
         )
 
+
+#: notebook 03's defaults (its parameters cell): the model a user of the series trains.
+SERIES_DEFAULT_CONFIG = {
+    "downsample": 4,
+    "channels": (16, 32),
+    "num_residual_blocks": 2,
+    "residual_channels": 16,
+    "num_embeddings": 256,
+    "embedding_dim": 16,
+    "commitment_cost": 0.25,
+    "quantizer": "ema",
+    "quantizer_options": {"decay": 0.95, "dead_code_steps": 20},
+}
 
 KERAS_IO_CONFIG = {
     "downsample": 4,
@@ -81,10 +93,10 @@ KERAS_IO_CONFIG = {
 
 def _train_and_score(name, model, source, args, work_dir: Path) -> dict:
     batch_size = args.batch_size
-    train = data.make_dataset(
-        source.splits["train"], batch_size, shuffle=True, seed=args.seed, repeat=True
-    )
-    steps = max(1, min(args.steps_per_epoch, len(source.splits["train"]) // batch_size))
+    # the same batches for both models: notebook 03's pipeline of brain-centred crops
+    whole = data.make_dataset(source.splits["train"], 8, shuffle=True, seed=args.seed, repeat=True)
+    train = training.brain_crops(whole, args.crop_size, batch_size, seed=args.seed)
+    steps = args.steps_per_epoch
     result = training.fit(
         model,
         train,
@@ -110,7 +122,11 @@ def _train_and_score(name, model, source, args, work_dir: Path) -> dict:
         "epochs": result.epochs_completed,
         "train_seconds": round(result.train_seconds, 1),
         "train_images": result.images_seen,
-        "train_images_per_second": round(result.images_per_second, 1),
+        # training batches are crops: also given in whole-slice equivalents
+        "train_crops_per_second": round(result.images_per_second, 1),
+        "train_images_per_second": round(
+            result.images_per_second * (args.crop_size / args.image_size) ** 2, 1
+        ),
         "inference_images_per_second": round(len(test_images) / inference_seconds, 1),
         "ssim_test": scores["ssim"],
         "ssim_brain_test": scores["ssim_brain"],
@@ -125,8 +141,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--image-size", type=int, default=256)
     parser.add_argument("--budget-minutes", type=float, default=5.0, help="per model")
     parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--crop-size", type=int, default=128)
     parser.add_argument("--steps-per-epoch", type=int, default=50)
-    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--learning-rate", type=float, default=2e-3)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--smoke", action="store_true", help="tiny data, seconds of training")
     parser.add_argument("--verbose", action="store_true")
@@ -145,6 +162,8 @@ def main(argv: list[str] | None = None) -> dict:
         "test_slices": len(source.splits["test"]),
         "budget_minutes_per_model": args.budget_minutes,
         "batch_size": args.batch_size,
+        "crop_size": args.crop_size,
+        "learning_rate": args.learning_rate,
         "machine": {
             "platform": platform.platform(),
             "processor": platform.processor() or platform.machine(),
@@ -154,7 +173,7 @@ def main(argv: list[str] | None = None) -> dict:
         "models": {},
     }
     candidates = {
-        "series_default": lambda: models.VQVAE(image_size=args.image_size),
+        "series_default": lambda: models.VQVAE(image_size=args.image_size, **SERIES_DEFAULT_CONFIG),
         "keras_io_example": lambda: KerasIOVQVAE(image_size=args.image_size, **KERAS_IO_CONFIG),
     }
     with tempfile.TemporaryDirectory() as work_dir:

@@ -275,17 +275,7 @@ class VQVAE(keras.Model):
         self.quantizer_options = dict(quantizer_options or {})
         self.code_size = self.image_size // self.downsample
 
-        # fully convolutional (any H, W that are multiples of F): training may use crops
-        shared = {
-            "image_size": None,
-            "downsample": self.downsample,
-            "channels": self.channels,
-            "embedding_dim": self.embedding_dim,
-            "num_residual_blocks": self.num_residual_blocks,
-            "residual_channels": self.residual_channels,
-        }
-        self.encoder = build_encoder(**shared)
-        self.decoder = build_decoder(**shared)
+        self.encoder, self.decoder = self._build_networks()
         self.quantizer = build_quantizer(
             quantizer,
             self.num_embeddings,
@@ -297,6 +287,23 @@ class VQVAE(keras.Model):
         self.reconstruction_loss_tracker = keras.metrics.Mean(name="reconstruction_loss")
         self.quantizer_loss_tracker = keras.metrics.Mean(name="quantizer_loss")
         self.build((None, self.image_size, self.image_size, 1))
+
+    def _build_networks(self) -> tuple[keras.Model, keras.Model]:
+        """``(encoder, decoder)`` of this configuration; a subclass may swap them
+        (``benchmarks/reconstruction.py`` plugs in the keras.io example's networks).
+
+        Both are fully convolutional (any ``H, W`` that are multiples of ``F``), so
+        training may use crops while evaluation uses whole slices.
+        """
+        shared = {
+            "image_size": None,
+            "downsample": self.downsample,
+            "channels": self.channels,
+            "embedding_dim": self.embedding_dim,
+            "num_residual_blocks": self.num_residual_blocks,
+            "residual_channels": self.residual_channels,
+        }
+        return build_encoder(**shared), build_decoder(**shared)
 
     def build(self, input_shape=None):
         if not self.quantizer.built:
