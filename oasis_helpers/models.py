@@ -49,6 +49,7 @@ __all__ = [
     "build_encoder",
     "build_quantizer",
     "layer_shape_table",
+    "load_vqvae",
 ]
 
 #: Accepted values of the ``quantizer`` argument.
@@ -492,6 +493,27 @@ class VQVAE(keras.Model):
             }
         )
         return config
+
+
+def load_vqvae(path, compile: bool = True) -> VQVAE:
+    """Load a saved ``vqvae.keras`` with ``safe_mode=True`` (no Python code is unpickled).
+
+    Importing this module registers the custom classes (``VQVAE`` and the
+    quantizer layers) that ``keras.saving.load_model`` needs; this function is
+    that import plus the call. Raises ``FileNotFoundError`` for a missing file.
+    """
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} does not exist: run notebooks/03_train_vqvae.ipynb first (it saves "
+            f"run_dir/03_train_vqvae/vqvae.keras)"
+        )
+    model = keras.saving.load_model(path, safe_mode=True, compile=compile)
+    if not isinstance(model, VQVAE):
+        raise ValueError(f"{path} holds a {type(model).__name__}, not a VQVAE")
+    return model
 
 
 def layer_shape_table(model: VQVAE) -> list[dict[str, Any]]:

@@ -144,13 +144,18 @@ def test_save_and_load_keras_file_in_safe_mode(tmp_path, images, variant):
     model.fit(images, batch_size=8, epochs=1, verbose=0)
     path = tmp_path / "vqvae.keras"
     model.save(path)
-    loaded = keras.saving.load_model(path, safe_mode=True)
+    loaded = models.load_vqvae(path)  # keras.saving.load_model(path, safe_mode=True)
     assert isinstance(loaded, models.VQVAE)
     assert loaded.get_config()["quantizer"] == variant
     np.testing.assert_array_equal(loaded.reconstruct(images), model.reconstruct(images))
     np.testing.assert_array_equal(loaded.encode(images), model.encode(images))
     np.testing.assert_array_equal(np.asarray(loaded.quantizer.codebook), model.quantizer.codebook)
     assert int(loaded.optimizer.iterations.numpy()) == int(model.optimizer.iterations.numpy())
+
+
+def test_load_vqvae_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="run notebooks/03_train_vqvae.ipynb"):
+        models.load_vqvae(tmp_path / "missing.keras")
 
 
 def test_mixed_precision_policy_on_cpu(images):

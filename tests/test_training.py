@@ -308,3 +308,23 @@ def test_two_logical_cpu_devices_with_mirrored_strategy(tmp_path):
     # two replicas of half a batch each make the same updates as one device
     np.testing.assert_allclose(result["two_loss"], result["one_loss"], rtol=1e-3)
     np.testing.assert_allclose(result["two_weights"], result["one_weights"], rtol=1e-3)
+
+
+def test_history_figure_and_live_plot(tmp_path, images):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    history = {
+        "loss": [0.1, 0.05],
+        "val_loss": [0.12, 0.06],
+        "perplexity": [3.0, 5.0],
+        "learning_rate": [1e-3, 1e-4],
+    }
+    figure = training.plot_history(history)
+    titles = [axis.get_title() for axis in figure.axes]
+    assert titles == ["total loss", "perplexity", "learning rate"]
+    assert len(figure.axes[0].lines) == 2  # train and validation
+    # the live plot redraws after every epoch and keeps the earlier history
+    live = training.LivePlot(previous={"loss": [0.2]})
+    training.fit(_model(), _dataset(images), tmp_path, epochs=2, verbose=0, callbacks=[live])
+    assert len(live.history["loss"]) == 3
