@@ -206,3 +206,65 @@ def write_nifti_folder(
     return [
         write_nifti(root / name, phantom_volume(shape, seed=i)[0]) for i, name in enumerate(names)
     ]
+
+
+#: Slices per split of the real ``keras_png_slices_data`` archive (32 per subject).
+FULL_PNG_COUNTS = {"train": 9_664, "validate": 1_120, "test": 544}
+
+
+def write_full_size_png_layout(
+    root: Path,
+    counts: dict[str, int] | None = None,
+    slices_per_subject: int = 32,
+    size: int = 256,
+    distinct_volumes: int = 8,
+    workers: int = 4,
+) -> Path:
+    """Write a ``keras_png_slices_data`` layout with the real archive's counts and sizes.
+
+    ``counts`` slices per split (default :data:`FULL_PNG_COUNTS`: 9,664 / 1,120 / 544)
+    of ``size`` x ``size`` 8-bit PNGs, ``slices_per_subject`` per subject, with seg
+    masks. The phantom brains are ``distinct_volumes`` volumes reused across subjects
+    (what matters for memory benchmarks is the number and size of the slices, not
+    their variety). A folder already complete (same counts) is reused as it is.
+
+    Returns:
+        The ``keras_png_slices_data`` folder.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    counts = dict(FULL_PNG_COUNTS if counts is None else counts)
+    base = root / "keras_png_slices_data"
+    done = base / ".complete"
+    expected = f"{counts} {slices_per_subject} {size}"
+    if done.exists() and done.read_text() == expected:
+        return base
+    volumes = [
+        phantom_volume((size, size, slices_per_subject), seed=seed)
+        for seed in range(distinct_volumes)
+    ]
+    jobs = []
+    subject_number = 0
+    for split in PNG_SPLITS:
+        (base / f"keras_png_slices_{split}").mkdir(parents=True, exist_ok=True)
+        (base / f"keras_png_slices_seg_{split}").mkdir(parents=True, exist_ok=True)
+        for index in range(counts[split]):
+            subject = subject_number + index // slices_per_subject
+            jobs.append((split, subject, index % slices_per_subject))
+        subject_number += -(-counts[split] // slices_per_subject)
+
+    def write(job):
+        split, subject, slice_index = job
+        volume, labels = volumes[subject % distinct_volumes]
+        image = np.clip(volume[:, :, slice_index] / 1000.0 * 255.0, 0, 255).astype(np.uint8)
+        name = f"{subject}_slice_{slice_index}.nii.png"
+        write_png(base / f"keras_png_slices_{split}" / f"case_{name}", image)
+        write_png(
+            base / f"keras_png_slices_seg_{split}" / f"seg_{name}",
+            MASK_VALUES[labels[:, :, slice_index]],
+        )
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(write, jobs))
+    done.write_text(expected)
+    return base

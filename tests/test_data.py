@@ -32,9 +32,13 @@ def _no_subject_in_two_splits(source: data.SliceSource) -> None:
 
 
 def _check_images(split: data.SliceSplit, size: int = SIZE) -> None:
-    assert split.images.dtype == np.float32
-    assert split.images.shape[1:] == (size, size, 1)
-    assert 0.0 <= split.images.min() and split.images.max() <= 1.0
+    assert split.pixels.dtype == np.uint8  # stored as 8 bits
+    assert split.pixels.shape[1:] == (size, size, 1)
+    assert split.images.dtype == np.float32 and split.images.shape == split.pixels.shape
+    images = split.float_images()
+    assert images.dtype == np.float32
+    assert 0.0 <= images.min() and images.max() <= 1.0
+    np.testing.assert_array_equal(images, split.pixels * data.PIXEL_SCALE)
     assert split.slice_ids.dtype == np.int32
     assert len(split.subject_ids) == len(split.slice_ids) == len(split.files) == len(split)
 
@@ -280,7 +284,7 @@ def test_oasis1_analyze_layout_reports_every_subject_split_by_subject(tmp_path):
         assert len(files) == 2
     for split in data.SPLITS:
         _check_images(source.splits[split])
-        assert source.splits[split].images.max() > 0.9
+        assert source.splits[split].pixels.max() > 0.9 * 255
         assert set(np.unique(source.splits[split].masks)) <= {0, 1, 2, 3}
     assert source.info["has_masks"] is True
     assert source.info["original_sizes"] == {"44x52x44": 12}
@@ -292,7 +296,7 @@ def test_oasis1_split_is_deterministic_from_seed(tmp_path):
     again = data.load_slices(tmp_path, image_size=32, seed=3, slices_per_volume=2)
     other = data.load_slices(tmp_path, image_size=32, seed=4, slices_per_volume=2)
     assert first.info["source_subject_ids"] == again.info["source_subject_ids"]
-    np.testing.assert_array_equal(first.splits["train"].images, again.splits["train"].images)
+    np.testing.assert_array_equal(first.splits["train"].pixels, again.splits["train"].pixels)
     assert first.info["source_subject_ids"] != other.info["source_subject_ids"]
 
 
@@ -375,7 +379,7 @@ def test_nifti_reoriented_volume_gives_the_same_slices(tmp_path):
     with pytest.warns(UserWarning, match="all go to train"):
         ras = data.load_slices(tmp_path / "ras", image_size=SIZE, slices_per_volume=3)
         lps = data.load_slices(tmp_path / "lps", image_size=SIZE, slices_per_volume=3)
-    np.testing.assert_allclose(ras.splits["train"].images, lps.splits["train"].images, atol=1e-6)
+    np.testing.assert_array_equal(ras.splits["train"].pixels, lps.splits["train"].pixels)
 
 
 def test_nifti_truncated_file_raises_naming_it(tmp_path):
@@ -459,8 +463,8 @@ def small_split():
     images = rng.uniform(0, 1, size=(10, 16, 16, 1)).astype(np.float32)
     images[:, :, :4] = 0.0
     masks = (images[..., 0] * 4).astype(np.uint8).clip(0, 3)
-    return data.SliceSplit(
-        images=images,
+    return data.SliceSplit.from_float_images(
+        images,
         subject_ids=np.array([f"s{i // 2}" for i in range(10)]),
         slice_ids=np.arange(10, dtype=np.int32) % 2,
         masks=masks,
@@ -476,7 +480,8 @@ def test_make_dataset_shapes_dtypes_and_one_pass_per_epoch(small_split):
     seen = np.concatenate(batches)
     # every slice exactly once, in a shuffled order
     order = [
-        int(np.argmin(np.abs(small_split.images - image).sum(axis=(1, 2, 3)))) for image in seen
+        int(np.argmin(np.abs(small_split.float_images() - image).sum(axis=(1, 2, 3))))
+        for image in seen
     ]
     assert sorted(order) == list(range(10))
     assert order != list(range(10))
@@ -489,6 +494,7 @@ def test_make_dataset_without_shuffle_keeps_order_and_drops_remainder(small_spli
     batches = [batch.numpy() for batch in dataset]
     assert len(batches) == 2
     np.testing.assert_array_equal(np.concatenate(batches), small_split.images[:8])
+    assert np.abs(np.concatenate(batches) - small_split.float_images(slice(0, 8))).max() == 0
 
 
 def test_make_dataset_with_masks_and_repeat(small_split):
@@ -512,7 +518,7 @@ def test_make_dataset_augmentation_is_seeded_and_keeps_masks_aligned(small_split
     np.testing.assert_array_equal(masks, masks_again)
     assert not np.array_equal(run(6)[0], images)
     assert images.min() >= 0.0 and images.max() <= 1.0
-    assert not np.array_equal(images, small_split.images)
+    assert not np.array_equal(images, small_split.float_images())
     # geometry is shared: where the augmented image is exactly background so is the mask
     # (the phantom's masks are 0 where the image is below 0.25)
     assert np.all(masks[images[..., 0] == 0.0] == 0)
@@ -522,7 +528,7 @@ def test_make_dataset_rejects_bad_requests(small_split):
     with pytest.raises(ValueError, match="batch_size"):
         data.make_dataset(small_split, 0)
     no_masks = data.SliceSplit(
-        small_split.images, small_split.subject_ids, small_split.slice_ids, None, small_split.files
+        small_split.pixels, small_split.subject_ids, small_split.slice_ids, None, small_split.files
     )
     with pytest.raises(ValueError, match="no masks"):
         data.make_dataset(no_masks, 2, with_masks=True)
@@ -543,7 +549,7 @@ def test_make_file_dataset_decodes_pngs(png_root):
 def test_augment_batch_only_flips_left_right_without_shift_or_intensity(small_split):
     import tensorflow as tf
 
-    images = tf.constant(small_split.images)
+    images = tf.constant(small_split.float_images())
     masks = tf.constant(small_split.masks)
     out, out_masks = data.augment_batch(images, masks, tf.constant([1, 2]), 0, 0.0)
     out, out_masks = out.numpy(), out_masks.numpy()
@@ -590,3 +596,205 @@ def test_oasis1_volume_without_segmentation_is_reported(tmp_path):
     for split in source.splits.values():
         expected = split.subject_ids != "OAS1_0002"
         np.testing.assert_array_equal(split.mask_present, expected)
+
+
+# ============================================================================ 8-bit storage
+
+
+def test_png_slices_are_stored_as_their_own_8_bit_pixels(png_root):
+    from PIL import Image
+
+    train = data.load_slices(png_root, image_size=SIZE).splits["train"]
+    for index, path in enumerate(train.files):
+        original = np.asarray(Image.open(path))
+        np.testing.assert_array_equal(train.pixels[index, :, :, 0], original)  # exact
+
+
+def test_volume_slices_in_8_bits_are_within_half_a_level_of_the_floats(tmp_path):
+    fx.write_oasis1_layout(tmp_path, subjects=["0001", "0002", "0003"])
+    source = data.load_slices(tmp_path, image_size=32, slices_per_volume=6)
+    split = source.splits["train"]
+    subject = split.subjects[0]
+    record = next(r for r in data.find_oasis1_volumes(tmp_path) if r.subject == subject)
+    floats, slice_ids, _ = data.axial_slices(
+        data.scale_intensity(data.read_volume(record.path)), 32, 6
+    )
+    indices = split.subject_slices(subject)
+    np.testing.assert_array_equal(split.slice_ids[indices], slice_ids)
+    difference = np.abs(split.float_images(indices)[..., 0] - floats)
+    assert difference.max() <= 1 / 510 + 1e-6  # the rounding to 8 bits, nothing more
+    assert difference.max() > 0  # (the volumes really were rounded)
+
+
+def test_pipeline_batches_equal_the_float_images_of_the_split(small_split):
+    batches = [batch.numpy() for batch in data.make_dataset(small_split, 3, shuffle=False)]
+    expected = small_split.float_images()
+    np.testing.assert_array_equal(np.concatenate(batches), expected)
+    assert all(batch.dtype == np.float32 for batch in batches)
+    # the float accessors agree with each other and with pixels / 255
+    np.testing.assert_array_equal(small_split.images[[4, 1]], expected[[4, 1]])
+    np.testing.assert_array_equal(small_split.float_images([4, 1]), expected[[4, 1]])
+    np.testing.assert_array_equal(np.asarray(small_split.images), expected)
+    assert small_split.images[2].shape == (16, 16, 1)
+
+
+def test_from_float_images_rounds_to_the_nearest_level():
+    images = np.linspace(0.0, 1.0, 4 * 4 * 4).reshape(4, 4, 4, 1).astype(np.float32)
+    split = data.SliceSplit.from_float_images(
+        images, np.array(["a"] * 4), np.arange(4, dtype=np.int32), None, ["f"] * 4
+    )
+    assert split.pixels.dtype == np.uint8
+    assert np.abs(split.float_images() - images).max() <= 1 / 510 + 1e-7
+
+
+def test_slice_split_refuses_float_pixels_and_says_what_to_use():
+    with pytest.raises(ValueError, match="pixels must be a uint8 array.*from_float_images"):
+        data.SliceSplit(
+            np.zeros((2, 8, 8, 1), np.float32), np.array(["a", "a"]), np.arange(2), None, ["f"] * 2
+        )
+
+
+# ============================================================================ patches
+
+
+def test_sample_patches_cut_row_major_non_overlapping_patches():
+    images = np.arange(2 * 8 * 8, dtype="float32").reshape(2, 8, 8, 1)
+    patches = data.sample_patches(images, patch_size=4)
+    assert patches.shape == (8, 16) and patches.dtype == np.float32
+    np.testing.assert_array_equal(patches[0], images[0, :4, :4, 0].ravel())
+    np.testing.assert_array_equal(patches[1], images[0, :4, 4:, 0].ravel())
+    np.testing.assert_array_equal(patches[4], images[1, :4, :4, 0].ravel())
+    with pytest.raises(ValueError, match="divisible"):
+        data.sample_patches(images, patch_size=3)
+    with pytest.raises(ValueError, match="patch_size"):
+        data.sample_patches(images, patch_size=0)
+    with pytest.raises(ValueError, match="max_patches"):
+        data.sample_patches(images, 4, max_patches=0)
+
+
+def test_sample_patches_draws_a_seeded_sample_of_those_patches():
+    rng = np.random.default_rng(3)
+    images = rng.uniform(0, 1, size=(5, 16, 16, 1)).astype(np.float32)
+    every = data.sample_patches(images, 4)
+    sample = data.sample_patches(images, 4, max_patches=30, seed=7)
+    assert sample.shape == (30, 16)
+    # every sampled patch is one of the patches, no patch twice, in row-major order
+    positions = [int(np.flatnonzero((every == patch).all(axis=1))[0]) for patch in sample]
+    assert len(set(positions)) == 30 and positions == sorted(positions)
+    np.testing.assert_array_equal(sample, data.sample_patches(images, 4, 30, seed=7))
+    assert not np.array_equal(sample, data.sample_patches(images, 4, 30, seed=8))
+    # the same sample as the former quantizer_plots.image_patches drew
+    chosen = np.sort(np.random.default_rng(7).choice(len(every), 30, replace=False))
+    np.testing.assert_array_equal(sample, every[chosen])
+
+
+def test_sample_patches_of_a_split_view_and_of_uint8_pixels(small_split):
+    expected = data.sample_patches(small_split.float_images(), 4, max_patches=12, seed=1)
+    np.testing.assert_array_equal(data.sample_patches(small_split.images, 4, 12, seed=1), expected)
+    np.testing.assert_array_equal(data.sample_patches(small_split.pixels, 4, 12, seed=1), expected)
+
+
+def test_sample_patches_never_builds_every_patch():
+    import tracemalloc
+
+    # 20,000 slices of 256 x 256: every patch as float32 would take 5.2 GB; a read-only
+    # broadcast view stands in for the pixels without allocating them.
+    pixels = np.broadcast_to(np.uint8(51), (20_000, 256, 256, 1))
+    tracemalloc.start()
+    try:
+        patches = data.sample_patches(pixels, patch_size=4, max_patches=5_000, seed=0)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert patches.shape == (5_000, 16)
+    np.testing.assert_allclose(patches, 0.2)
+    assert peak < 50 * 2**20  # the sample and its indices, not 5 GB
+
+
+# ============================================================================ bad parameters
+
+
+def test_brain_crops_larger_than_the_image_are_refused_naming_crop_size(small_split):
+    dataset = data.make_dataset(small_split, 4)  # 16 x 16 slices
+    with pytest.raises(ValueError, match=r"crop_size must be in \[1, 16\].*got 32"):
+        data.brain_crops(dataset, crop_size=32, batch_size=4)
+
+
+def test_brain_crops_smaller_than_one_pixel_are_refused(small_split):
+    dataset = data.make_dataset(small_split, 4)
+    with pytest.raises(ValueError, match=r"crop_size must be a whole number in \[1, 16\]"):
+        data.brain_crops(dataset, crop_size=0, batch_size=4)
+
+
+def test_brain_crops_batch_size_below_one_is_refused(small_split):
+    dataset = data.make_dataset(small_split, 4)
+    with pytest.raises(ValueError, match="batch_size must be a whole number >= 1"):
+        data.brain_crops(dataset, crop_size=8, batch_size=0)
+
+
+def test_brain_crops_of_images_of_unknown_size_check_crop_size_in_the_graph():
+    import tensorflow as tf
+
+    images = tf.data.Dataset.from_generator(
+        lambda: iter([np.zeros((2, 8, 8, 1), np.float32)]),
+        output_signature=tf.TensorSpec([None, None, None, 1], tf.float32),
+    )
+    crops = data.brain_crops(images, crop_size=12, batch_size=1)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="crop_size"):
+        next(iter(crops))
+
+
+def test_image_size_below_the_minimum_is_refused_naming_it(png_root):
+    with pytest.raises(ValueError, match=r"image_size must be a whole number of pixels >= 8"):
+        data.load_slices(png_root, image_size=4)
+    with pytest.raises(ValueError, match="image_size"):
+        data.load_slices(png_root, image_size=64.5)
+
+
+def test_slices_per_volume_below_one_is_refused(tmp_path):
+    fx.write_oasis1_layout(tmp_path, subjects=["0001", "0002", "0003"])
+    with pytest.raises(ValueError, match="slices_per_volume must be a whole number >= 1"):
+        data.load_slices(tmp_path, image_size=32, slices_per_volume=0)
+
+
+def test_file_dataset_refuses_bad_sizes(png_root):
+    files = sorted(str(path) for path in (png_root / "keras_png_slices_train").glob("*.png"))
+    with pytest.raises(ValueError, match="batch_size must be a whole number >= 1"):
+        data.make_file_dataset(files, image_size=32, batch_size=0)
+    with pytest.raises(ValueError, match="image_size"):
+        data.make_file_dataset(files, image_size=2, batch_size=4)
+
+
+def test_data_imports_neither_runs_nor_a_model():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from oasis_helpers import data; "
+        "print(sorted(m for m in sys.modules if m.startswith('oasis_helpers.') "
+        "and not m.startswith('oasis_helpers.data')))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("layout", ["png_slices", "oasis1_analyze"])
+def test_with_masks_false_loads_no_masks(tmp_path, layout):
+    if layout == "png_slices":
+        root = fx.write_png_layout(tmp_path)
+        kwargs = {}
+    else:
+        root = tmp_path
+        fx.write_oasis1_layout(root, subjects=["0001", "0002", "0003"], fseg=True)
+        kwargs = {"slices_per_volume": 4}
+    with_masks = data.load_slices(root, image_size=32, **kwargs)
+    without = data.load_slices(root, image_size=32, with_masks=False, **kwargs)
+    assert with_masks.info["has_masks"] is True and without.info["has_masks"] is False
+    assert without.info["missing_mask_count"] == 0
+    for split in data.SPLITS:
+        assert without.splits[split].masks is None
+        assert without.splits[split].mask_present is None
+        np.testing.assert_array_equal(without.splits[split].pixels, with_masks.splits[split].pixels)
+    with pytest.raises(ValueError, match="no masks"):
+        data.make_dataset(without.splits["train"], 2, with_masks=True)

@@ -110,6 +110,8 @@ def test_load_slices_demo_smoke_is_labelled_as_a_stand_in(private_cache):
     for split in data.SPLITS:
         part = source.splits[split]
         assert part.images.dtype == np.float32 and part.images.shape[1:] == (64, 64, 1)
+        assert part.pixels.dtype == np.uint8  # the cohort's own 8 bits, stored as they are
+        np.testing.assert_array_equal(part.float_images(), part.pixels * data.PIXEL_SCALE)
         assert part.masks.shape == (len(part), 64, 64)
         assert part.mask_present.all()
     again = data.load_slices(None, image_size=64, seed=1, smoke=True)
@@ -199,3 +201,9 @@ def test_template_files_match_the_nilearn_loaders():
     t1, _, white = demo._read_mni152_files()
     np.testing.assert_allclose(t1, np.asarray(load_mni152_template().dataobj), atol=1e-6)
     np.testing.assert_allclose(white, np.asarray(load_mni152_wm_template().dataobj), atol=1e-6)
+
+
+def test_load_slices_demo_without_masks():
+    source = data.load_slices(None, image_size=32, with_masks=False, **TINY)
+    assert source.info["has_masks"] is False
+    assert all(split.masks is None for split in source.splits.values())
