@@ -9,7 +9,10 @@ B. "autoencoder": a tiny conv VQ-VAE (64x64 -> 16x16x16 latent, K=512) trained
 
 For each layer (standard/EMA) x init (None/random/kmeans++) x dead_code_steps
 (None/20/100) it prints and writes JSON: validation perplexity, codebook usage
-(over the whole validation set), reconstruction MSE, restarts, seconds.
+(over the whole validation set), reconstruction MSE, restarts, seconds. The EMA
+decay is ``--ema-decay`` (default: the layer's default, 0.95); the stored
+``results/quantizer_defaults_res*.json`` were measured with 0.99, the layer default
+of that time. The losses are the ones the layer returns (``return_losses=True``).
 
 Usage::
 
@@ -33,6 +36,7 @@ import tensorflow as tf  # noqa: E402
 
 from oasis_helpers import data, runs  # noqa: E402
 from oasis_helpers.quantizer import (  # noqa: E402
+    DEFAULT_EMA_DECAY,
     VectorQuantizer,
     VectorQuantizerEMA,
     code_counts,
@@ -43,16 +47,19 @@ from oasis_helpers.quantizer import (  # noqa: E402
 K, D = 512, 16
 
 
-def patches(images, size=4):
-    t = tf.image.extract_patches(
-        images, [1, size, size, 1], [1, size, size, 1], [1, 1, 1, 1], "VALID"
-    )
-    return tf.reshape(t, [-1, size * size]).numpy()
+EMA_DECAY = DEFAULT_EMA_DECAY  # set from --ema-decay in main()
 
 
 def make_layer(kind, init, dead, seed):
-    cls = VectorQuantizer if kind == "standard" else VectorQuantizerEMA
-    return cls(K, D, init=init, dead_code_steps=dead, seed=seed)
+    if kind == "standard":
+        return VectorQuantizer(K, D, init=init, dead_code_steps=dead, seed=seed)
+    return VectorQuantizerEMA(K, D, decay=EMA_DECAY, init=init, dead_code_steps=dead, seed=seed)
+
+
+def quantizer_loss(layer, inputs):
+    """Quantize ``inputs`` in training mode; the sum of the losses the layer returns."""
+    outputs, losses = layer(inputs, training=True, return_losses=True)
+    return outputs, tf.add_n(list(losses.values()))
 
 
 def health(layer, vectors):
@@ -71,8 +78,7 @@ def task_patches(kind, init, dead, train, val, steps, seed):
     @tf.function
     def step(batch):
         with tf.GradientTape() as tape:
-            layer(batch, training=True)
-            loss = tf.add_n(layer.losses)
+            _, loss = quantizer_loss(layer, batch)
         if layer.trainable_weights:
             grads = tape.gradient(loss, layer.trainable_weights)
             optimizer.apply_gradients(zip(grads, layer.trainable_weights, strict=True))
@@ -116,8 +122,9 @@ def task_autoencoder(kind, init, dead, train, val, steps, seed):
     @tf.function
     def step(images):
         with tf.GradientTape() as tape:
-            recon = decoder(layer(encoder(images), training=True))
-            loss = tf.reduce_mean(tf.square(recon - images)) + tf.add_n(layer.losses)
+            quantized, vq_loss = quantizer_loss(layer, encoder(images))
+            recon = decoder(quantized)
+            loss = tf.reduce_mean(tf.square(recon - images)) + vq_loss
         params = encoder.trainable_weights + decoder.trainable_weights + layer.trainable_weights
         grads = tape.gradient(loss, params)
         optimizer.apply_gradients(zip(grads, params, strict=True))
@@ -152,20 +159,15 @@ def main():
     parser.add_argument("--layers", nargs="*", default=["standard", "ema"])
     parser.add_argument("--image-size", type=int, default=64)
     parser.add_argument("--max-patches", type=int, default=300_000)
+    parser.add_argument("--ema-decay", type=float, default=DEFAULT_EMA_DECAY)
     args = parser.parse_args()
+    global EMA_DECAY
+    EMA_DECAY = args.ema_decay
     source = data.load_slices(None, image_size=args.image_size, seed=42)
-    train_images = source.splits["train"].images
-    val_images = source.splits["validate"].images
-    train_patches, val_patches = patches(train_images), patches(val_images)
-    pick = np.random.default_rng(0)
-    if len(train_patches) > args.max_patches:
-        train_patches = train_patches[
-            pick.choice(len(train_patches), args.max_patches, replace=False)
-        ]
-    if len(val_patches) > args.max_patches // 4:
-        val_patches = val_patches[
-            pick.choice(len(val_patches), args.max_patches // 4, replace=False)
-        ]
+    train_images = source.splits["train"].float_images()  # 64x64 demo slices: small
+    val_images = source.splits["validate"].float_images()
+    train_patches = data.sample_patches(train_images, 4, max_patches=args.max_patches, seed=0)
+    val_patches = data.sample_patches(val_images, 4, max_patches=args.max_patches // 4, seed=1)
     inits = [None if i == "none" else i for i in args.inits]
     results = []
     deads = [None if d == "none" else int(d) for d in args.dead]
@@ -185,6 +187,7 @@ def main():
                 steps=args.steps_a if task == "patches" else args.steps_b,
                 seed=seed,
                 layer=kind,
+                ema_decay=EMA_DECAY if kind == "ema" else None,
                 init=str(init),
                 dead_code_steps=dead,
                 **result,

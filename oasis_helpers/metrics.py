@@ -35,7 +35,11 @@ Codebook
     :func:`perplexity` ``exp(-sum_k p_k log p_k)`` of the code histogram and
     :func:`codebook_usage` (fraction of the ``K`` codes that occur), from code
     indices of any shape; the same formulas as the quantizer's training metrics
-    (re-used from :mod:`oasis_helpers.quantizer`).
+    (re-used from :mod:`oasis_helpers.quantizer`), but over a whole set: the
+    training log's ``batch_perplexity`` is a mean of per-batch perplexities, usually
+    lower (one batch holds fewer distinct codes than a whole set).
+    :func:`codebook_health` gives the whole-set statistics of a bare quantizer
+    layer on a set of vectors (notebook 02).
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ __all__ = [
     "brain_psnr_per_slice",
     "brain_ssim_per_slice",
     "code_histogram",
+    "codebook_health",
     "codebook_usage",
     "evaluate_reconstructions",
     "perplexity",
@@ -324,3 +329,40 @@ def codebook_usage(indices, num_embeddings: int) -> float:
     """Fraction of the ``K`` codes that occur at least once in ``indices``."""
     indices = _check_indices(indices, num_embeddings)
     return float(codebook_usage_from_counts(code_counts(indices, num_embeddings)))
+
+
+def codebook_health(layer, vectors, batch_size: int = 65536) -> dict[str, Any]:
+    """Nearest-code statistics of a quantizer ``layer`` over a whole set of vectors ``[M, D]``.
+
+    Unlike the layers' training metrics (``batch_perplexity``, ``batch_codebook_usage``:
+    means of per-batch values), these are computed from one histogram over all
+    ``M`` vectors.
+
+    Args:
+        layer: an :mod:`oasis_helpers.quantizer` layer (``code_indices``, ``lookup``,
+            ``num_embeddings``).
+        vectors: float ``[M, D]``.
+        batch_size: vectors quantized at a time.
+
+    Returns:
+        ``code_perplexity`` (``exp`` of the entropy of the code histogram),
+        ``codebook_usage`` (fraction of codes used at least once),
+        ``reconstruction_mse`` (mean over all ``M * D`` elements of ``(x - e_{k*(x)})^2``)
+        and ``counts`` (``[K]`` int64 histogram).
+    """
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.ndim != 2 or len(vectors) == 0:
+        raise ValueError(f"vectors must be a non-empty [M, D] array, got shape {vectors.shape}")
+    counts = np.zeros(layer.num_embeddings, dtype=np.float64)
+    squared_error = 0.0
+    for start in range(0, len(vectors), batch_size):
+        chunk = vectors[start : start + batch_size]
+        indices = layer.code_indices(chunk)
+        counts += np.asarray(code_counts(indices, layer.num_embeddings))
+        squared_error += float(np.sum((np.asarray(layer.lookup(indices)) - chunk) ** 2))
+    return {
+        "code_perplexity": float(perplexity_from_counts(counts)),
+        "codebook_usage": float(codebook_usage_from_counts(counts)),
+        "reconstruction_mse": squared_error / vectors.size,
+        "counts": counts.astype(np.int64),
+    }

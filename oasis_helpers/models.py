@@ -20,7 +20,14 @@ The training loss of :class:`VQVAE` is::
     loss = reconstruction_loss + quantizer_loss
     reconstruction_loss = mean((x - x_hat)^2)           (over all pixels of the batch)
     quantizer_loss      = codebook + commitment loss (standard quantizer) or the
-                          commitment loss alone (EMA), the quantizer layer's formulas
+                          commitment loss alone (EMA): the sum of the losses that the
+                          quantizer layer returns for this very forward pass
+                          (``oasis_helpers.quantizer.vq_losses``, computed once)
+
+The default model is :data:`DEFAULT_CONFIG` (the class defaults; ``VQVAE()`` and
+``VQVAE(**DEFAULT_CONFIG)`` build it). The discrete codes of a trained model go to
+``run_dir/03_train_vqvae/codes.npz`` (:func:`save_codes`) and come back with
+:func:`load_codes`.
 
 Encoder and decoder are functional Keras models built from stock layers (no
 ``Lambda``), and every custom class is registered for serialisation, so a saved
@@ -32,6 +39,9 @@ float32.
 from __future__ import annotations
 
 import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import keras
@@ -40,20 +50,51 @@ import tensorflow as tf
 from keras import layers, ops
 
 from oasis_helpers import quantizer as quantizer_module
+from oasis_helpers import runs
 
 __all__ = [
+    "CODES_FILE",
+    "DEFAULT_CONFIG",
     "QUANTIZERS",
     "VQVAE",
+    "CodeGrids",
+    "CodeSplit",
+    "axial_positions",
     "bits_per_slice",
     "build_decoder",
     "build_encoder",
     "build_quantizer",
     "layer_shape_table",
+    "load_codes",
     "load_vqvae",
+    "make_vqvae",
+    "save_codes",
 ]
 
 #: Accepted values of the ``quantizer`` argument.
 QUANTIZERS = ("ema", "standard")
+
+#: The series' default VQ-VAE, the one place its settings live: the defaults of
+#: :class:`VQVAE`, of notebook 03's parameters and of ``benchmarks/reconstruction.py``.
+#: Measured on the demo cohort with notebook 03 (256x256 slices, 128x128 training crops).
+#: The quantizer settings are the quantizer layers' own defaults.
+DEFAULT_CONFIG: dict[str, Any] = {
+    "image_size": 256,  # side S of the square slices
+    "downsample": 4,  # F: a 64x64 code grid
+    "channels": (16, 32),  # widths of the stride-2 stages
+    "num_residual_blocks": 2,
+    "residual_channels": 16,
+    "num_embeddings": 256,  # K
+    "embedding_dim": 16,  # D
+    "commitment_cost": quantizer_module.DEFAULT_COMMITMENT_COST,  # beta, 0.25
+    "quantizer": "ema",
+    "ema_decay": quantizer_module.DEFAULT_EMA_DECAY,  # 0.95
+    "dead_code_steps": quantizer_module.DEFAULT_DEAD_CODE_STEPS,  # 20
+}
+
+#: The file of the code grids, under ``run_dir/03_train_vqvae/``.
+CODES_FILE = "codes.npz"
+_CODES_NOTEBOOK = "03_train_vqvae"
 
 
 def _check_downsample(downsample: int) -> int:
@@ -96,12 +137,12 @@ def _residual_block(inputs, hidden: int, name: str):
 
 
 def build_encoder(
-    image_size: int = 256,
-    downsample: int = 4,
-    channels=(16, 64),
-    embedding_dim: int = 32,
-    num_residual_blocks: int = 2,
-    residual_channels: int = 32,
+    image_size: int | None = DEFAULT_CONFIG["image_size"],
+    downsample: int = DEFAULT_CONFIG["downsample"],
+    channels=DEFAULT_CONFIG["channels"],
+    embedding_dim: int = DEFAULT_CONFIG["embedding_dim"],
+    num_residual_blocks: int = DEFAULT_CONFIG["num_residual_blocks"],
+    residual_channels: int = DEFAULT_CONFIG["residual_channels"],
     name: str = "encoder",
 ) -> keras.Model:
     """The encoder: ``[B, H, W, 1] -> [B, H/F, W/F, D]`` (``F = downsample``).
@@ -144,12 +185,12 @@ def build_encoder(
 
 
 def build_decoder(
-    image_size: int = 256,
-    downsample: int = 4,
-    channels=(16, 64),
-    embedding_dim: int = 32,
-    num_residual_blocks: int = 2,
-    residual_channels: int = 32,
+    image_size: int | None = DEFAULT_CONFIG["image_size"],
+    downsample: int = DEFAULT_CONFIG["downsample"],
+    channels=DEFAULT_CONFIG["channels"],
+    embedding_dim: int = DEFAULT_CONFIG["embedding_dim"],
+    num_residual_blocks: int = DEFAULT_CONFIG["num_residual_blocks"],
+    residual_channels: int = DEFAULT_CONFIG["residual_channels"],
     name: str = "decoder",
 ) -> keras.Model:
     """The decoder, the encoder's mirror: ``[B, H/F, W/F, D] -> [B, H, W, 1]`` in ``[0, 1]``.
@@ -192,18 +233,21 @@ def build_quantizer(
     variant: str,
     num_embeddings: int,
     embedding_dim: int,
-    commitment_cost: float = 0.25,
+    commitment_cost: float = DEFAULT_CONFIG["commitment_cost"],
+    ema_decay: float = DEFAULT_CONFIG["ema_decay"],
+    dead_code_steps: int | None = DEFAULT_CONFIG["dead_code_steps"],
     **options,
 ):
     """A :mod:`oasis_helpers.quantizer` layer: ``"ema"`` or ``"standard"``.
 
-    ``options`` go to the layer (``decay``, ``init``, ``dead_code_steps``, ``seed``, ...).
+    ``ema_decay`` is the EMA layer's ``decay`` (ignored by the standard layer);
+    ``options`` go to the layer (``init``, ``seed``, ``epsilon``, ``embeddings_initializer``).
     """
     if variant == "ema":
         cls = quantizer_module.VectorQuantizerEMA
+        options["decay"] = ema_decay
     elif variant == "standard":
         cls = quantizer_module.VectorQuantizer
-        options.pop("decay", None)
         options.pop("epsilon", None)
     else:
         raise ValueError(f"quantizer must be one of {QUANTIZERS}, got {variant!r}")
@@ -211,6 +255,7 @@ def build_quantizer(
         num_embeddings=num_embeddings,
         embedding_dim=embedding_dim,
         commitment_cost=commitment_cost,
+        dead_code_steps=dead_code_steps,
         name="vector_quantizer",
         **options,
     )
@@ -228,11 +273,20 @@ class VQVAE(keras.Model):
 
     ``model(images)`` returns reconstructions ``[B, S, S, 1]`` (float32 in ``[0, 1]``).
     ``fit``/``evaluate`` report ``loss`` (total), ``reconstruction_loss``,
-    ``quantizer_loss``, ``perplexity`` and ``codebook_usage`` (the last two from the
-    quantizer; averages of per-batch values over the epoch). Data may be images
-    or tuples whose first element is the images (e.g. ``(images, masks)``).
+    ``quantizer_loss``, ``batch_perplexity`` and ``batch_codebook_usage`` (the last
+    two from the quantizer: means over the epoch of per-batch values, not the
+    perplexity of a whole set, for which see :func:`oasis_helpers.metrics.perplexity`).
+    Data may be images or tuples whose first element is the images (e.g. ``(images, masks)``).
 
-    Compile with an optimizer only: ``model.compile(optimizer=keras.optimizers.Adam(1e-3))``.
+    How the losses reach the optimiser: ``train_step`` calls the quantizer with
+    ``return_losses=True``, which returns the codebook and commitment losses of that
+    very forward pass (:func:`oasis_helpers.quantizer.vq_losses`); their sum is
+    ``quantizer_loss``, added to ``reconstruction_loss`` and differentiated. Nothing
+    goes through ``add_loss`` in training (its per-layer list is shared by the
+    replicas of a ``MirroredStrategy``).
+
+    The defaults are :data:`DEFAULT_CONFIG`. Compile with an optimizer only:
+    ``model.compile(optimizer=keras.optimizers.Adam(1e-3))``, or use :func:`make_vqvae`.
 
     Args:
         image_size: side ``S`` of the square images.
@@ -243,21 +297,27 @@ class VQVAE(keras.Model):
         embedding_dim: ``D``, code vector size.
         commitment_cost: ``beta`` of the commitment loss.
         quantizer: ``"ema"`` (codebook from moving averages) or ``"standard"``.
-        quantizer_options: extra arguments of the quantizer layer (``decay``,
-            ``init``, ``dead_code_steps``, ``seed``, ...).
+        ema_decay: ``gamma`` of the EMA quantizer (unused by ``"standard"``).
+        dead_code_steps: restart a code unused for this many training steps
+            (``None`` or 0: never).
+        quantizer_options: further arguments of the quantizer layer (``init``,
+            ``seed``, ``epsilon``, ``embeddings_initializer``); the settings above
+            have their own arguments and are refused here.
     """
 
     def __init__(
         self,
-        image_size: int = 256,
-        downsample: int = 4,
-        channels=(16, 64),
-        num_residual_blocks: int = 2,
-        residual_channels: int = 32,
-        num_embeddings: int = 512,
-        embedding_dim: int = 32,
-        commitment_cost: float = 0.25,
-        quantizer: str = "ema",
+        image_size: int = DEFAULT_CONFIG["image_size"],
+        downsample: int = DEFAULT_CONFIG["downsample"],
+        channels=DEFAULT_CONFIG["channels"],
+        num_residual_blocks: int = DEFAULT_CONFIG["num_residual_blocks"],
+        residual_channels: int = DEFAULT_CONFIG["residual_channels"],
+        num_embeddings: int = DEFAULT_CONFIG["num_embeddings"],
+        embedding_dim: int = DEFAULT_CONFIG["embedding_dim"],
+        commitment_cost: float = DEFAULT_CONFIG["commitment_cost"],
+        quantizer: str = DEFAULT_CONFIG["quantizer"],
+        ema_decay: float = DEFAULT_CONFIG["ema_decay"],
+        dead_code_steps: int | None = DEFAULT_CONFIG["dead_code_steps"],
         quantizer_options: dict | None = None,
         **kwargs,
     ):
@@ -273,7 +333,15 @@ class VQVAE(keras.Model):
         if quantizer not in QUANTIZERS:
             raise ValueError(f"quantizer must be one of {QUANTIZERS}, got {quantizer!r}")
         self.quantizer_variant = quantizer
+        self.ema_decay = float(ema_decay)
+        self.dead_code_steps = None if not dead_code_steps else int(dead_code_steps)
         self.quantizer_options = dict(quantizer_options or {})
+        for name, argument in _OWN_ARGUMENTS.items():
+            if name in self.quantizer_options:
+                raise ValueError(
+                    f"quantizer_options[{name!r}] is a VQVAE argument of its own: pass "
+                    f"{argument}={self.quantizer_options[name]!r} instead"
+                )
         self.code_size = self.image_size // self.downsample
 
         self.encoder, self.decoder = self._build_networks()
@@ -282,6 +350,8 @@ class VQVAE(keras.Model):
             self.num_embeddings,
             self.embedding_dim,
             self.commitment_cost,
+            ema_decay=self.ema_decay,
+            dead_code_steps=self.dead_code_steps,
             **self.quantizer_options,
         )
         self.total_loss_tracker = keras.metrics.Mean(name="loss")
@@ -338,34 +408,22 @@ class VQVAE(keras.Model):
             data = data[0]
         return data
 
-    def _vq_losses(self, images, training: bool):
+    def compute_losses(self, images, training: bool):
         """``(reconstruction_loss, quantizer_loss)``, float32 scalars, for one (replica) batch.
 
-        The quantizer's losses are recomputed here from ``z_e`` and ``z_q`` with the
-        layer's own formulas instead of being read from ``self.quantizer.losses``:
+        One forward pass. The quantizer is called with ``return_losses=True``: it
+        returns its codebook and commitment losses computed from the very ``z_e``
+        and ``e_k`` of this pass (:func:`oasis_helpers.quantizer.vq_losses`), and
+        ``quantizer_loss`` is their sum. Nothing is read from ``self.quantizer.losses``:
         ``add_loss`` keeps one Python list per layer, which the replicas of a
-        ``MirroredStrategy`` share, so each replica would also count the others'
-        losses. Values (and gradients) equal the layer's:
-
-        * EMA: ``beta * mean((z_e - sg[z_q])^2)``;
-        * standard: ``mean((sg[z_e] - e_k)^2) + beta * mean((z_e - sg[e_k])^2)``, with
-          ``e_k`` looked up again from the codes so that the codebook gets its gradient.
+        ``MirroredStrategy`` share, so each replica would also count the others' losses.
         """
         z_e = self.encoder(images, training=training)
-        z_q = self.quantizer(z_e, training=training)
+        z_q, quantizer_losses = self.quantizer(z_e, training=training, return_losses=True)
         reconstructions = self.decoder(z_q, training=training)
         images32 = ops.cast(images, "float32")
         reconstruction_loss = ops.mean(ops.square(images32 - ops.cast(reconstructions, "float32")))
-        z_e32 = ops.cast(z_e, "float32")
-        beta = self.quantizer.commitment_cost
-        if self.quantizer_variant == "standard":
-            codes = self.quantizer.lookup(self.quantizer.code_indices(z_e32))
-            codebook_loss = ops.mean(ops.square(ops.stop_gradient(z_e32) - codes))
-            commitment_loss = ops.mean(ops.square(z_e32 - ops.stop_gradient(codes)))
-            quantizer_loss = codebook_loss + beta * commitment_loss
-        else:
-            codes = ops.stop_gradient(ops.cast(z_q, "float32"))  # forward value of z_q: e_k
-            quantizer_loss = beta * ops.mean(ops.square(z_e32 - codes))
+        quantizer_loss = sum(quantizer_losses.values())
         return reconstruction_loss, quantizer_loss
 
     def _update_trackers(self, reconstruction_loss, quantizer_loss, batch_size):
@@ -379,7 +437,7 @@ class VQVAE(keras.Model):
         images = self._images_of(data)
         batch_size = ops.cast(ops.shape(images)[0], "float32")
         with tf.GradientTape() as tape:
-            reconstruction_loss, quantizer_loss = self._vq_losses(images, training=True)
+            reconstruction_loss, quantizer_loss = self.compute_losses(images, training=True)
             loss = reconstruction_loss + quantizer_loss
             # Every replica sees 1/R of the global batch and the gradients are summed
             # over replicas: divide by R so the update equals the one-device update.
@@ -394,7 +452,7 @@ class VQVAE(keras.Model):
     def test_step(self, data):
         images = self._images_of(data)
         batch_size = ops.cast(ops.shape(images)[0], "float32")
-        reconstruction_loss, quantizer_loss = self._vq_losses(images, training=False)
+        reconstruction_loss, quantizer_loss = self.compute_losses(images, training=False)
         return self._update_trackers(reconstruction_loss, quantizer_loss, batch_size)
 
     # -- the discrete codes -----------------------------------------------------------------------
@@ -489,10 +547,64 @@ class VQVAE(keras.Model):
                 "embedding_dim": self.embedding_dim,
                 "commitment_cost": self.commitment_cost,
                 "quantizer": self.quantizer_variant,
+                "ema_decay": self.ema_decay,
+                "dead_code_steps": self.dead_code_steps,
                 "quantizer_options": dict(self.quantizer_options),
             }
         )
         return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]):
+        """Also reads configurations saved before ``ema_decay`` and ``dead_code_steps``
+        became arguments (they sat in ``quantizer_options`` as ``decay``/``dead_code_steps``;
+        such a model was built with the layers' defaults of that time: 0.99 and 100)."""
+        config = dict(config)
+        options = dict(config.get("quantizer_options") or {})
+        if "ema_decay" not in config:
+            config["ema_decay"] = options.pop("decay", 0.99)
+        if "dead_code_steps" not in config:
+            config["dead_code_steps"] = options.pop("dead_code_steps", 100)
+        config["quantizer_options"] = options
+        return cls(**config)
+
+
+#: quantizer_options keys that are VQVAE arguments of their own (key -> argument).
+_OWN_ARGUMENTS = {
+    "decay": "ema_decay",
+    "ema_decay": "ema_decay",
+    "dead_code_steps": "dead_code_steps",
+    "commitment_cost": "commitment_cost",
+    "num_embeddings": "num_embeddings",
+    "embedding_dim": "embedding_dim",
+}
+
+
+def make_vqvae(
+    strategy=None,
+    learning_rate: float = 1e-3,
+    jit_compile: bool | str = False,
+    run_eagerly: bool = False,
+    **config,
+) -> VQVAE:
+    """Build and compile a :class:`VQVAE` under ``strategy.scope()``.
+
+    ``strategy`` comes from :func:`oasis_helpers.runs.select_strategy` (which also
+    sets the precision policy); ``None`` uses the current (default) strategy.
+    ``config`` goes to ``VQVAE`` (missing settings: :data:`DEFAULT_CONFIG`). Compiled
+    with Adam (``learning_rate``); under ``mixed_float16`` Keras wraps it in a
+    ``LossScaleOptimizer``. ``run_eagerly`` skips graph tracing (slow steps, but no
+    start-up cost: for tiny test models).
+    """
+    strategy = strategy or tf.distribute.get_strategy()
+    with strategy.scope():
+        model = VQVAE(**config)
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+            jit_compile=jit_compile,
+            run_eagerly=run_eagerly,
+        )
+    return model
 
 
 def load_vqvae(path, compile: bool = True) -> VQVAE:
@@ -502,8 +614,6 @@ def load_vqvae(path, compile: bool = True) -> VQVAE:
     quantizer layers) that ``keras.saving.load_model`` needs; this function is
     that import plus the call. Raises ``FileNotFoundError`` for a missing file.
     """
-    from pathlib import Path
-
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(
@@ -560,3 +670,204 @@ def layer_shape_table(model: VQVAE) -> list[dict[str, Any]]:
                 }
             )
     return rows
+
+
+# ------------------------------------------------------------------------------------------------
+# The code grids: codes.npz, written by notebook 03 and read by notebook 04
+# ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CodeSplit:
+    """The code grids of one split.
+
+    Attributes:
+        codes: int32 ``[N, h, w]`` code indices in ``[0, K)`` (``h = w = S / F``).
+        subject_ids: str ``[N]``, the subject of each slice.
+        slice_ids: int32 ``[N]``, the slice's index within its subject.
+        positions: float32 ``[N]`` in ``[0, 1]``, the slice's normalised axial position
+            within its subject in this split: ``(slice_id - lowest) / (highest - lowest)``
+            over that subject's slice ids (0: its lowest slice, 1: its highest); 0.5
+            for a subject with a single slice.
+    """
+
+    codes: np.ndarray
+    subject_ids: np.ndarray
+    slice_ids: np.ndarray
+    positions: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.codes.shape[0])
+
+
+@dataclass(frozen=True)
+class CodeGrids:
+    """The content of ``codes.npz``: one :class:`CodeSplit` per split and the model settings.
+
+    ``grids["train"]`` (or ``grids.splits["train"]``) is a split; ``num_embeddings`` (K),
+    ``embedding_dim`` (D), ``downsample`` (F) and ``image_size`` (S) are those of the
+    VQ-VAE that made the codes; ``code_size`` is ``S / F``.
+    """
+
+    splits: dict[str, CodeSplit]
+    num_embeddings: int
+    embedding_dim: int
+    downsample: int
+    image_size: int
+    path: Path | None = None
+
+    def __getitem__(self, split: str) -> CodeSplit:
+        if split not in self.splits:
+            raise KeyError(f"no split {split!r} in the code grids; splits: {sorted(self.splits)}")
+        return self.splits[split]
+
+    @property
+    def code_size(self) -> int:
+        """Side ``h = w`` of each code grid."""
+        return self.image_size // self.downsample
+
+
+def axial_positions(subject_ids, slice_ids) -> np.ndarray:
+    """Normalised axial position of each slice within its subject: float32 ``[N]`` in ``[0, 1]``.
+
+    ``(slice_id - lowest) / (highest - lowest)`` over the slice ids of the same subject
+    (among the given slices); 0.5 when a subject has a single slice (or one slice id).
+    """
+    subject_ids = np.asarray(subject_ids).astype(str)
+    slice_ids = np.asarray(slice_ids, dtype=np.int64)
+    if subject_ids.shape != slice_ids.shape or subject_ids.ndim != 1:
+        raise ValueError(
+            f"subject_ids and slice_ids must be 1-D of the same length, got shapes "
+            f"{subject_ids.shape} and {slice_ids.shape}"
+        )
+    positions = np.full(len(slice_ids), 0.5, dtype=np.float32)
+    for subject in np.unique(subject_ids):
+        members = subject_ids == subject
+        lowest, highest = slice_ids[members].min(), slice_ids[members].max()
+        if highest > lowest:
+            positions[members] = (slice_ids[members] - lowest) / (highest - lowest)
+    return positions
+
+
+def _float_batch(images) -> np.ndarray:
+    """float32 images in [0, 1] from float images or uint8 images in [0, 255]."""
+    images = np.asarray(images)
+    if images.dtype == np.uint8:
+        return images.astype(np.float32) / 255.0
+    return images.astype(np.float32, copy=False)
+
+
+def _encode_split(model: VQVAE, split, batch_size: int) -> np.ndarray:
+    """Codes of every slice of ``split`` (its ``images``, float or uint8), in batches."""
+    images = split.images
+    count = len(images)
+    codes = np.zeros((count, model.code_size, model.code_size), np.int32)
+    for start in range(0, count, batch_size):
+        batch = _float_batch(images[start : start + batch_size])
+        codes[start : start + len(batch)] = model.encode(batch, batch_size=batch_size)
+    return codes
+
+
+def save_codes(path, model: VQVAE, source, batch_size: int = 64) -> CodeGrids:
+    """Encode every split of ``source`` with ``model`` and write them to ``path`` (``.npz``).
+
+    Args:
+        path: the file, normally ``run_dir/03_train_vqvae/codes.npz`` (its folder is created).
+        model: a trained :class:`VQVAE`.
+        source: a ``data.SliceSource`` (``source.splits[name]`` has ``images``
+            ``[N, S, S, 1]`` (float32 in [0, 1] or uint8), ``subject_ids``, ``slice_ids``).
+        batch_size: slices encoded at a time.
+
+    The file holds, per split ``name``: ``{name}_codes`` int32 ``[N, h, w]``,
+    ``{name}_subject_ids`` str ``[N]``, ``{name}_slice_ids`` int32 ``[N]`` and
+    ``{name}_positions`` float32 ``[N]`` (:func:`axial_positions`); plus ``splits``
+    (the split names) and the model settings ``num_embeddings``, ``embedding_dim``,
+    ``downsample``, ``image_size`` (int32 scalars).
+
+    Returns:
+        The :class:`CodeGrids` written (what :func:`load_codes` will read back).
+    """
+    path = Path(path)
+    if not source.splits:
+        raise ValueError("source has no splits to encode")
+    splits = {}
+    for name, split in source.splits.items():
+        subject_ids = np.asarray(split.subject_ids).astype(str)
+        slice_ids = np.asarray(split.slice_ids, dtype=np.int32)
+        splits[name] = CodeSplit(
+            codes=_encode_split(model, split, batch_size),
+            subject_ids=subject_ids,
+            slice_ids=slice_ids,
+            positions=axial_positions(subject_ids, slice_ids),
+        )
+    grids = CodeGrids(
+        splits=splits,
+        num_embeddings=model.num_embeddings,
+        embedding_dim=model.embedding_dim,
+        downsample=model.downsample,
+        image_size=model.image_size,
+        path=path,
+    )
+    arrays = {
+        "splits": np.asarray(list(splits), dtype=str),
+        "num_embeddings": np.int32(grids.num_embeddings),
+        "embedding_dim": np.int32(grids.embedding_dim),
+        "downsample": np.int32(grids.downsample),
+        "image_size": np.int32(grids.image_size),
+    }
+    for name, split in splits.items():
+        for field in ("codes", "subject_ids", "slice_ids", "positions"):
+            arrays[f"{name}_{field}"] = getattr(split, field)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # write-then-rename: a reader never sees a half-written file
+    partial = path.with_name(path.name + ".partial.npz")
+    np.savez_compressed(partial, **arrays)
+    os.replace(partial, path)
+    return grids
+
+
+def load_codes(run_dir) -> CodeGrids:
+    """Read ``run_dir/03_train_vqvae/codes.npz`` (written by :func:`save_codes`).
+
+    Raises:
+        FileNotFoundError: the file is missing; the message says to run
+            ``notebooks/03_train_vqvae.ipynb`` first with the same ``run_dir``.
+        ValueError: the file lacks an expected array (it names the array).
+    """
+    path = runs.require_artifact(run_dir, _CODES_NOTEBOOK, CODES_FILE)
+    with np.load(path, allow_pickle=False) as stored:
+        names = set(stored.files)
+
+        def read(key: str) -> np.ndarray:
+            if key not in names:
+                raise ValueError(
+                    f"{path} has no array {key!r}: it was not written by models.save_codes; "
+                    f"re-run notebooks/03_train_vqvae.ipynb"
+                )
+            return stored[key]
+
+        if "splits" in names:
+            split_names = [str(name) for name in read("splits")]
+        else:  # files written before save_codes existed: the splits present
+            split_names = [key[: -len("_codes")] for key in stored.files if key.endswith("_codes")]
+        splits = {}
+        for name in split_names:
+            subject_ids = read(f"{name}_subject_ids").astype(str)
+            slice_ids = read(f"{name}_slice_ids").astype(np.int32)
+            positions = (
+                read(f"{name}_positions").astype(np.float32)
+                if f"{name}_positions" in names
+                else axial_positions(subject_ids, slice_ids)
+            )
+            splits[name] = CodeSplit(
+                codes=read(f"{name}_codes").astype(np.int32),
+                subject_ids=subject_ids,
+                slice_ids=slice_ids,
+                positions=positions,
+            )
+        return CodeGrids(
+            splits=splits,
+            num_embeddings=int(read("num_embeddings")),
+            embedding_dim=int(read("embedding_dim")),
+            downsample=int(read("downsample")),
+            image_size=int(read("image_size")),
+            path=path,
+        )

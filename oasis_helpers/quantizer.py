@@ -4,11 +4,19 @@ Two Keras 3 layers turn continuous encoder outputs ``z_e`` of shape ``[..., D]``
 into the nearest of ``K`` codebook vectors ``e_1 .. e_K`` (the codebook, ``[K, D]``):
 
 * :class:`VectorQuantizer` learns the codebook by gradient descent on the
-  *codebook loss* ``mean((sg[z_e] - z_q)^2)`` and keeps the encoder close to its
-  codes with the *commitment loss* ``beta * mean((z_e - sg[z_q])^2)``.
+  *codebook loss* ``mean((sg[z_e] - e_k)^2)`` and keeps the encoder close to its
+  codes with the *commitment loss* ``beta * mean((z_e - sg[e_k])^2)``.
 * :class:`VectorQuantizerEMA` moves each code to the exponential moving average
   of the encoder outputs assigned to it (no codebook loss; only the commitment
   loss), as in Sonnet's ``VectorQuantizerEMA``.
+
+The losses are defined once, in :func:`vq_losses`. Each layer calls it in its
+forward pass with the very ``e_k`` it looked up (the codebook as read before any
+restart of that step), and either adds the result with ``add_loss`` (a plain call:
+Keras adds it to the training loss of any model) or returns it
+(``layer(z_e, training=..., return_losses=True) -> (output, losses)``: what
+:class:`oasis_helpers.models.VQVAE` uses, because ``add_loss`` keeps one Python
+list per layer that the replicas of a ``MirroredStrategy`` share).
 
 Both layers
 
@@ -16,10 +24,13 @@ Both layers
   value is ``z_q``, the gradient reaching the encoder is exactly the gradient
   arriving at the output);
 * compute squared distances as ``||x||^2 - 2 x.e + ||e||^2`` with one matrix
-  product (an ``[N, K]`` matrix; an ``[N, K, D]`` tensor is never formed);
-* report the batch *perplexity* ``exp(-sum_k p_k log p_k)`` and *codebook usage*
-  (fraction of codes used by the batch) as Keras metrics named ``"perplexity"``
-  and ``"codebook_usage"``, which appear in ``model.fit`` logs;
+  product (an ``[N, K]`` matrix; an ``[N, K, D]`` tensor is never formed), once
+  per call;
+* report the *batch* perplexity ``exp(-sum_k p_k log p_k)`` and codebook usage
+  (fraction of codes used by the batch) as Keras metrics named
+  ``"batch_perplexity"`` and ``"batch_codebook_usage"``; ``model.fit`` logs their
+  mean over the epoch's batches, which is not the perplexity of a whole set
+  (:func:`oasis_helpers.metrics.perplexity` computes that one);
 * optionally restart dead codes (unused for ``dead_code_steps`` training steps)
   from encoder outputs of the current batch, and optionally initialise the
   codebook from the first training batch (``init="kmeans++"`` or ``"random"``);
@@ -27,15 +38,19 @@ Both layers
 * aggregate code counts (and, for EMA, the assigned sums) across replicas
   under ``tf.distribute`` so that the update equals the one-device update.
 
-Defaults (``init="kmeans++"``, ``dead_code_steps=100``) were chosen by measurement on
-the demo cohort with K=512, D=16 (4x4 brain-slice patches, and a tiny conv VQ-VAE on
-64x64 slices; notebook 02 shows the comparison). Without either fix both layers collapse
+Defaults (module constants ``DEFAULT_*``, which :data:`oasis_helpers.models.DEFAULT_CONFIG`
+also uses): ``commitment_cost=0.25`` (the paper), ``init="kmeans++"``,
+``dead_code_steps=20`` and, for EMA, ``decay=0.95``: the VQ-VAE settings of
+notebook 03, measured there. ``benchmarks/quantizer_defaults.py`` measured the health
+options on the demo cohort with K=512, D=16 (4x4 brain-slice patches, and a tiny conv
+VQ-VAE on 64x64 slices). Without data initialisation or restarts both layers collapse
 (3-17% of codes used). Restarts lift usage to 82-100% and cut the error 2-4x. k-means++
 seeding alone fixes the patch task (84-96% usage) but not the autoencoder (8%: the
 encoder moves after the first batch), and with restarts it needs 5x fewer of them.
 Restarting after 100 rather than 20 unused steps gives the lowest patch error after
-1,500 steps and a VQ-VAE error within 3% after 1,000 steps with half the restarts
-(20 wins short runs only).
+1,500 steps and a VQ-VAE error within 3% after 1,000 steps with half the restarts;
+20 wins short runs, which is what the series trains (a few thousand steps of a
+fast-moving encoder), so 20 is the default.
 
 The notation ``sg[.]`` is the stop-gradient operator. Losses are *means over all
 elements* (``N * D`` numbers for ``N`` vectors of size ``D``).
@@ -44,25 +59,42 @@ elements* (``N * D`` numbers for ``N`` vectors of size ``D``).
 from __future__ import annotations
 
 import random
+import time
 from typing import Any
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
 __all__ = [
+    "DEFAULT_COMMITMENT_COST",
+    "DEFAULT_DEAD_CODE_STEPS",
+    "DEFAULT_EMA_DECAY",
+    "DEFAULT_INIT",
     "INIT_METHODS",
     "VectorQuantizer",
     "VectorQuantizerEMA",
     "code_counts",
     "codebook_usage_from_counts",
+    "fit_to_vectors",
     "kmeans_plus_plus",
     "perplexity_from_counts",
     "squared_distances",
+    "vq_losses",
 ]
 
 #: Accepted values of ``init`` (``None`` and ``"uniform"`` both keep the initializer's codebook).
 INIT_METHODS = (None, "uniform", "random", "kmeans++")
+
+#: ``beta``, the weight of the commitment loss (the paper's value).
+DEFAULT_COMMITMENT_COST = 0.25
+#: Codebook initialisation from the first training batch.
+DEFAULT_INIT = "kmeans++"
+#: Restart a code that no vector chose for this many training steps.
+DEFAULT_DEAD_CODE_STEPS = 20
+#: ``gamma``, the decay of the EMA codebook's moving averages.
+DEFAULT_EMA_DECAY = 0.95
 
 # k-means++ seeding looks at no more than this many (randomly chosen) vectors of the batch.
 _KMEANS_MAX_POINTS = 8192
@@ -87,6 +119,36 @@ def squared_distances(flat_inputs, codebook):
     code_norms = ops.sum(ops.square(codebook), axis=1)  # [K]
     cross = ops.matmul(flat_inputs, ops.transpose(codebook))  # [N, K]
     return input_norms - 2.0 * cross + ops.expand_dims(code_norms, 0)
+
+
+def vq_losses(inputs, quantized, commitment_cost: float, codebook_loss: bool = True) -> dict:
+    """The quantizer losses, the only place they are defined.
+
+    For encoder outputs ``z_e`` (``inputs``) and their nearest codes ``e_k``
+    (``quantized``, gathered from the codebook *with* its gradient), means over all
+    ``N * D`` elements::
+
+        codebook_loss   = mean((sg[z_e] - e_k)^2)            trains the codebook
+        commitment_loss = beta * mean((z_e - sg[e_k])^2)     keeps z_e near its code
+
+    Args:
+        inputs: float32 ``[..., D]``, ``z_e``.
+        quantized: float32 ``[..., D]``, ``e_k`` (the same tensor the forward pass used).
+        commitment_cost: ``beta``.
+        codebook_loss: False for an EMA codebook (moved by averages, not by a loss).
+
+    Returns:
+        ``{"codebook_loss": ..., "commitment_loss": ...}`` (float32 scalars; without
+        ``"codebook_loss"`` when ``codebook_loss`` is False). Their sum is the
+        quantizer's contribution to the training loss.
+    """
+    losses = {}
+    if codebook_loss:
+        losses["codebook_loss"] = ops.mean(ops.square(ops.stop_gradient(inputs) - quantized))
+    losses["commitment_loss"] = commitment_cost * ops.mean(
+        ops.square(inputs - ops.stop_gradient(quantized))
+    )
+    return losses
 
 
 def code_counts(indices, num_embeddings: int):
@@ -184,6 +246,25 @@ def _replica_sum(values):
     return context.all_reduce(tf.distribute.ReduceOp.SUM, values)
 
 
+def _from_first_replica(values):
+    """``values`` of the first replica of the whole cluster, on every replica.
+
+    Data-derived codebook rows (k-means++ initialisation, dead-code restarts) come
+    from each replica's own batch. Variables with ``aggregation="only_first_replica"``
+    keep the first replica's assignment *per worker*, so under
+    ``MultiWorkerMirroredStrategy`` each worker would keep a different codebook.
+    Broadcasting replica 0's values (an all-reduce of ``[K, D]`` floats, zero
+    everywhere but on replica 0) keeps every copy identical.
+    """
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync <= 1:
+        return values
+    first = tf.equal(tf.convert_to_tensor(context.replica_id_in_sync_group), 0)
+    return context.all_reduce(
+        tf.distribute.ReduceOp.SUM, tf.where(first, values, tf.zeros_like(values))
+    )
+
+
 # ----------------------------------------------------------------------------------------------
 # The layers
 # ----------------------------------------------------------------------------------------------
@@ -200,9 +281,11 @@ class VectorQuantizer(keras.layers.Layer):
         codebook_loss   = mean over N*D elements of (sg[z_e] - z_q)^2
         commitment_loss = commitment_cost * mean over N*D of (z_e - sg[z_q])^2
 
-    Both losses are added with ``self.add_loss`` (in this order), so they are in
-    ``layer.losses`` / ``model.losses`` after a call and Keras adds them to the
-    training loss. ``sg`` is the stop-gradient.
+    The losses come from :func:`vq_losses`, called with the forward pass's own
+    ``z_e`` and ``z_q``. A plain call adds them with ``self.add_loss`` (in this
+    order), so they are in ``layer.losses`` / ``model.losses`` and Keras adds them
+    to the training loss; ``return_losses=True`` returns them instead (and adds
+    nothing), which is replica-safe under ``tf.distribute``. ``sg`` is the stop-gradient.
 
     Codebook health (both switchable; defaults chosen by measurement on brain
     slices, see the module docstring):
@@ -214,10 +297,10 @@ class VectorQuantizer(keras.layers.Layer):
       ``"kmeans++"`` seeds or a ``"random"`` sample of the batch's encoder
       outputs; ``None`` (or ``"uniform"``) keeps ``embeddings_initializer``'s values.
 
-    Metrics ``"perplexity"`` (``exp`` of the entropy of the batch's code
-    histogram: 1 .. K) and ``"codebook_usage"`` (fraction of codes the batch
+    Metrics ``"batch_perplexity"`` (``exp`` of the entropy of the batch's code
+    histogram: 1 .. K) and ``"batch_codebook_usage"`` (fraction of codes the batch
     uses) are ``keras.metrics.Mean`` objects on the layer; Keras' ``fit`` and
-    ``evaluate`` report them (and reset them each epoch).
+    ``evaluate`` report their mean over the batches (and reset them each epoch).
 
     Precision: the codebook, the distances and the losses are float32 whatever
     the dtype policy; the output is cast to the layer's compute dtype (float16
@@ -239,9 +322,13 @@ class VectorQuantizer(keras.layers.Layer):
         inputs: ``[..., D]`` float tensor (``z_e``).
         training: Python bool; state (data initialisation, restarts, EMA) only
             changes when True and the layer is trainable.
+        return_losses: False (default): add the losses with ``add_loss`` and return
+            the output; True: add nothing and return ``(output, losses)``, with
+            ``losses`` the dict of :func:`vq_losses`.
 
     Returns:
-        ``[..., D]`` tensor in the compute dtype: ``z_q`` forward, identity gradient.
+        ``[..., D]`` tensor in the compute dtype: ``z_q`` forward, identity gradient
+        (and the losses, see ``return_losses``).
 
     Layer state (weights):
         ``embeddings`` ``[K, D]`` float32 (trainable here), ``steps_since_used``
@@ -253,9 +340,9 @@ class VectorQuantizer(keras.layers.Layer):
         self,
         num_embeddings: int,
         embedding_dim: int,
-        commitment_cost: float = 0.25,
-        init: str | None = "kmeans++",
-        dead_code_steps: int | None = 100,
+        commitment_cost: float = DEFAULT_COMMITMENT_COST,
+        init: str | None = DEFAULT_INIT,
+        dead_code_steps: int | None = DEFAULT_DEAD_CODE_STEPS,
         embeddings_initializer: Any = "random_uniform",
         seed: int | None = None,
         **kwargs,
@@ -278,8 +365,8 @@ class VectorQuantizer(keras.layers.Layer):
         self.dead_code_steps = None if not dead_code_steps else int(dead_code_steps)
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
         self.seed = int(seed) if seed is not None else random.randint(0, 2**30)
-        self.perplexity_tracker = keras.metrics.Mean(name="perplexity")
-        self.usage_tracker = keras.metrics.Mean(name="codebook_usage")
+        self.perplexity_tracker = keras.metrics.Mean(name="batch_perplexity")
+        self.usage_tracker = keras.metrics.Mean(name="batch_codebook_usage")
 
     # -- weights --------------------------------------------------------------------------------
     def _state_weight(self, name, shape, dtype="int32", initializer="zeros", trainable=False):
@@ -362,7 +449,7 @@ class VectorQuantizer(keras.layers.Layer):
         return ops.take(self.codebook, ops.cast(indices, "int32"), axis=0)
 
     # -- the forward pass -----------------------------------------------------------------------
-    def call(self, inputs, training=None):
+    def call(self, inputs, training=None, return_losses=False):
         # A frozen layer (trainable=False) keeps its state, like BatchNormalization.
         training = bool(training) and self.trainable
         inputs32 = tf.cast(inputs, tf.float32)
@@ -377,7 +464,10 @@ class VectorQuantizer(keras.layers.Layer):
         quantized = tf.reshape(tf.gather(codebook, flat_indices), tf.shape(inputs32))
         counts = _replica_sum(code_counts(flat_indices, self.num_embeddings))  # [K], global
 
-        self._add_losses(inputs32, quantized)
+        # the losses of this forward pass: its z_e and the e_k it chose (read before restarts)
+        losses = vq_losses(
+            inputs32, quantized, self.commitment_cost, codebook_loss=self._codebook_trainable
+        )
         if training:
             codebook = self._update_codebook(flat, flat_indices, counts, codebook)
             self._track_and_restart(flat, counts, codebook)
@@ -385,13 +475,12 @@ class VectorQuantizer(keras.layers.Layer):
         self.usage_tracker.update_state(codebook_usage_from_counts(counts))
 
         straight_through = inputs32 + tf.stop_gradient(quantized - inputs32)
-        return tf.cast(straight_through, self.compute_dtype)
-
-    def _add_losses(self, inputs32, quantized):
-        codebook_loss = tf.reduce_mean(tf.square(tf.stop_gradient(inputs32) - quantized))
-        commitment_loss = tf.reduce_mean(tf.square(inputs32 - tf.stop_gradient(quantized)))
-        self.add_loss(codebook_loss)
-        self.add_loss(self.commitment_cost * commitment_loss)
+        outputs = tf.cast(straight_through, self.compute_dtype)
+        if return_losses:
+            return outputs, losses
+        for loss in losses.values():
+            self.add_loss(loss)
+        return outputs
 
     def _update_codebook(self, flat, flat_indices, counts, codebook):
         """Hook: the EMA update. The gradient-trained codebook changes in the optimizer."""
@@ -425,7 +514,9 @@ class VectorQuantizer(keras.layers.Layer):
             sample = sample[: tf.minimum(tf.shape(flat)[0], _KMEANS_MAX_POINTS)]
             return kmeans_plus_plus(sample, self.num_embeddings, self._seed(3))
 
-        values = tf.cond(needed, from_data, lambda: tf.convert_to_tensor(self.embeddings))
+        values = _from_first_replica(
+            tf.cond(needed, from_data, lambda: tf.convert_to_tensor(self.embeddings))
+        )
         self._reset_codes(tf.fill([self.num_embeddings], needed), values)
         self.initialized.assign(1)
 
@@ -435,10 +526,12 @@ class VectorQuantizer(keras.layers.Layer):
         if self.dead_code_steps:
             dead = steps >= self.dead_code_steps
             any_dead = tf.reduce_any(dead)
-            candidates = tf.cond(
-                any_dead,
-                lambda: _random_rows(flat, self.num_embeddings, self._seed(4)),
-                lambda: codebook,
+            candidates = _from_first_replica(
+                tf.cond(
+                    any_dead,
+                    lambda: _random_rows(flat, self.num_embeddings, self._seed(4)),
+                    lambda: codebook,
+                )
             )
             self._reset_codes(dead, candidates)
             steps = tf.where(dead, 0, steps)
@@ -490,7 +583,8 @@ class VectorQuantizerEMA(VectorQuantizer):
     data-initialised codes get the same fresh start.
 
     Args (beyond :class:`VectorQuantizer`'s):
-        decay: ``gamma`` in [0, 1), the EMA decay (0.99 as in the paper).
+        decay: ``gamma`` in [0, 1), the EMA decay (paper: 0.99; default 0.95,
+            notebook 03's measured setting).
         epsilon: Laplace smoothing constant (>= 0).
 
     Additional weights: ``ema_cluster_size`` ``[K]`` and ``ema_embedding_sum``
@@ -503,11 +597,11 @@ class VectorQuantizerEMA(VectorQuantizer):
         self,
         num_embeddings: int,
         embedding_dim: int,
-        commitment_cost: float = 0.25,
-        decay: float = 0.99,
+        commitment_cost: float = DEFAULT_COMMITMENT_COST,
+        decay: float = DEFAULT_EMA_DECAY,
         epsilon: float = 1e-5,
-        init: str | None = "kmeans++",
-        dead_code_steps: int | None = 100,
+        init: str | None = DEFAULT_INIT,
+        dead_code_steps: int | None = DEFAULT_DEAD_CODE_STEPS,
         embeddings_initializer: Any = "random_uniform",
         seed: int | None = None,
         **kwargs,
@@ -540,10 +634,6 @@ class VectorQuantizerEMA(VectorQuantizer):
             initializer=lambda shape, dtype=None: initial_codebook,
         )
 
-    def _add_losses(self, inputs32, quantized):
-        commitment_loss = tf.reduce_mean(tf.square(inputs32 - tf.stop_gradient(quantized)))
-        self.add_loss(self.commitment_cost * commitment_loss)
-
     def _reset_codes(self, mask, values):
         new_codebook = super()._reset_codes(mask, values)
         sizes = tf.where(mask, tf.ones_like(self.ema_cluster_size.value), self.ema_cluster_size)
@@ -575,3 +665,74 @@ class VectorQuantizerEMA(VectorQuantizer):
         config = super().get_config()
         config.update({"decay": self.decay, "epsilon": self.epsilon})
         return config
+
+
+# ----------------------------------------------------------------------------------------------
+# Fitting a bare layer (no encoder, no decoder): notebook 02's patch experiments
+# ----------------------------------------------------------------------------------------------
+def fit_to_vectors(
+    layer: VectorQuantizer,
+    vectors,
+    steps: int,
+    batch_size: int = 1024,
+    learning_rate: float = 1e-3,
+    seed: int = 0,
+) -> dict:
+    """Fit a bare quantizer to fixed vectors ``[M, D]`` (no encoder, no decoder).
+
+    Each step draws ``batch_size`` random vectors, calls the layer with
+    ``training=True, return_losses=True`` (data initialisation, restarts and EMA
+    updates happen there) and, when the layer has trainable weights (the plain
+    layer's codebook), takes an Adam step on the sum of the returned
+    :func:`vq_losses`. With fixed inputs the commitment loss has nothing to
+    train, so this is online k-means.
+
+    Returns:
+        ``history``: lists per step of ``loss``, ``batch_perplexity`` and
+        ``batch_codebook_usage`` (of that step's batch) and ``dead_codes_restarted``
+        (total so far), plus ``seconds`` (wall-clock time of the loop).
+    """
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.ndim != 2 or vectors.shape[1] != layer.embedding_dim:
+        raise ValueError(f"vectors must have shape [M, {layer.embedding_dim}], got {vectors.shape}")
+    if int(steps) < 0 or int(batch_size) < 1:
+        raise ValueError(f"steps must be >= 0 and batch_size >= 1, got {steps!r}, {batch_size!r}")
+    if not layer.built:
+        layer.build((None, layer.embedding_dim))
+    optimizer = keras.optimizers.Adam(learning_rate)
+    trainable = list(layer.trainable_weights)
+    if trainable:
+        optimizer.build(trainable)
+
+    @tf.function
+    def train_step(batch):
+        for metric in layer.metrics:
+            metric.reset_state()
+        with tf.GradientTape() as tape:
+            _, losses = layer(batch, training=True, return_losses=True)
+            loss = tf.add_n(list(losses.values()))
+        if trainable:
+            gradients = tape.gradient(loss, trainable)
+            optimizer.apply_gradients(zip(gradients, trainable, strict=True))
+        return (
+            loss,
+            layer.perplexity_tracker.result(),
+            layer.usage_tracker.result(),
+            layer.dead_codes_restarted_total.value,
+        )
+
+    random_state = np.random.default_rng(seed)
+    history = {
+        "loss": [],
+        "batch_perplexity": [],
+        "batch_codebook_usage": [],
+        "dead_codes_restarted": [],
+    }
+    start = time.perf_counter()
+    for _ in range(int(steps)):
+        batch = vectors[random_state.integers(0, len(vectors), batch_size)]
+        values = train_step(tf.constant(batch))
+        for key, value in zip(history, values, strict=True):
+            history[key].append(float(value))
+    history["seconds"] = time.perf_counter() - start
+    return history

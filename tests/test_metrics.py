@@ -154,3 +154,22 @@ def test_codebook_metrics_reject_bad_indices():
         metrics.codebook_usage(np.array([0.5]), 8)
     with pytest.raises(ValueError, match="no code indices"):
         metrics.codebook_usage(np.array([], dtype=np.int32), 8)
+
+
+def test_codebook_health_over_a_whole_set_on_a_hand_case():
+    from oasis_helpers.quantizer import VectorQuantizer
+
+    layer = VectorQuantizer(3, 2, init=None, dead_code_steps=None, seed=0)
+    layer.set_codebook([[0.0, 0.0], [1.0, 1.0], [9.0, 9.0]])
+    vectors = np.array([[0.1, 0.0], [0.0, 0.1], [1.0, 0.8], [0.9, 1.0]], np.float32)
+    # small batches: the statistics come from one histogram over all vectors, not per batch
+    health = metrics.codebook_health(layer, vectors, batch_size=1)
+    np.testing.assert_array_equal(health["counts"], [2, 2, 0])
+    assert health["codebook_usage"] == pytest.approx(2 / 3)
+    assert health["code_perplexity"] == pytest.approx(2.0, rel=1e-6)  # a batch of 1 gives 1
+    assert health["reconstruction_mse"] == pytest.approx((0.01 * 3 + 0.04) / 8, rel=1e-5)
+    assert health["code_perplexity"] == pytest.approx(
+        metrics.perplexity(np.array([0, 0, 1, 1]), 3), rel=1e-6
+    )
+    with pytest.raises(ValueError, match=r"\[M, D\]"):
+        metrics.codebook_health(layer, np.zeros((0, 2), np.float32))

@@ -1,15 +1,24 @@
-"""The VQ-VAE: shapes, codes, save/load, the training metrics, mixed precision.
+"""The VQ-VAE: defaults, shapes, codes, save/load, the training metrics and losses,
+mixed precision, and the code grids file (save_codes / load_codes).
 
 Tiny models on 32x32 images; most training runs eagerly (no graph tracing) to stay fast.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import inspect
+from pathlib import Path
+from types import SimpleNamespace
+
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
-from oasis_helpers import models, quantizer, training
+from oasis_helpers import models, quantizer
+
+REPOSITORY = Path(__file__).resolve().parents[1]
 
 TINY = {
     "image_size": 32,
@@ -19,7 +28,13 @@ TINY = {
     "num_embeddings": 16,
     "embedding_dim": 4,
 }
-METRIC_NAMES = {"loss", "reconstruction_loss", "quantizer_loss", "perplexity", "codebook_usage"}
+METRIC_NAMES = {
+    "loss",
+    "reconstruction_loss",
+    "quantizer_loss",
+    "batch_perplexity",
+    "batch_codebook_usage",
+}
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +49,7 @@ def images():
 def trained(images):
     """A tiny EMA model after two epochs of (eager) training, and its history."""
     keras.utils.set_random_seed(0)
-    model = training.make_vqvae(learning_rate=3e-3, run_eagerly=True, **TINY)
+    model = models.make_vqvae(learning_rate=3e-3, run_eagerly=True, **TINY)
     history = model.fit(images, batch_size=8, epochs=2, verbose=0)
     return model, history.history
 
@@ -122,8 +137,8 @@ def test_train_and_test_step_report_the_metrics(trained, images):
         np.add(history["reconstruction_loss"], history["quantizer_loss"]),
         rtol=1e-5,
     )
-    assert 1.0 <= history["perplexity"][-1] <= TINY["num_embeddings"]
-    assert 0.0 < history["codebook_usage"][-1] <= 1.0
+    assert 1.0 <= history["batch_perplexity"][-1] <= TINY["num_embeddings"]
+    assert 0.0 < history["batch_codebook_usage"][-1] <= 1.0
     results = model.evaluate(images, batch_size=8, verbose=0, return_dict=True)
     assert METRIC_NAMES <= set(results)
     reconstruction = np.mean((model.reconstruct(images) - images) ** 2)
@@ -132,7 +147,7 @@ def test_train_and_test_step_report_the_metrics(trained, images):
 
 def test_training_lowers_the_loss(images):
     keras.utils.set_random_seed(1)
-    model = training.make_vqvae(learning_rate=3e-3, run_eagerly=True, **TINY)
+    model = models.make_vqvae(learning_rate=3e-3, run_eagerly=True, **TINY)
     history = model.fit(images, batch_size=8, epochs=6, verbose=0).history
     assert history["reconstruction_loss"][-1] < 0.8 * history["reconstruction_loss"][0]
 
@@ -140,7 +155,7 @@ def test_training_lowers_the_loss(images):
 @pytest.mark.parametrize("variant", ["ema", "standard"])
 def test_save_and_load_keras_file_in_safe_mode(tmp_path, images, variant):
     keras.utils.set_random_seed(2)
-    model = training.make_vqvae(learning_rate=1e-3, run_eagerly=True, quantizer=variant, **TINY)
+    model = models.make_vqvae(learning_rate=1e-3, run_eagerly=True, quantizer=variant, **TINY)
     model.fit(images, batch_size=8, epochs=1, verbose=0)
     path = tmp_path / "vqvae.keras"
     model.save(path)
@@ -163,7 +178,7 @@ def test_mixed_precision_policy_on_cpu(images):
     keras.mixed_precision.set_global_policy("mixed_float16")
     try:
         keras.utils.set_random_seed(3)
-        model = training.make_vqvae(learning_rate=1e-3, run_eagerly=True, **TINY)
+        model = models.make_vqvae(learning_rate=1e-3, run_eagerly=True, **TINY)
         assert model.encoder.layers[1].compute_dtype == "float16"
         assert model.quantizer.codebook.dtype == "float32"
         assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
@@ -190,16 +205,222 @@ def test_bits_per_slice_and_shape_table():
 
 
 @pytest.mark.parametrize("variant", ["ema", "standard"])
-def test_quantizer_loss_equals_the_layers_own_losses(images, variant):
-    """The model recomputes the quantizer losses (replica-safe); they equal the layer's."""
+def test_quantizer_loss_is_the_layers_own_losses(images, variant):
+    """compute_losses takes the losses the quantizer returns: the same numbers as add_loss."""
     keras.utils.set_random_seed(4)
-    model = training.make_vqvae(learning_rate=1e-3, run_eagerly=True, quantizer=variant, **TINY)
+    model = models.make_vqvae(learning_rate=1e-3, run_eagerly=True, quantizer=variant, **TINY)
     batch = images[:8]
-    _, quantizer_loss = model._vq_losses(batch, training=False)
+    _, quantizer_loss = model.compute_losses(batch, training=False)
+    model(batch)  # a plain call: the layer adds its losses with add_loss
     layer_losses = float(sum(np.asarray(loss) for loss in model.quantizer.losses))
     assert float(quantizer_loss) == pytest.approx(layer_losses, rel=1e-5)
-    if variant == "standard":  # the codebook is trained through the recomputed loss
-        model.fit(batch, batch_size=8, epochs=1, verbose=0)  # includes the data initialisation
-        before = np.array(model.quantizer.codebook)
-        model.fit(batch, batch_size=8, epochs=1, verbose=0)
-        assert not np.allclose(before, model.quantizer.codebook)
+    # and the hand formula, from the encoder's output and the chosen codes
+    z_e = np.asarray(model.encoder(batch))
+    chosen = np.asarray(model.quantizer.lookup(model.quantizer.code_indices(z_e)))
+    error = np.mean((z_e - chosen) ** 2)
+    weight = (1.0 if variant == "standard" else 0.0) + model.commitment_cost
+    assert float(quantizer_loss) == pytest.approx(weight * error, rel=1e-4)
+
+
+@pytest.mark.parametrize("variant", ["ema", "standard"])
+def test_gradients_reach_the_encoder_and_the_plain_codebook(images, variant):
+    keras.utils.set_random_seed(5)
+    model = models.make_vqvae(learning_rate=1e-3, run_eagerly=True, quantizer=variant, **TINY)
+    with tf.GradientTape() as tape:
+        _, quantizer_loss = model.compute_losses(images[:8], training=True)
+    variables = model.encoder.trainable_variables + model.quantizer.trainable_variables
+    gradients = tape.gradient(quantizer_loss, variables)
+    encoder_gradients = gradients[: len(model.encoder.trainable_variables)]
+    assert any(np.any(np.asarray(gradient)) for gradient in encoder_gradients)
+    codebook_gradients = gradients[len(model.encoder.trainable_variables) :]
+    if variant == "standard":  # the codebook loss trains the codebook
+        assert len(codebook_gradients) == 1 and np.any(np.asarray(codebook_gradients[0]))
+    else:  # the EMA codebook is not a trainable weight
+        assert codebook_gradients == []
+
+
+def test_loss_after_a_restart_belongs_to_the_forward_pass(images):
+    """A restart during the step must not change the codes the loss is computed with."""
+    keras.utils.set_random_seed(6)
+    model = models.make_vqvae(
+        run_eagerly=True,
+        quantizer="standard",
+        dead_code_steps=1,
+        quantizer_options={"init": None, "seed": 1},
+        **TINY,
+    )
+    batch = images[:8]
+    z_e = np.asarray(model.encoder(batch)).reshape(-1, TINY["embedding_dim"])
+    codebook = np.zeros((TINY["num_embeddings"], TINY["embedding_dim"]), np.float32)
+    codebook[0] = z_e.mean(0)  # one live code; the others far away, dead after this step
+    codebook[1:] = 100.0 + np.arange(1, TINY["num_embeddings"])[:, None]
+    model.quantizer.set_codebook(codebook)
+    _, quantizer_loss = model.compute_losses(batch, training=True)
+    assert model.quantizer.dead_codes_restarted == TINY["num_embeddings"] - 1
+    expected = (1.0 + model.commitment_cost) * np.mean((z_e - codebook[0]) ** 2)
+    assert float(quantizer_loss) == pytest.approx(expected, rel=1e-4)
+
+
+# ------------------------------------------------------------------------------------------------
+# One source of truth for the defaults
+# ------------------------------------------------------------------------------------------------
+def test_default_config_is_the_class_defaults():
+    parameters = inspect.signature(models.VQVAE.__init__).parameters
+    defaults = {name: parameters[name].default for name in models.DEFAULT_CONFIG}
+    assert defaults == models.DEFAULT_CONFIG
+    assert set(models.DEFAULT_CONFIG) == {
+        name
+        for name, parameter in parameters.items()
+        if parameter.default is not inspect.Parameter.empty and name != "quantizer_options"
+    }
+
+
+def test_default_config_values_and_the_built_model():
+    expected = {
+        "image_size": 256,
+        "downsample": 4,
+        "channels": (16, 32),
+        "num_residual_blocks": 2,
+        "residual_channels": 16,
+        "num_embeddings": 256,
+        "embedding_dim": 16,
+        "commitment_cost": 0.25,
+        "quantizer": "ema",
+        "ema_decay": 0.95,
+        "dead_code_steps": 20,
+    }
+    assert models.DEFAULT_CONFIG == expected
+    model = models.VQVAE(**models.DEFAULT_CONFIG)
+    config = model.get_config()
+    for name, value in models.DEFAULT_CONFIG.items():
+        assert config[name] == (list(value) if isinstance(value, tuple) else value), name
+    layer = model.quantizer  # what the model passes equals the layer's own defaults
+    assert isinstance(layer, quantizer.VectorQuantizerEMA)
+    assert layer.decay == quantizer.VectorQuantizerEMA(2, 2).decay
+    assert layer.dead_code_steps == quantizer.VectorQuantizerEMA(2, 2).dead_code_steps
+    assert layer.commitment_cost == quantizer.VectorQuantizerEMA(2, 2).commitment_cost
+    assert layer.init == quantizer.VectorQuantizerEMA(2, 2).init
+
+
+def test_benchmark_series_config_is_the_default_config():
+    path = REPOSITORY / "benchmarks" / "reconstruction.py"
+    spec = importlib.util.spec_from_file_location("reconstruction_benchmark", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.series_config() == models.DEFAULT_CONFIG
+    # the keras.io row with the series' quantizer differs from the default in networks only
+    series_quantizer = module.keras_io_config(series_quantizer=True)
+    for name in ("num_embeddings", "embedding_dim", "quantizer", "ema_decay", "dead_code_steps"):
+        assert series_quantizer[name] == models.DEFAULT_CONFIG[name], name
+
+
+def test_readme_states_the_default_config():
+    """Every README sentence that gives the defaults ("defaults: ... K = 256, D = 16 ...")
+    agrees with DEFAULT_CONFIG in what it names: K, D, channels, downsample, EMA decay,
+    "restarts after N" (dead_code_steps)."""
+    import re
+
+    text = (REPOSITORY / "README.md").read_text(encoding="utf-8")
+    # a sentence ends at a full stop that no digit follows ("decay 0.95" stays inside)
+    body = r"(?:[^.]|\.(?=\d))"
+    sentences = re.findall(rf"defaults?\b{body}*?K = \d+, D = \d+{body}*", text)
+    assert sentences, "README.md should state the default model as 'defaults: ... K = .., D = ..'"
+    default = models.DEFAULT_CONFIG
+    for sentence in sentences:
+        found = re.search(r"K = (\d+), D = (\d+)", sentence)
+        assert (int(found[1]), int(found[2])) == (
+            default["num_embeddings"],
+            default["embedding_dim"],
+        ), sentence
+        if channels := re.search(r"channels\s*\((\d+), (\d+)\)", sentence):
+            assert (int(channels[1]), int(channels[2])) == default["channels"], sentence
+        if downsample := re.search(r"downsample (\d+)", sentence):
+            assert int(downsample[1]) == default["downsample"], sentence
+        if decay := re.search(r"decay (0\.\d+)", sentence):
+            assert float(decay[1]) == default["ema_decay"], sentence
+        if restarts := re.search(r"restarts\s+after (\d+)", sentence):
+            assert int(restarts[1]) == default["dead_code_steps"], sentence
+
+
+def test_quantizer_settings_have_their_own_arguments():
+    model = models.VQVAE(**TINY, ema_decay=0.9, dead_code_steps=7, quantizer_options={"seed": 3})
+    assert model.quantizer.decay == 0.9 and model.quantizer.dead_code_steps == 7
+    assert model.quantizer.seed == 3
+    with pytest.raises(ValueError, match="ema_decay=0.5"):
+        models.VQVAE(**TINY, quantizer_options={"decay": 0.5})
+    # configurations saved before these arguments existed still load
+    legacy = models.VQVAE(**TINY).get_config()
+    del legacy["ema_decay"], legacy["dead_code_steps"]
+    legacy["quantizer_options"] = {"decay": 0.8, "seed": 2}
+    restored = models.VQVAE.from_config(legacy)
+    assert restored.ema_decay == 0.8 and restored.quantizer.decay == 0.8
+    assert restored.dead_code_steps == 100  # the layer default of that time
+
+
+# ------------------------------------------------------------------------------------------------
+# The code grids file
+# ------------------------------------------------------------------------------------------------
+def _fake_source(images, uint8: bool = False):
+    """A SliceSource look-alike: two splits of a few slices of made-up subjects."""
+    stored = (np.round(images * 255).astype(np.uint8) if uint8 else images).copy()
+    return SimpleNamespace(
+        splits={
+            "train": SimpleNamespace(
+                images=stored[:5],
+                subject_ids=np.array(["a", "a", "b", "a", "c"]),
+                slice_ids=np.array([4, 2, 7, 3, 9], np.int32),
+            ),
+            "test": SimpleNamespace(
+                images=stored[5:8],
+                subject_ids=np.array(["d", "d", "d"]),
+                slice_ids=np.array([10, 0, 5], np.int32),
+            ),
+        }
+    )
+
+
+def test_axial_positions():
+    positions = models.axial_positions(["a", "a", "b", "a", "c"], [4, 2, 7, 3, 9])
+    np.testing.assert_allclose(positions, [1.0, 0.0, 0.5, 0.5, 0.5])
+    assert positions.dtype == np.float32
+    with pytest.raises(ValueError, match="same length"):
+        models.axial_positions(["a"], [1, 2])
+
+
+def test_save_and_load_codes(tmp_path, trained, images):
+    model, _ = trained
+    source = _fake_source(images)
+    path = tmp_path / "03_train_vqvae" / models.CODES_FILE
+    written = models.save_codes(path, model, source, batch_size=2)
+    assert path.exists() and not list(path.parent.glob("*.partial*"))
+    grids = models.load_codes(tmp_path)
+    assert isinstance(grids, models.CodeGrids)
+    assert list(grids.splits) == ["train", "test"]
+    assert (grids.num_embeddings, grids.embedding_dim) == (16, 4)
+    assert (grids.downsample, grids.image_size, grids.code_size) == (4, 32, 8)
+    train = grids["train"]
+    assert train.codes.shape == (5, 8, 8) and train.codes.dtype == np.int32
+    np.testing.assert_array_equal(train.codes, model.encode(images[:5]))
+    np.testing.assert_array_equal(train.subject_ids, ["a", "a", "b", "a", "c"])
+    np.testing.assert_array_equal(train.slice_ids, [4, 2, 7, 3, 9])
+    np.testing.assert_allclose(train.positions, [1.0, 0.0, 0.5, 0.5, 0.5])
+    np.testing.assert_allclose(grids["test"].positions, [1.0, 0.0, 0.5])
+    assert grids["test"].positions.dtype == np.float32
+    np.testing.assert_array_equal(written["test"].codes, grids["test"].codes)
+    with pytest.raises(KeyError, match="validate"):
+        grids["validate"]
+    # uint8 slices (how the data package stores them) give the same codes as float ones
+    models.save_codes(path, model, _fake_source(images, uint8=True))
+    reread = models.load_codes(tmp_path)
+    quantised_images = np.round(images[:5] * 255).astype(np.float32) / 255
+    np.testing.assert_array_equal(reread["train"].codes, model.encode(quantised_images))
+
+
+def test_load_codes_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="run notebooks/03_train_vqvae.ipynb first"):
+        models.load_codes(tmp_path)
+    folder = tmp_path / "03_train_vqvae"
+    folder.mkdir()
+    np.savez(folder / models.CODES_FILE, train_codes=np.zeros((1, 2, 2), np.int32))
+    with pytest.raises(ValueError, match="train_subject_ids"):
+        models.load_codes(tmp_path)

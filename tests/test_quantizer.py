@@ -1,14 +1,17 @@
 """Tests of oasis_helpers.quantizer on hand-made inputs.
 
 Covered: shapes, the nearest-code choice, the straight-through gradient, the
-loss values, the EMA update (exact numbers), perplexity and usage, dead-code
-restart, data initialisation, metrics in ``fit`` logs (also with a custom
-``train_step``), the ``.keras`` round trip, mixed precision, and a
-MirroredStrategy over two logical CPUs (in a subprocess) equal to one device.
+loss values (one route: ``vq_losses`` called with the forward pass's own tensors,
+added with ``add_loss`` or returned), the EMA update (exact numbers), perplexity and
+usage, dead-code restart, data initialisation, metrics in ``fit`` logs (also with a
+custom ``train_step``), the ``.keras`` round trip, mixed precision, fitting a bare
+layer, the defaults, and a MirroredStrategy over two logical CPUs (in a subprocess)
+equal to one device.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import subprocess
@@ -20,7 +23,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from oasis_helpers import quantizer, quantizer_plots
+from oasis_helpers import metrics, quantizer
 from oasis_helpers.quantizer import VectorQuantizer, VectorQuantizerEMA
 
 BOTH = [VectorQuantizer, VectorQuantizerEMA]
@@ -101,6 +104,69 @@ def test_losses_equal_the_formula_on_a_hand_case():
     np.testing.assert_allclose(float(ema.losses[0]), 0.5 * 0.055, rtol=1e-6)
 
 
+def test_vq_losses_is_the_hand_formula():
+    inputs = tf.constant([[0.2, 0.1], [0.9, 0.6]])
+    codes = tf.constant([[0.0, 0.0], [1.0, 1.0]])
+    losses = quantizer.vq_losses(inputs, codes, commitment_cost=0.25)
+    assert set(losses) == {"codebook_loss", "commitment_loss"}
+    np.testing.assert_allclose(float(losses["codebook_loss"]), 0.055, rtol=1e-6)
+    np.testing.assert_allclose(float(losses["commitment_loss"]), 0.25 * 0.055, rtol=1e-6)
+    ema_losses = quantizer.vq_losses(inputs, codes, 0.5, codebook_loss=False)
+    assert set(ema_losses) == {"commitment_loss"}
+    # who learns what: the codebook loss trains the codes only, the commitment loss z_e only
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch([inputs, codes])
+        losses = quantizer.vq_losses(inputs, codes, 0.25)
+    assert tape.gradient(losses["codebook_loss"], inputs) is None
+    assert tape.gradient(losses["commitment_loss"], codes) is None
+    np.testing.assert_allclose(
+        tape.gradient(losses["commitment_loss"], inputs).numpy(),
+        0.25 * 2 * (inputs.numpy() - codes.numpy()) / 4,
+        rtol=1e-6,
+    )
+
+
+@pytest.mark.parametrize("cls", BOTH)
+def test_returned_losses_equal_the_added_losses(cls):
+    """The two ways out of the layer carry the same numbers: one route, not two formulas."""
+    rng = np.random.default_rng(12)
+    layer = make_layer(cls, rng.normal(size=(8, 3)), commitment_cost=0.4)
+    inputs = tf.constant(rng.normal(size=(5, 4, 3)).astype("float32"))
+    outputs, returned = layer(inputs, return_losses=True)
+    assert layer.losses == []  # return_losses adds nothing (replica-safe)
+    added_outputs = layer(inputs)
+    np.testing.assert_array_equal(outputs.numpy(), added_outputs.numpy())
+    np.testing.assert_allclose([float(value) for value in returned.values()], layer.losses)
+    chosen = layer.lookup(layer.code_indices(inputs)).numpy()
+    error = np.mean((inputs.numpy() - chosen) ** 2)
+    np.testing.assert_allclose(float(returned["commitment_loss"]), 0.4 * error, rtol=1e-5)
+    if cls is VectorQuantizer:
+        np.testing.assert_allclose(float(returned["codebook_loss"]), error, rtol=1e-5)
+    else:
+        assert "codebook_loss" not in returned
+
+
+def test_loss_after_a_restart_uses_the_codebook_of_the_forward_pass():
+    """A restart inside the call moves dead codes onto batch vectors; the loss (and its
+    gradient) must still belong to the codes the forward pass chose, not the new codebook."""
+    codebook = np.array([[0.0, 0.0], [1.0, 1.0], [50.0, 50.0], [-50.0, 50.0]], "float32")
+    layer = make_layer(VectorQuantizer, codebook, dead_code_steps=1)
+    batch = tf.constant(np.random.default_rng(13).uniform(-0.2, 1.2, (32, 2)).astype("float32"))
+    with tf.GradientTape() as tape:
+        outputs, losses = layer(batch, training=True, return_losses=True)
+    assert layer.dead_codes_restarted == 2  # codes 2 and 3 moved onto batch vectors
+    before = codebook[((batch.numpy()[:, None] - codebook[None]) ** 2).sum(-1).argmin(1)]
+    after_codebook = layer.codebook.numpy()
+    after = after_codebook[layer.code_indices(batch).numpy()]
+    expected = np.mean((batch.numpy() - before) ** 2)
+    np.testing.assert_allclose(outputs.numpy(), before, atol=1e-6)
+    np.testing.assert_allclose(float(losses["codebook_loss"]), expected, rtol=1e-5)
+    assert np.mean((batch.numpy() - after) ** 2) < 0.9 * expected  # the new codebook differs
+    gradient = tf.convert_to_tensor(tape.gradient(losses["codebook_loss"], layer.embeddings.value))
+    gradient = gradient.numpy()
+    assert np.any(gradient[:2]) and not np.any(gradient[2:])  # only the codes that were chosen
+
+
 def test_losses_reach_model_losses():
     inputs = keras.Input((3, 2))
     outputs = VectorQuantizer(4, 2, init=None, dead_code_steps=None)(inputs)
@@ -157,7 +223,10 @@ def test_layer_metrics_report_perplexity_and_usage(cls):
     codebook = np.eye(4, dtype="float32") * 3
     layer = make_layer(cls, codebook)
     layer(np.repeat(codebook, 2, axis=0))  # every code twice
-    assert {metric.name for metric in layer.metrics} == {"perplexity", "codebook_usage"}
+    assert {metric.name for metric in layer.metrics} == {
+        "batch_perplexity",
+        "batch_codebook_usage",
+    }
     np.testing.assert_allclose(float(layer.perplexity_tracker.result()), 4.0, rtol=1e-6)
     assert float(layer.usage_tracker.result()) == 1.0
     for metric in layer.metrics:
@@ -256,7 +325,7 @@ def test_metrics_appear_with_a_custom_train_step():
     model.compile(optimizer="adam")
     data = np.random.default_rng(6).random((16, 3)).astype("float32")
     logs = fit_logs(model, data)
-    assert {"total_loss", "perplexity", "codebook_usage"} <= set(logs)
+    assert {"total_loss", "batch_perplexity", "batch_codebook_usage"} <= set(logs)
     assert any(variable is model.vq.embeddings for variable in model.trainable_variables)
 
 
@@ -270,8 +339,9 @@ def test_fit_logs_metrics_and_keras_file_round_trip(cls, tmp_path):
     data = np.random.default_rng(7).random((16, 4, 4, 2)).astype("float32")
 
     logs = fit_logs(model, data)  # also moves the state away from its initial values
-    assert {"loss", "perplexity", "codebook_usage"} <= set(logs)
-    assert 1.0 <= logs["perplexity"][0] <= 6.0 and 0.0 < logs["codebook_usage"][0] <= 1.0
+    assert {"loss", "batch_perplexity", "batch_codebook_usage"} <= set(logs)
+    assert 1.0 <= logs["batch_perplexity"][0] <= 6.0
+    assert 0.0 < logs["batch_codebook_usage"][0] <= 1.0
 
     path = tmp_path / "model.keras"
     model.save(path)
@@ -301,6 +371,8 @@ def test_mixed_precision_keeps_codebook_and_distances_in_float32(cls):
         assert outputs.dtype == tf.float16
         assert layer.embeddings.dtype == "float32" and layer.codebook.dtype == tf.float32
         assert all(loss.dtype == tf.float32 for loss in layer.losses)
+        _, returned = layer(inputs16, training=True, return_losses=True)
+        assert all(loss.dtype == tf.float32 for loss in returned.values())
         reference = (inputs16.numpy().astype("float64")[:, None] - layer.codebook.numpy()) ** 2
         np.testing.assert_array_equal(
             layer.code_indices(inputs16).numpy(), reference.sum(-1).argmin(1)
@@ -311,7 +383,7 @@ def test_mixed_precision_keeps_codebook_and_distances_in_float32(cls):
         model = keras.Model(inputs, keras.layers.Dense(3)(cls(8, 4, dead_code_steps=1)(hidden)))
         model.compile(optimizer="adam", loss="mse")
         logs = fit_logs(model, rng.random((16, 3)).astype("float32"))
-        assert np.isfinite(logs["loss"][0]) and logs["perplexity"][0] >= 1.0
+        assert np.isfinite(logs["loss"][0]) and logs["batch_perplexity"][0] >= 1.0
     finally:
         keras.mixed_precision.set_global_policy(previous)
 
@@ -348,29 +420,45 @@ def test_invalid_arguments_raise_helpful_errors():
         VectorQuantizer(0, 4)
 
 
-def test_image_patches_cut_row_major_non_overlapping_patches():
-    images = np.arange(2 * 8 * 8, dtype="float32").reshape(2, 8, 8, 1)
-    patches = quantizer_plots.image_patches(images, patch_size=4)
-    assert patches.shape == (8, 16)
-    np.testing.assert_array_equal(patches[0], images[0, :4, :4, 0].ravel())
-    np.testing.assert_array_equal(patches[1], images[0, :4, 4:, 0].ravel())
-    np.testing.assert_array_equal(patches[4], images[1, :4, :4, 0].ravel())
-    assert quantizer_plots.image_patches(images, 4, max_patches=3).shape == (3, 16)
-    with pytest.raises(ValueError, match="divisible"):
-        quantizer_plots.image_patches(images, patch_size=3)
+def test_defaults_are_the_module_constants():
+    """The layers' defaults are the DEFAULT_* constants (which models.DEFAULT_CONFIG uses)."""
+    for cls in BOTH:
+        defaults = {
+            name: parameter.default
+            for name, parameter in inspect.signature(cls.__init__).parameters.items()
+        }
+        assert defaults["commitment_cost"] == quantizer.DEFAULT_COMMITMENT_COST == 0.25
+        assert defaults["init"] == quantizer.DEFAULT_INIT == "kmeans++"
+        assert defaults["dead_code_steps"] == quantizer.DEFAULT_DEAD_CODE_STEPS == 20
+    assert VectorQuantizerEMA(4, 2).decay == quantizer.DEFAULT_EMA_DECAY == 0.95
 
 
 def test_fit_to_vectors_and_codebook_health_on_two_clusters():
     rng = np.random.default_rng(9)
     vectors = np.concatenate([rng.normal(0, 0.01, (200, 2)), rng.normal(5, 0.01, (200, 2))])
     layer = VectorQuantizerEMA(2, 2, init="kmeans++", dead_code_steps=None, seed=0)
-    history = quantizer_plots.fit_to_vectors(layer, vectors, steps=3, batch_size=64)
-    assert len(history["perplexity"]) == 3
-    health = quantizer_plots.codebook_health(layer, vectors)
+    history = quantizer.fit_to_vectors(layer, vectors, steps=3, batch_size=64)
+    assert len(history["batch_perplexity"]) == len(history["loss"]) == 3
+    assert all(1.0 <= value <= 2.0 for value in history["batch_perplexity"])
+    assert history["batch_codebook_usage"][-1] == 1.0
+    health = metrics.codebook_health(layer, vectors)
     assert health["codebook_usage"] == 1.0
-    np.testing.assert_allclose(health["perplexity"], 2.0, rtol=1e-6)
+    np.testing.assert_allclose(health["code_perplexity"], 2.0, rtol=1e-6)
     np.testing.assert_array_equal(health["counts"], [200, 200])
     assert health["reconstruction_mse"] < 1e-3
+    with pytest.raises(ValueError, match=r"shape \[M, 2\]"):
+        quantizer.fit_to_vectors(layer, np.zeros((4, 3)), steps=1)
+
+
+def test_fit_to_vectors_trains_the_plain_codebook():
+    """The plain codebook learns from the returned codebook loss (online k-means)."""
+    rng = np.random.default_rng(14)
+    vectors = np.concatenate([rng.normal(-1, 0.05, (100, 2)), rng.normal(1, 0.05, (100, 2))])
+    layer = make_layer(VectorQuantizer, [[-0.5, -0.5], [0.5, 0.5]])
+    history = quantizer.fit_to_vectors(layer, vectors, steps=60, batch_size=64, learning_rate=0.05)
+    assert history["loss"][-1] < 0.2 * history["loss"][0]
+    codebook = np.sort(layer.codebook.numpy(), axis=0)
+    np.testing.assert_allclose(codebook, [[-1, -1], [1, 1]], atol=0.1)
 
 
 MIRRORED_SCRIPT = textwrap.dedent(
@@ -420,8 +508,8 @@ MIRRORED_SCRIPT = textwrap.dedent(
 
     def train_step(part):
         with tf.GradientTape() as tape:
-            plain(part, training=True)
-            loss = tf.add_n(plain.losses)
+            _, losses = plain(part, training=True, return_losses=True)
+            loss = tf.add_n(list(losses.values()))
         gradients = tape.gradient(loss, plain.trainable_weights)
         optimizer.apply_gradients(zip(gradients, plain.trainable_weights))
 
@@ -469,3 +557,4 @@ def test_mirrored_strategy_on_two_cpus_equals_one_device():
     assert result["codebook_diff"] < 1e-5
     assert result["sizes_diff"] < 1e-5
     assert result["initialized"] == 1 and result["fit_perplexity"] >= 1.0
+    assert result["restarted"] > 0  # restarts happen under the strategy too
