@@ -13,6 +13,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+import keras
 import numpy as np
 
 #: Colours of the tissue labels 1 CSF, 2 grey matter, 3 white matter (RGB in [0, 1]).
@@ -156,9 +157,9 @@ def intensity_histograms(source, bins: int = 64, brain_only: bool = True, max_pi
     for name, split in source.splits.items():
         if not len(split):
             continue
-        values = split.images.reshape(-1)
-        step = max(1, values.size // max_pixels)
-        values = values[::step]
+        pixels = split.pixels.reshape(-1)  # uint8, image = pixels / 255: no float copy
+        step = max(1, pixels.size // max_pixels)
+        values = pixels[::step] * np.float32(1.0 / 255.0)
         if brain_only:
             values = values[values > 0]
         if values.size == 0:
@@ -220,4 +221,296 @@ def augmentation_examples(images, augmented, count: int = 6):
     axes[0, 0].set_title("original", fontsize=8, loc="left")
     axes[1, 0].set_title("augmented", fontsize=8, loc="left")
     figure.tight_layout()
+    return figure
+
+
+# ---------------------------------------------------------------------------------------------
+# The vector quantizer (notebook 02)
+# ---------------------------------------------------------------------------------------------
+def plot_voronoi(ax, layer, points=None, extent=(-3, 3, -3, 3), resolution: int = 300):
+    """Colour a 2D plane by nearest code (the Voronoi cells) and draw points and codes.
+
+    ``layer`` is an :mod:`oasis_helpers.quantizer` layer with ``embedding_dim == 2``:
+    every grid position is quantized with ``layer.code_indices``, so the picture is the
+    layer's own decision. ``points``: optional float ``[M, 2]``. Returns ``ax``.
+    """
+    if layer.embedding_dim != 2:
+        raise ValueError(
+            f"plot_voronoi needs a 2D codebook, got embedding_dim={layer.embedding_dim}"
+        )
+    x_grid, y_grid = np.meshgrid(
+        np.linspace(extent[0], extent[1], resolution), np.linspace(extent[2], extent[3], resolution)
+    )
+    grid = np.stack([x_grid.ravel(), y_grid.ravel()], axis=1).astype(np.float32)
+    cells = np.asarray(layer.code_indices(grid)).reshape(x_grid.shape)
+    ax.imshow(
+        cells,
+        origin="lower",
+        extent=extent,
+        cmap="tab20",
+        alpha=0.35,
+        interpolation="nearest",
+        vmin=0,
+        vmax=max(layer.num_embeddings - 1, 1),
+    )
+    if points is not None:
+        points = np.asarray(points)
+        ax.scatter(points[:, 0], points[:, 1], s=6, c="0.25", alpha=0.6, label="encoder outputs")
+    codebook = np.asarray(layer.codebook)
+    ax.scatter(codebook[:, 0], codebook[:, 1], s=90, c="crimson", marker="*", label="codes")
+    ax.set_xlim(extent[0], extent[1])
+    ax.set_ylim(extent[2], extent[3])
+    ax.set_aspect("equal")
+    return ax
+
+
+def plot_quantizer_training(histories: dict[str, dict], num_embeddings: int, figsize=(12, 3.6)):
+    """Batch perplexity, batch codebook usage and restarts per step, one line per variant.
+
+    ``histories``: ``{name: history}`` as :func:`oasis_helpers.quantizer.fit_to_vectors`
+    returns (``batch_perplexity``, ``batch_codebook_usage``, ``dead_codes_restarted``).
+    """
+    plt = _plt()
+    figure, axes = plt.subplots(1, 3, figsize=figsize)
+    for name, history in histories.items():
+        axes[0].plot(history["batch_perplexity"], label=name)
+        axes[1].plot(history["batch_codebook_usage"], label=name)
+        axes[2].plot(history["dead_codes_restarted"], label=name)
+    axes[0].set(title="batch perplexity", xlabel="step")
+    axes[1].set(title=f"batch codebook usage (K={num_embeddings})", xlabel="step", ylim=(0, 1.02))
+    axes[2].set(title="dead codes restarted (total)", xlabel="step")
+    axes[1].legend(fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+def plot_code_frequencies(healths: dict[str, dict], figsize=(6, 3.6)):
+    """Rank-frequency plot: code frequencies sorted from the most used, one line per variant.
+
+    ``healths``: ``{name: health}`` as :func:`oasis_helpers.metrics.codebook_health`
+    returns (``counts``, ``code_perplexity``).
+    """
+    plt = _plt()
+    figure, ax = plt.subplots(figsize=figsize)
+    for name, health in healths.items():
+        counts = np.sort(np.asarray(health["counts"], dtype=np.float64))[::-1]
+        frequencies = counts / max(counts.sum(), 1.0)
+        label = f"{name} (perplexity {health['code_perplexity']:.1f})"
+        ax.plot(
+            np.arange(1, len(counts) + 1),
+            np.where(frequencies > 0, frequencies, np.nan),
+            label=label,
+        )
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="code rank",
+        ylabel="fraction of vectors",
+        title="how often each code is used",
+    )
+    ax.legend(fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+def plot_size_sweep(results: Sequence[dict], figsize=(12, 3.6)):
+    """Usage, perplexity and reconstruction error against codebook size.
+
+    ``results``: dicts with ``variant``, ``num_embeddings``, ``codebook_usage``,
+    ``code_perplexity`` and ``reconstruction_mse`` (as
+    :func:`oasis_helpers.metrics.codebook_health` gives).
+    """
+    plt = _plt()
+    figure, axes = plt.subplots(1, 3, figsize=figsize)
+    for variant in sorted({row["variant"] for row in results}):
+        rows = sorted(
+            (row for row in results if row["variant"] == variant),
+            key=lambda row: row["num_embeddings"],
+        )
+        sizes = [row["num_embeddings"] for row in rows]
+        axes[0].plot(sizes, [row["codebook_usage"] for row in rows], "o-", label=variant)
+        axes[1].plot(sizes, [row["code_perplexity"] for row in rows], "o-", label=variant)
+        axes[2].plot(sizes, [row["reconstruction_mse"] for row in rows], "o-", label=variant)
+    axes[0].set(title="codebook usage", ylim=(0, 1.02))
+    axes[1].set(title="perplexity")
+    axes[2].set(title="patch reconstruction MSE", yscale="log")
+    for ax in axes:
+        ax.set(xscale="log", xlabel="codebook size K")
+        ax.set_xticks(sorted({row["num_embeddings"] for row in results}))
+        ax.get_xaxis().set_major_formatter(plt.ScalarFormatter())
+        ax.minorticks_off()
+    axes[0].legend(fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+def show_codebook(
+    layer, patch_size: int, counts=None, columns: int = 32, max_codes: int = 256, figsize=(10, 3)
+):
+    """Draw codes as ``patch_size x patch_size`` tiles, most used first when ``counts`` given.
+
+    ``layer``: a quantizer whose codes are flattened patches (``D = patch_size**2``).
+    """
+    if layer.embedding_dim != patch_size * patch_size:
+        raise ValueError(
+            f"show_codebook needs embedding_dim = patch_size**2, got {layer.embedding_dim} "
+            f"and patch_size {patch_size}"
+        )
+    plt = _plt()
+    codebook = np.asarray(layer.codebook)
+    order = np.argsort(-np.asarray(counts)) if counts is not None else np.arange(len(codebook))
+    order = order[:max_codes]
+    rows = int(np.ceil(len(order) / columns))
+    step = patch_size + 1
+    canvas = np.full((rows * step, columns * step), np.nan)
+    for position, code in enumerate(order):
+        row, col = divmod(position, columns)
+        canvas[row * step : row * step + patch_size, col * step : col * step + patch_size] = (
+            codebook[code].reshape(patch_size, patch_size)
+        )
+    figure, ax = plt.subplots(figsize=figsize)
+    ax.imshow(canvas, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_axis_off()
+    figure.tight_layout()
+    return figure
+
+
+# ---------------------------------------------------------------------------------------------
+# Training curves (notebook 03)
+# ---------------------------------------------------------------------------------------------
+#: Panels of :func:`plot_history`: (title, training key); ``val_`` + key is drawn too.
+HISTORY_PANELS = (
+    ("total loss", "loss"),
+    ("reconstruction loss (MSE)", "reconstruction_loss"),
+    ("quantizer loss", "quantizer_loss"),
+    ("perplexity (mean over batches)", "batch_perplexity"),
+    ("codebook usage (mean over batches)", "batch_codebook_usage"),
+    ("learning rate", "learning_rate"),
+)
+
+
+def plot_history(history: dict[str, list[float]], figure=None):
+    """Training curves (and validation curves where logged), one panel per quantity.
+
+    Args:
+        history: ``{key: [value per epoch]}`` (e.g. ``FitResult.history`` or
+            ``training.read_history(run_dir)``); missing keys are skipped.
+        figure: a matplotlib figure to draw into (cleared), or ``None`` for a new one.
+
+    Returns:
+        The matplotlib figure. Losses and the learning rate use a log scale.
+    """
+    import math
+
+    plt = _plt()
+    panels = [(title, key) for title, key in HISTORY_PANELS if history.get(key)]
+    figure = figure or plt.figure(figsize=(4 * min(3, max(1, len(panels))), 6))
+    figure.clear()
+    columns = 3
+    rows = max(1, math.ceil(len(panels) / columns))
+    for index, (title, key) in enumerate(panels):
+        axis = figure.add_subplot(rows, columns, index + 1)
+        values = history[key]
+        epochs = np.arange(1, len(values) + 1)
+        axis.plot(epochs, values, marker=".", label="train")
+        if history.get(f"val_{key}") and key != "learning_rate":
+            axis.plot(epochs, history[f"val_{key}"], marker=".", label="validation")
+            axis.legend(fontsize=8)
+        if "loss" in key or key == "learning_rate":
+            positive = [value for value in values if np.isfinite(value) and value > 0]
+            if positive:
+                axis.set_yscale("log")
+        axis.set(title=title, xlabel="epoch")
+    figure.tight_layout()
+    return figure
+
+
+class LivePlot(keras.callbacks.Callback):
+    """Redraw :func:`plot_history` in a notebook after every epoch (live training curves).
+
+    ``previous`` is the history of earlier calls (e.g. ``training.read_history(run_dir)``),
+    so that a resumed run shows its whole past. Needs IPython; use it only in an
+    interactive session (a headless run gets the static figure after training).
+    """
+
+    def __init__(self, previous: dict[str, list[float]] | None = None):
+        super().__init__()
+        self.history = {key: list(values) for key, values in (previous or {}).items()}
+        self._figure = None
+        self._handle = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        from IPython.display import display
+
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(float(value))
+        if self._figure is None:
+            self._figure = _plt().figure(figsize=(12, 6))
+        plot_history(self.history, self._figure)
+        if self._handle is None:
+            self._handle = display(self._figure, display_id=True)
+        else:
+            self._handle.update(self._figure)
+
+    def on_train_end(self, logs=None):
+        if self._figure is not None:
+            _plt().close(self._figure)
+
+
+# -- the PixelCNN prior (notebook 04) -------------------------------------------------------------
+def plot_receptive_fields(
+    fields: dict[str, np.ndarray], target: tuple[int, int], size: float = 3.2
+):
+    """Side-by-side receptive fields (bool ``[h, w]`` maps) with the predicted position marked.
+
+    Green: codes the prediction at ``target`` depends on; red: the position itself.
+    """
+    plt = _plt()
+    figure, axes = plt.subplots(1, len(fields), figsize=(size * len(fields), size))
+    axes = np.atleast_1d(axes)
+    for axis, (title, field) in zip(axes, fields.items(), strict=True):
+        picture = np.ones(field.shape + (3,))
+        picture[field] = (0.25, 0.7, 0.35)
+        picture[target] = (0.85, 0.15, 0.15)
+        axis.imshow(picture, interpolation="nearest")
+        axis.set_xticks(np.arange(-0.5, field.shape[1], 1), minor=True)
+        axis.set_yticks(np.arange(-0.5, field.shape[0], 1), minor=True)
+        axis.grid(which="minor", color="0.8", linewidth=0.5)
+        axis.tick_params(which="both", length=0, labelbottom=False, labelleft=False)
+        axis.set_title(title)
+    figure.tight_layout()
+    return figure
+
+
+def plot_bits_per_code(values: dict[str, float], title: str = "bits per code (test grids)"):
+    """Horizontal bars of bits per code for the prior and its baselines (lower is better)."""
+    plt = _plt()
+    figure, axis = plt.subplots(figsize=(6.5, 0.5 + 0.45 * len(values)))
+    names = list(values)
+    axis.barh(names, [values[name] for name in names], color="0.55")
+    for index, name in enumerate(names):
+        axis.text(values[name], index, f" {values[name]:.2f}", va="center")
+    axis.invert_yaxis()
+    axis.set(xlabel="bits per code", title=title)
+    axis.set_xlim(0, max(values.values()) * 1.15)
+    figure.tight_layout()
+    return figure
+
+
+def plot_nll_maps(images, nll_maps, titles: Sequence[str] | None = None, panel_size: float = 2.4):
+    """Slices (gray, top row) above their per-position NLL maps in bits (magma, shared scale)."""
+    plt = _plt()
+    count = len(images)
+    figure, axes = plt.subplots(
+        2, count, figsize=(panel_size * count + 0.8, 2 * panel_size), squeeze=False
+    )
+    top = float(np.percentile(np.asarray(nll_maps), 99.5))
+    for index in range(count):
+        axes[0, index].imshow(_as_2d(images[index]), cmap="gray", vmin=0.0, vmax=1.0)
+        shown = axes[1, index].imshow(nll_maps[index], cmap="magma", vmin=0.0, vmax=top)
+        axes[0, index].set_title(titles[index] if titles else f"slice {index}", fontsize=9)
+        axes[1, index].set_title(f"{np.mean(nll_maps[index]):.2f} bits/code", fontsize=9)
+        for axis in axes[:, index]:
+            axis.axis("off")
+    figure.colorbar(shown, ax=axes[1].tolist(), label="bits", shrink=0.9)
     return figure

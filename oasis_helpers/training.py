@@ -1,47 +1,58 @@
-"""Training that a user can trust: checkpoints every epoch, resume, logs, NaN guard,
-learning-rate schedule, early stopping and a wall-clock budget.
+"""Training that a user can trust: resume that knows what it resumes, checkpoints that
+survive a kill at any moment, logs, a NaN guard, a learning-rate schedule, early
+stopping and a wall-clock budget.
 
-:func:`fit` wraps ``model.fit`` with these callbacks, all writing into ``run_dir``::
+:func:`fit` wraps ``model.fit`` with the callbacks of :mod:`oasis_helpers.callbacks`,
+all writing into ``run_dir``::
 
     run_dir/
-        backup/                 keras.callbacks.BackupAndRestore: weights + optimizer state +
-                                epoch counter after every finished epoch (kept after a
-                                successful fit, so a later call can continue from it)
+        run_config.json         the run's configuration: the model's get_config() and the
+                                caller's data/training settings (see "Resume" below)
+        backup/epoch-0000N/     weights + optimizer state after finished epoch N (the
+                                newest two are kept; each appears by one atomic rename)
         last.keras              the whole model after the last finished epoch
         best.keras              the model with the lowest validation loss so far
-        training_log.csv        keras.callbacks.CSVLogger, appended to on resume
-        tensorboard/            keras.callbacks.TensorBoard
+        training_log.csv        one row per finished epoch (over all calls)
+        tensorboard/            keras.callbacks.TensorBoard (when installed)
         training_state.json     epochs completed, why training stopped, seconds and
                                 images trained (over all calls)
 
-Re-running :func:`fit` with ``resume=True`` (the default) on the same ``run_dir``:
+Every file is written to a temporary name and renamed, so a process killed at any
+moment (SIGKILL, power cut of the kernel) leaves the previous version complete.
 
-* after an interruption (kernel restart, crash, Ctrl-C) continues from the last
-  finished epoch: at most one epoch is lost;
-* after a finished run with a larger ``epochs`` trains only the extra epochs;
-* after a finished run with the same ``epochs`` trains nothing and restores the
+Resume. Re-running :func:`fit` with ``resume=True`` (the default) on the same
+``run_dir`` first compares the configuration it is asked to train (the model's
+``get_config()`` and ``settings``) with ``run_config.json``. When they differ it
+raises :class:`ConfigMismatchError` before loading anything, listing each
+differing setting (stored -> requested): a checkpoint of another configuration is
+never loaded into the model, nor reported as done. When they agree:
+
+* after an interruption (kernel restart, crash, kill, Ctrl-C) it continues from
+  the last finished epoch: at most one epoch is lost;
+* after a finished run with a larger ``epochs`` it trains only the extra epochs;
+* after a finished run with the same ``epochs`` it trains nothing and restores the
   trained weights (so a notebook can be re-run cheaply).
 
-``resume=False`` deletes these files first and starts over.
+``epochs`` and ``max_train_minutes`` are not part of the configuration (raise them
+to continue a run). ``resume=False`` deletes the run's files first and starts
+over; :func:`config_run_dir` gives each configuration its own ``run_dir`` instead.
 
 A non-finite training loss stops training at once (``TerminateOnNaN``), nothing
-of that epoch is checkpointed, and :func:`fit` raises :class:`TrainingDivergedError`
-with what to try. A wall-clock budget (``max_train_minutes``) stops training
-after the last epoch that is predicted to fit (and, as a safety net, mid-epoch
-once the budget is spent). The cosine learning-rate schedule follows
-``max(epoch progress, time progress)``, so it reaches its low end also when the
-budget, not ``epochs``, ends training.
+of that epoch is recorded, and :func:`fit` raises :class:`TrainingDivergedError`
+with what to try. A wall-clock budget (``max_train_minutes``) stops training after
+the last epoch that is predicted to fit (and, as a safety net, mid-epoch once the
+budget is spent; that partial epoch is not recorded, a resumed run redoes it).
+The cosine learning-rate schedule follows ``max(epoch progress, time progress)``,
+so it reaches its low end also when the budget, not ``epochs``, ends training.
 """
 
 from __future__ import annotations
 
-import csv
+import hashlib
 import importlib.util
 import json
-import math
 import os
 import shutil
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,213 +60,198 @@ from typing import Any
 import keras
 import numpy as np
 
+from oasis_helpers import distributed
+from oasis_helpers.callbacks import (
+    CosineSchedule,
+    EpochBackup,
+    EpochLog,
+    EpochRecord,
+    FinishedEpochCheckpoint,
+    NaNGuard,
+    TimeBudget,
+    _ImageCounter,
+    _LogLearningRate,
+    backup_epochs,
+    finite,
+    read_log_rows,
+    restore_backup,
+    trim_log,
+    write_atomically,
+)
+
 __all__ = [
+    "DEFAULT_TRAINING",
     "LR_SCHEDULES",
-    "CosineSchedule",
+    "ConfigMismatchError",
     "FitResult",
-    "LivePlot",
-    "NaNGuard",
-    "SafeBackupAndRestore",
-    "TimeBudget",
     "TrainingDivergedError",
-    "brain_crops",
+    "config_run_dir",
     "fit",
-    "make_vqvae",
-    "plot_history",
     "read_history",
+    "run_configuration",
 ]
+
+#: Default training settings of the series (notebook 03 and ``benchmarks/reconstruction.py``
+#: read them from here): epochs, optimizer steps per epoch, images (crops) per step, the
+#: side of the training crops, the peak learning rate, the validation slices evaluated
+#: after each epoch, and the wall-clock budget of one training call in minutes.
+DEFAULT_TRAINING: dict[str, Any] = {
+    "epochs": 20,
+    "steps_per_epoch": 100,
+    "batch_size": 16,
+    "crop_size": 128,
+    "learning_rate": 2e-3,
+    "validation_slices": 96,
+    "max_train_minutes": 8.5,
+}
+
+#: Settings that may change between calls on one run (raise them to train on).
+RESUMABLE_SETTINGS = ("epochs", "max_train_minutes")
 
 #: Accepted values of ``lr_schedule``.
 LR_SCHEDULES = ("cosine", "plateau", None)
 
+RUN_CONFIG = "run_config.json"
+CONFIG_FILE = "config.json"
 BACKUP_DIR = "backup"
 LAST_MODEL = "last.keras"
 BEST_MODEL = "best.keras"
 CSV_LOG = "training_log.csv"
 TENSORBOARD_DIR = "tensorboard"
 STATE_FILE = "training_state.json"
+#: Files of Keras' own BackupAndRestore, written by versions that kept no run_config.json.
+_LEGACY_BACKUP_FILES = ("latest.weights.h5", "training_metadata.json")
 
 
 class TrainingDivergedError(FloatingPointError):
     """The training loss became NaN or infinite."""
 
 
-def _finite(value) -> bool:
+class ConfigMismatchError(ValueError):
+    """``run_dir`` holds a run of another configuration than the one asked to resume.
+
+    ``differences`` maps each differing setting (``"model.num_embeddings"``,
+    ``"settings.crop_size"``...) to ``(stored, requested)``; for a run folder that
+    recorded no configuration (written by an older version) it is empty.
+    """
+
+    def __init__(self, message: str, differences: dict[str, tuple[Any, Any]] | None = None):
+        super().__init__(message)
+        self.differences = dict(differences or {})
+
+
+# ---------------------------------------------------------------------------------------------
+# The run's configuration
+# ---------------------------------------------------------------------------------------------
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return str(value)
+
+
+def _normalised(value) -> Any:
+    """``value`` as it reads back from JSON (tuples become lists, NumPy numbers Python ones)."""
+    return json.loads(json.dumps(value, default=_json_default, sort_keys=True))
+
+
+def run_configuration(model_config: dict, settings: dict | None = None) -> dict[str, Any]:
+    """The configuration that identifies a run: ``{"model": ..., "settings": ...}``.
+
+    ``model_config`` is a model's ``get_config()`` (or the keyword arguments it was
+    built with); its ``name`` is dropped (Keras numbers the names of models built
+    in one session). ``settings`` are the data and training settings; those that
+    may grow between calls (:data:`RESUMABLE_SETTINGS`: ``epochs``,
+    ``max_train_minutes``) are dropped. Both are JSON-normalised.
+    """
+    model_part = {key: value for key, value in dict(model_config).items() if key != "name"}
+    settings_part = {
+        key: value for key, value in dict(settings or {}).items() if key not in RESUMABLE_SETTINGS
+    }
+    return _normalised({"model": model_part, "settings": settings_part})
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict) and value:
+        flat: dict[str, Any] = {}
+        for key, item in value.items():
+            flat.update(_flatten(item, f"{prefix}.{key}" if prefix else str(key)))
+        return flat
+    return {prefix: value}
+
+
+_MISSING = "(not set)"
+
+
+def _differences(stored: dict, requested: dict) -> dict[str, tuple[Any, Any]]:
+    """``{dotted key: (stored, requested)}`` for every setting that differs."""
+    old, new = _flatten(stored), _flatten(requested)
+    return {
+        key: (old.get(key, _MISSING), new.get(key, _MISSING))
+        for key in sorted(set(old) | set(new))
+        if old.get(key, _MISSING) != new.get(key, _MISSING)
+    }
+
+
+def config_run_dir(
+    base_dir: str | os.PathLike, model_config: dict, settings: dict | None = None
+) -> Path:
+    """A run folder of its own for each configuration: ``base_dir/<8 hex digits>``.
+
+    The digits are the start of the SHA-256 of the canonical JSON of
+    :func:`run_configuration` ``(model_config, settings)`` (so ``epochs`` and
+    ``max_train_minutes`` do not change the folder: raising them continues the
+    run). The folder is created with a readable ``config.json`` of that
+    configuration inside. Pass the same kind of ``model_config`` each time (e.g.
+    the keyword arguments given to ``make_vqvae``): the folder is keyed by the
+    dictionary as given.
+
+    Returns:
+        The folder (created), to pass to :func:`fit` as ``run_dir``.
+    """
+    configuration = run_configuration(model_config, settings)
+    canonical = json.dumps(configuration, sort_keys=True, separators=(",", ":"))
+    folder = Path(base_dir) / hashlib.sha256(canonical.encode()).hexdigest()[:8]
+    folder.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(configuration, indent=2, sort_keys=True) + "\n"
+    path = folder / CONFIG_FILE
+    if not path.exists() or path.read_text() != text:
+        write_atomically(path, text)
+    return folder
+
+
+def _check_configuration(run_dir: Path, configuration: dict[str, Any]) -> None:
+    """Raise :class:`ConfigMismatchError` when ``run_dir`` holds another configuration."""
+    fresh = (
+        "Start fresh with fit(..., resume=False) (this deletes the run in that folder), or "
+        "train into another run_dir, e.g. training.config_run_dir(base_dir, model_config, "
+        "settings), which gives each configuration a folder of its own."
+    )
+    path = run_dir / RUN_CONFIG
+    if not path.exists():
+        legacy = any((run_dir / BACKUP_DIR / name).exists() for name in _LEGACY_BACKUP_FILES)
+        if legacy or backup_epochs(run_dir / BACKUP_DIR):
+            raise ConfigMismatchError(
+                f"{run_dir} holds a training backup but no {RUN_CONFIG} (it was written by an "
+                f"older version of oasis_helpers), so it is unknown which configuration it "
+                f"belongs to and it cannot be resumed safely. {fresh}"
+            )
+        return
     try:
-        return math.isfinite(float(value))
-    except (TypeError, ValueError):
-        return True
-
-
-# ---------------------------------------------------------------------------------------------
-# Callbacks
-# ---------------------------------------------------------------------------------------------
-class NaNGuard(keras.callbacks.TerminateOnNaN):
-    """``TerminateOnNaN`` that remembers where the loss stopped being finite.
-
-    Attributes after training: ``epoch`` and ``batch`` of the first non-finite
-    loss (``None`` when training stayed finite) and its ``value``.
-    """
-
-    def __init__(self):
-        super().__init__(raise_error=False)
-        self.epoch: int | None = None
-        self.batch: int | None = None
-        self.value: float | None = None
-        self._current_epoch = 0
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._current_epoch = epoch
-
-    def on_batch_end(self, batch, logs=None):
-        loss = (logs or {}).get("loss")
-        if self.epoch is None and loss is not None and not _finite(loss):
-            self.epoch, self.batch, self.value = self._current_epoch, batch, float(loss)
-        super().on_batch_end(batch, logs)
-
-
-class SafeBackupAndRestore(keras.callbacks.BackupAndRestore):
-    """``BackupAndRestore`` that never backs up an epoch whose loss is not finite.
-
-    Keras calls ``on_epoch_end`` also for the epoch that ``TerminateOnNaN`` cut
-    short; without this check the backup would hold NaN weights and every later
-    resume would start from them.
-    """
-
-    def on_epoch_end(self, epoch, logs=None):
-        if all(_finite(value) for key, value in (logs or {}).items() if "loss" in key):
-            super().on_epoch_end(epoch, logs)
-
-
-class FiniteModelCheckpoint(keras.callbacks.ModelCheckpoint):
-    """``ModelCheckpoint`` that skips epochs whose loss is not finite."""
-
-    def on_epoch_end(self, epoch, logs=None):
-        if all(_finite(value) for key, value in (logs or {}).items() if "loss" in key):
-            super().on_epoch_end(epoch, logs)
-
-
-class TimeBudget(keras.callbacks.Callback):
-    """Stop training cleanly within a wall-clock budget of ``max_seconds``.
-
-    At the end of each epoch, training stops when another epoch (as long as the
-    last one, validation included) would end after the budget. As a safety net
-    (e.g. a first epoch longer than the whole budget), training also stops after
-    the batch at which the budget is spent; Keras still finishes that epoch's
-    bookkeeping (validation, checkpoints).
-
-    Attributes: ``stopped`` (``None``, ``"predicted"`` or ``"exhausted"``),
-    ``started`` (``time.perf_counter()`` at the start of training).
-    """
-
-    def __init__(self, max_seconds: float):
-        super().__init__()
-        if not max_seconds > 0:
-            raise ValueError(f"the time budget must be positive, got {max_seconds} s")
-        self.max_seconds = float(max_seconds)
-        self.stopped: str | None = None
-        self.started = time.perf_counter()
-        self._epoch_started = self.started
-
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.started
-
-    def on_train_begin(self, logs=None):
-        self.started = time.perf_counter()
-        self.stopped = None
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._epoch_started = time.perf_counter()
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self.elapsed() >= self.max_seconds:
-            self.stopped = "exhausted"
-            self.model.stop_training = True
-
-    def on_epoch_end(self, epoch, logs=None):
-        last_epoch = time.perf_counter() - self._epoch_started
-        if self.stopped is None and self.elapsed() + last_epoch > self.max_seconds:
-            self.stopped = "predicted"
-            self.model.stop_training = True
-
-
-class CosineSchedule(keras.callbacks.Callback):
-    """Cosine learning-rate decay from ``peak`` to ``peak * final_fraction``.
-
-    ``lr = low + (peak - low) * (1 + cos(pi * p)) / 2`` with progress ``p`` the
-    larger of the epoch progress ``(epoch + batch / steps) / epochs`` and, when a
-    :class:`TimeBudget` is given, the elapsed fraction of its budget. The rate is
-    set before every batch and logged as ``learning_rate``. ``warmup_steps``
-    optimizer steps ramp the rate up linearly from 0 first (counted with the
-    optimizer's own step counter, so a resumed run does not warm up again).
-    """
-
-    def __init__(
-        self,
-        peak: float,
-        epochs: int,
-        final_fraction: float = 0.02,
-        budget: TimeBudget | None = None,
-        warmup_steps: int = 0,
-    ):
-        super().__init__()
-        if not peak > 0:
-            raise ValueError(f"the peak learning rate must be positive, got {peak}")
-        self.peak = float(peak)
-        self.low = float(peak) * float(final_fraction)
-        self.epochs = max(1, int(epochs))
-        self.budget = budget
-        self.warmup_steps = int(warmup_steps)
-        self._epoch = 0
-        self.current = self.peak
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._epoch = epoch
-
-    def rate(self, epoch: int, batch: int, steps: int | None, elapsed_fraction: float = 0.0):
-        within = batch / steps if steps else 0.0
-        progress = min(1.0, max((epoch + within) / self.epochs, elapsed_fraction))
-        return self.low + (self.peak - self.low) * 0.5 * (1.0 + math.cos(math.pi * progress))
-
-    def on_train_batch_begin(self, batch, logs=None):
-        fraction = self.budget.elapsed() / self.budget.max_seconds if self.budget else 0.0
-        rate = self.rate(self._epoch, batch, self.params.get("steps"), fraction)
-        if self.warmup_steps:
-            step = int(self.model.optimizer.iterations.numpy())
-            rate *= min(1.0, (step + 1) / self.warmup_steps)
-        self.current = rate
-        self.model.optimizer.learning_rate = rate
-
-    def on_epoch_end(self, epoch, logs=None):
-        if logs is not None:
-            logs["learning_rate"] = float(self.current)
-
-
-class _LogLearningRate(keras.callbacks.Callback):
-    """Add the optimizer's learning rate to the epoch logs (for the CSV log)."""
-
-    def on_epoch_end(self, epoch, logs=None):
-        if logs is not None and "learning_rate" not in logs:
-            logs["learning_rate"] = float(np.asarray(self.model.optimizer.learning_rate))
-
-
-class _ImageCounter(keras.callbacks.Callback):
-    """Counts training batches (``images = batches * batch_size``) and training seconds."""
-
-    def __init__(self):
-        super().__init__()
-        self.batches = 0
-        self.seconds = 0.0
-        self._started = 0.0
-
-    def on_train_begin(self, logs=None):
-        self._started = time.perf_counter()
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.batches += 1
-
-    def on_train_end(self, logs=None):
-        self.seconds = time.perf_counter() - self._started
+        stored = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ConfigMismatchError(f"{path} is not valid JSON ({error}). {fresh}") from error
+    differences = _differences(stored, configuration)
+    if differences:
+        lines = "\n".join(f"  {key}: {old!r} -> {new!r}" for key, (old, new) in differences.items())
+        raise ConfigMismatchError(
+            f"{run_dir} holds a run of another configuration, so it cannot be resumed with "
+            f"this one. Differing settings (stored -> requested):\n{lines}\n{fresh}",
+            differences,
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -265,11 +261,14 @@ class _ImageCounter(keras.callbacks.Callback):
 class FitResult:
     """What :func:`fit` did.
 
-    ``history`` holds every epoch logged in ``run_dir`` (earlier calls included),
-    read back from the CSV log; ``epochs_completed`` counts them. ``stopped_by``
-    is ``"epochs"``, ``"time_budget"``, ``"early_stopping"`` or ``"already_done"``
-    (nothing left to train). Seconds and images are for this call;
-    ``total_train_seconds`` sums all calls.
+    ``history`` holds every finished epoch logged in ``run_dir`` (earlier calls
+    included), read back from the CSV log; ``epochs_completed`` counts the finished
+    epochs (a partial epoch cut short by the time budget is not counted).
+    ``stopped_by`` is ``"epochs"``, ``"time_budget"``, ``"early_stopping"`` or
+    ``"already_done"`` (nothing left to train). Seconds and images are for this
+    call (including a partial epoch); ``total_train_seconds`` sums all calls.
+    ``extra`` holds ``time_budget_seconds`` and ``partial_epoch_steps`` (steps of
+    an epoch cut short, 0 when none).
     """
 
     run_dir: Path
@@ -297,16 +296,9 @@ def read_history(run_dir: str | os.PathLike) -> dict[str, list[float]]:
     Rows are keyed by ``epoch``; a row repeated by an interrupted-and-resumed run
     is taken from its latest occurrence. Empty when no log exists.
     """
-    path = Path(run_dir) / CSV_LOG
-    if not path.exists():
-        return {}
-    rows: dict[int, dict[str, str]] = {}
-    with path.open(newline="") as handle:
-        for row in csv.DictReader(handle):
-            if row.get("epoch", "").strip().isdigit():
-                rows[int(row["epoch"])] = row
+    rows = read_log_rows(Path(run_dir) / CSV_LOG)
     history: dict[str, list[float]] = {}
-    columns = sorted({key for row in rows.values() for key in row if key})
+    columns = sorted({key for row in rows.values() for key in row})
     for epoch in sorted(rows):
         for column in columns:
             history.setdefault(column, []).append(_to_float(rows[epoch].get(column)))
@@ -314,7 +306,7 @@ def read_history(run_dir: str | os.PathLike) -> dict[str, list[float]]:
 
 
 def _to_float(text: str | None) -> float:
-    """A CSV cell as float; empty or ``NA`` (CSVLogger's missing value) as NaN."""
+    """A CSV cell as float; empty or ``NA`` (a missing value) as NaN."""
     try:
         return float(text)
     except (TypeError, ValueError):
@@ -333,107 +325,20 @@ def _read_state(run_dir: Path) -> dict[str, Any]:
         ) from error
 
 
-def _backup_epoch(run_dir: Path) -> int:
-    """Epochs finished according to BackupAndRestore's metadata (0 when no backup)."""
-    path = run_dir / BACKUP_DIR / "training_metadata.json"
-    if not path.exists():
-        return 0
-    return int(json.loads(path.read_text()).get("epoch", 0))
+def _write_state(run_dir: Path, state: dict[str, Any]) -> None:
+    write_atomically(run_dir / STATE_FILE, json.dumps(state, indent=2, sort_keys=True) + "\n")
 
 
 def _clear_run(run_dir: Path) -> None:
     for name in (BACKUP_DIR, TENSORBOARD_DIR):
         shutil.rmtree(run_dir / name, ignore_errors=True)
-    for name in (LAST_MODEL, BEST_MODEL, CSV_LOG, STATE_FILE):
+    for name in (RUN_CONFIG, LAST_MODEL, BEST_MODEL, CSV_LOG, STATE_FILE):
         (run_dir / name).unlink(missing_ok=True)
 
 
 def _best_so_far(history: dict[str, list[float]], monitor: str) -> float | None:
-    values = [value for value in history.get(monitor, []) if _finite(value)]
+    values = [value for value in history.get(monitor, []) if finite(value)]
     return min(values) if values else None
-
-
-# ---------------------------------------------------------------------------------------------
-# Training on brain crops
-# ---------------------------------------------------------------------------------------------
-def brain_crops(dataset, crop_size: int, batch_size: int, seed: int = 42, threshold: float = 0.02):
-    """Re-batch a dataset of images into random ``crop_size`` crops centred in the brain.
-
-    The VQ-VAE is fully convolutional, so it can train on crops and still encode
-    whole slices. A crop costs ``(crop_size / S)^2`` of a slice, and centring it on a
-    random brain pixel (``image > threshold``; the image centre when there is none)
-    spends that computation on brain rather than on black background, which the
-    model learns within a few steps. Crops are clamped to the image.
-
-    Args:
-        dataset: yields float ``[B, S, S, 1]`` batches (or tuples whose first item is).
-        crop_size: side of the crops (<= S).
-        batch_size: crops per output batch (incomplete batches are dropped).
-        seed: seeds the choice of centres.
-
-    Returns:
-        A dataset of float32 ``[batch_size, crop_size, crop_size, 1]`` batches.
-    """
-    import tensorflow as tf
-
-    crop_size = int(crop_size)
-
-    def first(*items):
-        return items[0]
-
-    def crop(image, pair):
-        height, width = tf.shape(image)[0], tf.shape(image)[1]
-        brain = tf.where(image[..., 0] > threshold)  # [M, 2] int64
-        count = tf.shape(brain, out_type=tf.int64)[0]
-        choice = tf.random.stateless_uniform(
-            [], seed=pair, minval=0, maxval=tf.maximum(count, 1), dtype=tf.int64
-        )
-        centre = tf.cond(
-            count > 0,
-            lambda: tf.cast(brain[choice], tf.int32),
-            lambda: tf.stack([height // 2, width // 2]),
-        )
-        top = tf.clip_by_value(centre[0] - crop_size // 2, 0, height - crop_size)
-        left = tf.clip_by_value(centre[1] - crop_size // 2, 0, width - crop_size)
-        return tf.image.crop_to_bounding_box(image, top, left, crop_size, crop_size)
-
-    images = dataset.map(first).unbatch()
-    seeds = tf.data.Dataset.random(seed=seed).batch(2, drop_remainder=True)
-    crops = tf.data.Dataset.zip((images, seeds)).map(crop, num_parallel_calls=tf.data.AUTOTUNE)
-    return crops.batch(int(batch_size), drop_remainder=True).prefetch(tf.data.AUTOTUNE)
-
-
-# ---------------------------------------------------------------------------------------------
-# Model factory
-# ---------------------------------------------------------------------------------------------
-def make_vqvae(
-    strategy=None,
-    learning_rate: float = 1e-3,
-    jit_compile: bool | str = False,
-    run_eagerly: bool = False,
-    **config,
-):
-    """Build and compile a :class:`oasis_helpers.models.VQVAE` under ``strategy.scope()``.
-
-    ``strategy`` comes from :func:`oasis_helpers.runs.select_strategy` (which also
-    sets the precision policy); ``None`` uses the current (default) strategy.
-    ``config`` goes to ``VQVAE``. Compiled with Adam (``learning_rate``); under
-    ``mixed_float16`` Keras wraps it in a ``LossScaleOptimizer``. ``run_eagerly``
-    skips graph tracing (slow steps, but no start-up cost: for tiny test models).
-    """
-    import tensorflow as tf
-
-    from oasis_helpers.models import VQVAE
-
-    strategy = strategy or tf.distribute.get_strategy()
-    with strategy.scope():
-        model = VQVAE(**config)
-        model.compile(
-            optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
-            jit_compile=jit_compile,
-            run_eagerly=run_eagerly,
-        )
-    return model
 
 
 # ---------------------------------------------------------------------------------------------
@@ -458,38 +363,52 @@ def fit(
     verbose: str | int = "auto",
     tensorboard: bool | str = "auto",
     callbacks: list | None = None,
+    settings: dict | None = None,
 ) -> FitResult:
     """Train ``model`` with checkpoints, resume, logs, NaN guard, schedule and a time budget.
 
     Args:
-        model: a compiled Keras model (built; e.g. from :func:`make_vqvae`). Build
+        model: a compiled Keras model (built; e.g. from ``models.make_vqvae``). Build
             and compile it under the strategy's scope before calling this.
         train_data: a ``tf.data.Dataset`` (or anything ``model.fit`` accepts as ``x``).
-        run_dir: folder for checkpoints and logs (created).
+        run_dir: folder for checkpoints and logs (created); e.g. from
+            :func:`config_run_dir`.
         epochs: total epochs, counting those of earlier calls on the same ``run_dir``.
         validation_data: optional; enables ``best.keras``, early stopping and the
             plateau schedule.
         steps_per_epoch, validation_steps: as ``model.fit`` (needed for repeated data).
         batch_size: images per training step, to report ``images_per_second``.
         learning_rate: the peak learning rate (default: the optimizer's current one).
-        lr_schedule: ``"cosine"`` (see :class:`CosineSchedule`), ``"plateau"``
-            (``ReduceLROnPlateau`` on ``val_loss``) or ``None`` (constant).
+        lr_schedule: ``"cosine"`` (see :class:`~oasis_helpers.callbacks.CosineSchedule`),
+            ``"plateau"`` (``ReduceLROnPlateau`` on ``val_loss``) or ``None`` (constant).
         final_lr_fraction: the cosine schedule's end, as a fraction of the peak.
         warmup_steps: linear warm-up steps of the cosine schedule.
         early_stopping_patience: epochs without a better ``val_loss`` before
             stopping (``None``: no early stopping).
         max_train_minutes: wall-clock budget of this call (``None``: unlimited).
-        resume: continue from ``run_dir``'s checkpoint; ``False`` starts over
-            (deletes the checkpoint, logs and models in ``run_dir``).
+        resume: continue from ``run_dir``'s checkpoint (after checking that it holds
+            this configuration); ``False`` starts over (deletes the checkpoints,
+            logs, models and configuration in ``run_dir``).
         verbose: ``model.fit``'s progress display (``"auto"``, 0, 1 bar, 2 lines).
         tensorboard: write TensorBoard logs (``"auto"``: when the ``tensorboard``
             package is installed; TensorFlow 2.21 no longer pulls it in).
-        callbacks: extra Keras callbacks (e.g. a live plot).
+        callbacks: extra Keras callbacks (e.g. ``plots.LivePlot``); they see every
+            epoch, also one cut short.
+        settings: the data and training settings that define the run besides the
+            model (e.g. ``data_dir``, ``image_size``, ``crop_size``, ``batch_size``,
+            ``steps_per_epoch``, ``learning_rate``, ``seed``); JSON-able values.
+            Stored with ``model.get_config()`` in ``run_dir/run_config.json``;
+            ``epochs`` and ``max_train_minutes`` are left out (they may grow).
 
     Returns:
-        A :class:`FitResult`; the model holds the weights of the last finished epoch.
+        A :class:`FitResult`. The model holds the weights of the last finished
+        epoch, except after a mid-epoch budget stop, where it keeps the weights of
+        the last step (that partial epoch is not checkpointed: a resumed run
+        redoes it from the last finished epoch).
 
     Raises:
+        ConfigMismatchError: ``resume=True`` and ``run_dir`` holds a run of another
+            configuration (or a backup that recorded none); nothing was loaded.
         TrainingDivergedError: the training loss became NaN/inf (the last good
             epoch stays in ``run_dir/backup``).
         ValueError: invalid arguments.
@@ -500,18 +419,28 @@ def fit(
         raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {lr_schedule!r}")
     if max_train_minutes is not None and not max_train_minutes > 0:
         raise ValueError(f"max_train_minutes must be positive or None, got {max_train_minutes}")
+    if settings is not None and not isinstance(settings, dict):
+        raise ValueError(f"settings must be a dict or None, got {type(settings).__name__}")
     if not model.built:
         raise ValueError("build the model before fit (VQVAE builds itself when created)")
     if model.optimizer is None:
         raise ValueError("compile the model (with an optimizer) before fit")
     epochs = int(epochs)
-    run_dir = Path(run_dir)
+    # in a multi-worker cluster only the chief writes run_dir; the others get a private copy
+    run_dir = distributed.worker_run_dir(run_dir, model.distribute_strategy, resume)
     run_dir.mkdir(parents=True, exist_ok=True)
     if not resume:
         _clear_run(run_dir)
 
+    # the configuration is checked before anything is loaded into the model
+    configuration = run_configuration(model.get_config(), settings)
+    _check_configuration(run_dir, configuration)
+    if not (run_dir / RUN_CONFIG).exists():
+        write_atomically(
+            run_dir / RUN_CONFIG, json.dumps(configuration, indent=2, sort_keys=True) + "\n"
+        )
+
     state = _read_state(run_dir)
-    done = _backup_epoch(run_dir)
     # the peak rate of a resumed run is the one its first call used (the optimizer's
     # current rate may already be decayed)
     peak = float(
@@ -523,15 +452,16 @@ def fit(
     previous_seconds = float(state.get("total_train_seconds", 0.0))
     previous_images = int(state.get("total_images_seen", 0))
 
+    done = restore_backup(model, run_dir / BACKUP_DIR)
+    # rows of epochs beyond the backup (a kill between the log and the backup) are redone
+    trim_log(run_dir / CSV_LOG, done)
     finished_early = state.get("stopped_by") == "early_stopping" and epochs <= int(
         state.get("epochs_requested", 0)
     )
     if done and (done >= epochs or finished_early):
-        _restore_backup(model, run_dir)
-        history = read_history(run_dir)
         return FitResult(
             run_dir=run_dir,
-            history=history,
+            history=read_history(run_dir),
             epochs_completed=done,
             initial_epoch=done,
             stopped_by="already_done",
@@ -544,10 +474,12 @@ def fit(
         )
 
     history_before = read_history(run_dir)
+    record = EpochRecord()
     nan_guard = NaNGuard()
     budget = TimeBudget(max_train_minutes * 60.0) if max_train_minutes else None
     counter = _ImageCounter()
-    callback_list: list = [nan_guard, counter]
+    # the record comes first: the others ask it whether an epoch is finished
+    callback_list: list = [record, nan_guard, counter]
     if budget is not None:
         callback_list.append(budget)
     if lr_schedule == "cosine":
@@ -570,16 +502,17 @@ def fit(
             )
             callback_list.append(early_stopping)
         callback_list.append(
-            FiniteModelCheckpoint(
-                str(run_dir / BEST_MODEL),
+            FinishedEpochCheckpoint(
+                run_dir / BEST_MODEL,
+                record,
                 monitor="val_loss",
                 save_best_only=True,
                 initial_value_threshold=_best_so_far(history_before, "val_loss"),
             )
         )
     callback_list += [
-        FiniteModelCheckpoint(str(run_dir / LAST_MODEL), save_best_only=False),
-        keras.callbacks.CSVLogger(str(run_dir / CSV_LOG), append=True),
+        FinishedEpochCheckpoint(run_dir / LAST_MODEL, record, save_best_only=False),
+        EpochLog(run_dir / CSV_LOG, record),
     ]
     if tensorboard == "auto":
         tensorboard = importlib.util.find_spec("tensorboard") is not None
@@ -590,10 +523,10 @@ def fit(
             )
         )
     # the backup comes last: it records an epoch only once everything else has seen it
-    callback_list.append(
-        SafeBackupAndRestore(str(run_dir / BACKUP_DIR), save_freq="epoch", delete_checkpoint=False)
-    )
+    callback_list.append(EpochBackup(run_dir / BACKUP_DIR, record))
     callback_list += list(callbacks or [])
+    # in a cluster: one clock (the chief's) for the budget, one stop decision for all
+    callback_list = distributed.synchronise_callbacks(callback_list, model.distribute_strategy)
 
     _write_state(
         run_dir,
@@ -605,23 +538,20 @@ def fit(
             "peak_learning_rate": peak,
         },
     )
-    try:
-        model.fit(
-            train_data,
-            epochs=epochs,
-            validation_data=validation_data,
-            steps_per_epoch=steps_per_epoch,
-            validation_steps=validation_steps,
-            callbacks=callback_list,
-            verbose=verbose,
-            shuffle=False,  # tf.data pipelines shuffle themselves
-        )
-    finally:
-        # BackupAndRestore sets the private start epoch on the model; a later
-        # fit on the same model object must not inherit it.
-        model._initial_epoch = None
+    model.fit(
+        train_data,
+        epochs=epochs,
+        initial_epoch=done,
+        validation_data=validation_data,
+        steps_per_epoch=steps_per_epoch,
+        validation_steps=validation_steps,
+        callbacks=callback_list,
+        verbose=verbose,
+        shuffle=False,  # tf.data pipelines shuffle themselves
+    )
 
-    completed = _backup_epoch(run_dir)
+    completed = max([done, *backup_epochs(run_dir / BACKUP_DIR)])
+    partial_steps = record.steps_done if not record.finished and nan_guard.epoch is None else 0
     images = counter.batches * int(batch_size or 0)
     seconds = counter.seconds
     if nan_guard.epoch is not None:
@@ -642,12 +572,13 @@ def fit(
         "total_images_seen": previous_images + images,
         "images_per_second": rate,
         "time_budget_seconds": budget.max_seconds if budget else None,
+        "partial_epoch_steps": partial_steps,
     }
     _write_state(run_dir, new_state)
 
     if nan_guard.epoch is not None:
         if completed:
-            _restore_backup(model, run_dir)
+            restore_backup(model, run_dir / BACKUP_DIR)
         raise TrainingDivergedError(
             f"the training loss became {nan_guard.value} at epoch {nan_guard.epoch + 1}, batch "
             f"{nan_guard.batch + 1}; training stopped. The last finite epoch ({completed}) is "
@@ -668,108 +599,8 @@ def fit(
         total_train_seconds=previous_seconds + seconds,
         total_images_seen=previous_images + images,
         resumed=done > 0,
-        extra={"time_budget_seconds": new_state["time_budget_seconds"]},
+        extra={
+            "time_budget_seconds": new_state["time_budget_seconds"],
+            "partial_epoch_steps": partial_steps,
+        },
     )
-
-
-def _write_state(run_dir: Path, state: dict[str, Any]) -> None:
-    temporary = run_dir / (STATE_FILE + ".tmp")
-    temporary.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
-    temporary.replace(run_dir / STATE_FILE)
-
-
-def _restore_backup(model: keras.Model, run_dir: Path) -> None:
-    """Load the backup's weights (and optimizer state) into ``model``."""
-    path = run_dir / BACKUP_DIR / "latest.weights.h5"
-    if not path.exists():
-        raise FileNotFoundError(
-            f"{path} is missing although {run_dir / BACKUP_DIR} records finished epochs; "
-            f"delete {run_dir} or call fit(..., resume=False) to start over"
-        )
-    if model.optimizer is not None and not model.optimizer.built:
-        model.optimizer.build(model.trainable_variables)
-    model.load_weights(str(path))
-
-
-# ---------------------------------------------------------------------------------------------
-# Curves
-# ---------------------------------------------------------------------------------------------
-#: Panels of :func:`plot_history`: (title, training key); ``val_`` + key is drawn too.
-HISTORY_PANELS = (
-    ("total loss", "loss"),
-    ("reconstruction loss (MSE)", "reconstruction_loss"),
-    ("quantizer loss", "quantizer_loss"),
-    ("perplexity", "perplexity"),
-    ("codebook usage", "codebook_usage"),
-    ("learning rate", "learning_rate"),
-)
-
-
-def plot_history(history: dict[str, list[float]], figure=None):
-    """Training curves (and validation curves where logged), one panel per quantity.
-
-    Args:
-        history: ``{key: [value per epoch]}`` (e.g. ``FitResult.history`` or
-            :func:`read_history`); missing keys are skipped.
-        figure: a matplotlib figure to draw into (cleared), or ``None`` for a new one.
-
-    Returns:
-        The matplotlib figure. Losses use a log scale.
-    """
-    import matplotlib.pyplot as plt
-
-    panels = [(title, key) for title, key in HISTORY_PANELS if history.get(key)]
-    figure = figure or plt.figure(figsize=(4 * min(3, max(1, len(panels))), 6))
-    figure.clear()
-    columns = 3
-    rows = max(1, math.ceil(len(panels) / columns))
-    for index, (title, key) in enumerate(panels):
-        axis = figure.add_subplot(rows, columns, index + 1)
-        values = history[key]
-        epochs = np.arange(1, len(values) + 1)
-        axis.plot(epochs, values, marker=".", label="train")
-        if history.get(f"val_{key}") and key != "learning_rate":
-            axis.plot(epochs, history[f"val_{key}"], marker=".", label="validation")
-            axis.legend(fontsize=8)
-        if "loss" in key or key == "learning_rate":
-            positive = [value for value in values if _finite(value) and value > 0]
-            if positive:
-                axis.set_yscale("log")
-        axis.set(title=title, xlabel="epoch")
-    figure.tight_layout()
-    return figure
-
-
-class LivePlot(keras.callbacks.Callback):
-    """Redraw :func:`plot_history` in a notebook after every epoch (live training curves).
-
-    ``previous`` is the history of earlier calls (e.g. ``read_history(run_dir)``),
-    so that a resumed run shows its whole past. Needs IPython; use it only in an
-    interactive session (a headless run gets the static figure after training).
-    """
-
-    def __init__(self, previous: dict[str, list[float]] | None = None):
-        super().__init__()
-        self.history = {key: list(values) for key, values in (previous or {}).items()}
-        self._figure = None
-        self._handle = None
-
-    def on_epoch_end(self, epoch, logs=None):
-        import matplotlib.pyplot as plt
-        from IPython.display import display
-
-        for key, value in (logs or {}).items():
-            self.history.setdefault(key, []).append(float(value))
-        if self._figure is None:
-            self._figure = plt.figure(figsize=(12, 6))
-        plot_history(self.history, self._figure)
-        if self._handle is None:
-            self._handle = display(self._figure, display_id=True)
-        else:
-            self._handle.update(self._figure)
-
-    def on_train_end(self, logs=None):
-        import matplotlib.pyplot as plt
-
-        if self._figure is not None:
-            plt.close(self._figure)
