@@ -78,7 +78,16 @@ def _to_json_ready(value: Any) -> Any:
 
 
 def write_metrics(run_dir: str | os.PathLike, stem: str, metrics: dict[str, Any]) -> Path:
-    """Write ``run_dir/stem/metrics.json`` (NumPy values converted, NaN as null)."""
+    """Write ``run_dir/stem/metrics.json`` (NumPy values converted, NaN as null).
+
+    In a multi-worker cluster (``TF_CONFIG``) only the chief writes; the other
+    workers return the path without touching it (``distributed.is_chief``).
+    """
+    from oasis_helpers import distributed
+
+    path = Path(run_dir) / stem / "metrics.json"
+    if not distributed.is_chief():
+        return path
     path = notebook_dir(run_dir, stem) / "metrics.json"
     path.write_text(json.dumps(_to_json_ready(metrics), indent=2, sort_keys=True) + "\n")
     return path
@@ -92,7 +101,8 @@ def read_metrics(run_dir: str | os.PathLike, stem: str) -> dict[str, Any]:
 def select_strategy(mixed_precision: str | bool = "auto"):
     """Pick the ``tf.distribute`` strategy and precision policy for this machine.
 
-    * ``TF_CONFIG`` set in the environment: ``MultiWorkerMirroredStrategy``.
+    * ``TF_CONFIG`` set in the environment: ``MultiWorkerMirroredStrategy`` (training
+      on several processes or machines; see :mod:`oasis_helpers.distributed`).
     * more than one GPU: ``MirroredStrategy`` over all of them.
     * otherwise: the default strategy (one GPU or the CPU).
 
@@ -100,26 +110,52 @@ def select_strategy(mixed_precision: str | bool = "auto"):
     visible and leaves float32 on the CPU (where float16 is slower);
     ``True``/``False`` force it on or off.
 
+    Several workers: start the same program on every machine, each with the same
+    ``TF_CONFIG`` cluster (``{"cluster": {"worker": ["host1:port", "host2:port"]},
+    "task": {"type": "worker", "index": i}}``) and a ``run_dir`` on a file system
+    they share, and call this function before any other TensorFlow work.
+    :func:`oasis_helpers.training.fit` then lets only the chief (worker 0, or the
+    ``"chief"`` task) write the run's files, reads the budget from the chief's
+    clock and stops every worker at the same step; ``batch_size`` is the global
+    batch. Under this strategy Keras 3.15 needs
+    :func:`oasis_helpers.distributed.enable_keras_multi_worker` (installed here) and
+    datasets that yield images only.
+
     Returns:
         ``(strategy, policy_name)``.
+
+    Raises:
+        ValueError: ``mixed_precision`` is not ``"auto"``, ``True`` or ``False``, or
+            ``TF_CONFIG`` does not describe a cluster with this task in it.
+        RuntimeError: ``TF_CONFIG`` is set but TensorFlow already ran an operation in
+            this process (collectives must be configured at program start).
     """
     import keras
     import tensorflow as tf
 
-    gpus = tf.config.list_physical_devices("GPU")
-    if os.environ.get("TF_CONFIG"):
-        strategy = tf.distribute.MultiWorkerMirroredStrategy()
-    elif len(gpus) > 1:
-        strategy = tf.distribute.MirroredStrategy()
-    else:
-        strategy = tf.distribute.get_strategy()
+    from oasis_helpers import distributed
 
-    if mixed_precision == "auto":
-        use_mixed = bool(gpus)
-    elif isinstance(mixed_precision, bool):
-        use_mixed = mixed_precision
-    else:
+    if mixed_precision != "auto" and not isinstance(mixed_precision, bool):
         raise ValueError(f"mixed_precision must be 'auto', True or False, got {mixed_precision!r}")
+    _, task_type, _ = distributed.cluster_tasks()  # validates TF_CONFIG (clear errors)
+    if task_type is not None:
+        try:
+            strategy = tf.distribute.MultiWorkerMirroredStrategy()
+        except RuntimeError as error:
+            raise RuntimeError(
+                f"TF_CONFIG is set, so select_strategy creates a MultiWorkerMirroredStrategy, "
+                f"which must happen before TensorFlow runs any operation in this process "
+                f"({error}). Call select_strategy first (e.g. in a fresh kernel), or unset "
+                f"TF_CONFIG to train on this machine alone."
+            ) from error
+        distributed.enable_keras_multi_worker()
+    gpus = tf.config.list_physical_devices("GPU")
+    if task_type is None:
+        strategy = (
+            tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
+        )
+
+    use_mixed = bool(gpus) if mixed_precision == "auto" else mixed_precision
     policy_name = "mixed_float16" if use_mixed else "float32"
     keras.mixed_precision.set_global_policy(policy_name)
     return strategy, policy_name
