@@ -1,6 +1,8 @@
 # The two commands of the series: `make run` (every notebook, headless, on the demo
-# cohort, results in runs/demo) and `make test` (ruff + pytest). Both create the
-# virtual environment .venv from pyproject.toml when it is missing or out of date.
+# cohort, results in runs/demo; it prints each notebook's sections and messages as
+# they run) and `make test` (ruff + pytest). Both create the virtual environment .venv
+# from pyproject.toml when it is missing or out of date, and register the Jupyter
+# kernel `oasis-vqvae` (quiet TensorFlow start-up; see oasis_helpers/series.py).
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -15,8 +17,7 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) \
-		--display-name "Python (oasis-vqvae)" >/dev/null
+	$(BIN)/python -m oasis_helpers.series --install-kernel --kernel $(KERNEL) >/dev/null
 	@touch $(STAMP)
 
 run: $(STAMP)
@@ -31,6 +32,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 lab: $(STAMP)
+	$(BIN)/python -c "from oasis_helpers import series; series.ensure_kernel('$(KERNEL)')"
 	$(BIN)/jupyter lab notebooks/
 
 clean-runs:

@@ -1,13 +1,29 @@
 """Helpers for the OASIS VQ-VAE notebook series.
 
-One module per idea: ``data`` (loading every supported layout, tf.data
-pipelines), ``demo`` (the embedded MNI152-based demo cohort), ``quantizer``
-(vector-quantizer layers), ``models`` (encoder, decoder, VQ-VAE), ``metrics``
-(SSIM, PSNR, perplexity), ``plots`` and ``runs`` (seeding, run directories,
-metrics.json, distribution strategy).
+One module per idea: ``data`` (a package: layout detection, PNG, Analyze/NIfTI
+volumes, the tf.data pipeline and crops, behind ``load_slices``), ``demo`` (the
+embedded MNI152-based demo cohort), ``quantizer`` (vector-quantizer layers and
+their losses), ``models`` (encoder, decoder, VQ-VAE, the default configuration,
+the code grids of ``codes.npz``), ``training`` (``fit``, resume by configuration)
+and ``callbacks`` (the checkpoints, budget, schedule and guards behind it),
+``distributed`` (training on several machines), ``prior`` (the PixelCNN prior over
+code grids), ``anomaly`` (lesions, anomaly maps, restoration), ``metrics`` (SSIM,
+PSNR, perplexity, codebook health), ``plots`` and ``widgets`` (the only modules
+that draw), ``parameters`` (checks a notebook's parameters before any work),
+``runs`` (seeding, run directories, metrics.json, strategy selection) and
+``series`` (the headless runner behind ``make run``).
 
 Modules are imported lazily by the notebooks (``from oasis_helpers import data``)
-so that importing the package itself does not pull in TensorFlow.
+so that importing the package itself does not pull in TensorFlow. It does set
+``TF_CPP_MIN_LOG_LEVEL=3`` (unless already set) so that TensorFlow, when a module
+imports it after this package, keeps its C++ log lines (oneDNN, CUDA probing, a
+failed ``cuInit`` on a machine without a GPU) out of the notebooks; set it to
+``0`` before importing to see them. (The project's Jupyter kernel goes further:
+see :mod:`oasis_helpers.series`.)
 """
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 __version__ = "0.1.0"

@@ -1,0 +1,258 @@
+"""Check a notebook's parameters before any work, with errors that say what is allowed.
+
+Each notebook calls :func:`check` in the cell after its parameters cell, with the
+parameters it has (and, for notebook 03, the replica count of its distribution
+strategy)::
+
+    parameters.check(image_size=image_size, crop_size=crop_size, downsample=downsample,
+                     batch_size=batch_size, replicas=strategy.num_replicas_in_sync, ...)
+
+A bad value raises :class:`ParameterError` (a ``ValueError``) naming the parameter,
+its value and the allowed range, before a slice is loaded or a model built: without
+it, ``crop_size = 512`` with ``image_size = 256`` fails deep inside tf.data, and an
+unknown quantizer only when the model is built.
+
+Rules on one parameter are the functions ``check_<name>``; rules that relate two
+parameters (a crop inside the image and a multiple of ``downsample``, a code grid
+that divides the image, a batch that splits evenly over the replicas, a patch of
+``embedding_dim`` pixels) run when both are given. Rules that the package already
+enforces live where they are enforced and are called from here: ``downsample`` and
+``quantizer`` in :mod:`oasis_helpers.models`, ``image_size`` in
+:mod:`oasis_helpers.data`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+__all__ = ["LIMITS", "ParameterError", "check"]
+
+#: Inclusive ``(minimum, maximum)`` of the integer parameters (``None``: no maximum).
+#: The maxima catch typing slips (an extra zero) long before memory runs out.
+LIMITS: dict[str, tuple[int, int | None]] = {
+    "image_size": (8, 4096),
+    "crop_size": (8, 4096),
+    "batch_size": (1, 65_536),
+    "num_embeddings": (2, 65_536),
+    "embedding_dim": (1, 4096),
+    "epochs": (1, None),
+    "steps_per_epoch": (1, None),
+    "validation_slices": (1, None),
+    "steps": (1, None),
+    "sweep_steps": (1, None),
+    "patch_size": (1, 256),
+    "max_patches": (1, None),
+    "slices_per_volume": (1, None),
+    "num_residual_blocks": (0, 64),
+    "residual_channels": (1, 4096),
+    "dead_code_steps": (0, None),
+    "seed": (0, 2**32 - 1),
+    # notebook 04, the PixelCNN prior
+    "hidden_channels": (1, 4096),
+    "num_layers": (1, 256),
+    "head_channels": (1, 4096),
+    "num_samples": (1, None),
+    "quality_samples": (1, None),
+    "top_k": (0, 65_536),
+}
+
+#: Parameters that must be finite numbers strictly above zero (``None`` allowed where noted).
+POSITIVE = ("learning_rate", "max_train_minutes", "temperature")
+#: Parameters where ``None`` means "off" (no crops, no budget, no restarts).
+OPTIONAL = ("crop_size", "max_train_minutes", "dead_code_steps")
+
+
+class ParameterError(ValueError):
+    """A notebook parameter outside its allowed range (the message names both)."""
+
+
+def _fail(name: str, value: Any, allowed: str) -> None:
+    raise ParameterError(f"{name} = {value!r} is not allowed: {name} must be {allowed}")
+
+
+def check_integer(name: str, value: Any, minimum: int = 1, maximum: int | None = None) -> int:
+    """``value`` as an ``int`` in ``[minimum, maximum]`` (booleans and fractions refused)."""
+    allowed = (
+        f"an integer >= {minimum:,}"
+        if maximum is None
+        else f"an integer from {minimum:,} to {maximum:,}"
+    )
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        _fail(name, value, allowed)
+    value = int(value)
+    if value < minimum or (maximum is not None and value > maximum):
+        _fail(name, value, allowed)
+    return value
+
+
+def check_positive(name: str, value: Any) -> float:
+    """``value`` as a finite ``float`` > 0."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        _fail(name, value, "a finite number > 0")
+    if value <= 0:
+        _fail(name, value, "a finite number > 0")
+    return float(value)
+
+
+def check_commitment_cost(value: Any) -> float:
+    """``beta`` of the commitment loss: a finite number >= 0 (0 switches it off)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        _fail("commitment_cost", value, "a finite number >= 0 (0.25 in the paper)")
+    if value < 0:
+        _fail("commitment_cost", value, "a finite number >= 0 (0.25 in the paper)")
+    return float(value)
+
+
+def check_ema_decay(value: Any) -> float:
+    """Decay of the EMA codebook's moving averages: strictly between 0 and 1."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
+        _fail("ema_decay", value, "a number strictly between 0 and 1 (e.g. 0.95 or 0.99)")
+    return float(value)
+
+
+def check_kernel_size(value: Any) -> int:
+    """The PixelCNN's kernel: odd and >= 3, so that each masked convolution is centred."""
+    kernel_size = check_integer("kernel_size", value, 3, 63)
+    if kernel_size % 2 == 0:
+        _fail("kernel_size", value, "an odd integer from 3 to 63 (3, 5, 7, ...)")
+    return kernel_size
+
+
+def check_quantizer(value: Any) -> str:
+    """One of :data:`oasis_helpers.models.QUANTIZERS`."""
+    from oasis_helpers.models import QUANTIZERS
+
+    if value not in QUANTIZERS:
+        _fail("quantizer", value, "one of " + ", ".join(repr(name) for name in QUANTIZERS))
+    return value
+
+
+def check_downsample(value: Any, image_size: int | None = None) -> int:
+    """A power of two >= 2 that divides ``image_size`` (the model's own rules)."""
+    from oasis_helpers import models
+
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        _fail("downsample", value, "a power of two >= 2 (2, 4, 8, ...)")
+    try:
+        downsample = models._check_downsample(int(value))
+        models._check_size(image_size, downsample)
+    except ParameterError:
+        raise
+    except ValueError as error:
+        raise ParameterError(f"downsample = {value!r} is not allowed: {error}") from None
+    return downsample
+
+
+def check_image_size(value: Any) -> int:
+    """The loader's own rule (:mod:`oasis_helpers.data`), and at most 4096 pixels."""
+    from oasis_helpers.data.loading import _check_image_size
+
+    try:
+        image_size = _check_image_size(value)
+    except ValueError as error:
+        raise ParameterError(f"image_size = {value!r} is not allowed: {error}") from None
+    return check_integer("image_size", image_size, *LIMITS["image_size"])
+
+
+def check_crop_size(crop_size: Any, image_size: int | None = None) -> int | None:
+    """``None`` (whole slices) or a side from 8 to ``image_size``."""
+    if crop_size is None:
+        return None
+    if image_size is None:
+        return check_integer("crop_size", crop_size, *LIMITS["crop_size"])
+    minimum = LIMITS["crop_size"][0]
+    allowed = f"None (whole slices) or an integer from {minimum} to image_size ({image_size})"
+    if isinstance(crop_size, bool) or not isinstance(crop_size, int | float):
+        _fail("crop_size", crop_size, allowed)
+    if crop_size != int(crop_size) or not minimum <= crop_size <= image_size:
+        _fail("crop_size", crop_size, allowed)
+    return int(crop_size)
+
+
+def check_batch_size(batch_size: Any, replicas: int = 1) -> int:
+    """A global batch of at least one example per replica that splits evenly over them."""
+    batch_size = check_integer("batch_size", batch_size, *LIMITS["batch_size"])
+    replicas = check_integer("replicas", replicas, 1)
+    if batch_size % replicas:
+        _fail(
+            "batch_size",
+            batch_size,
+            f"a multiple of the {replicas} replicas of the distribution strategy "
+            f"(e.g. {max(replicas, batch_size - batch_size % replicas)})",
+        )
+    return batch_size
+
+
+def check(replicas: int = 1, **values: Any) -> dict[str, Any]:
+    """Check a notebook's parameters; return them (as checked, e.g. ints) or raise.
+
+    Args:
+        replicas: replicas of the distribution strategy (``batch_size`` must be a
+            multiple of it).
+        **values: the parameters, by their notebook names: ``image_size``,
+            ``crop_size``, ``downsample``, ``batch_size``, ``num_embeddings``,
+            ``embedding_dim``, ``commitment_cost``, ``quantizer``, ``ema_decay``,
+            ``learning_rate``, ``epochs``, ``steps_per_epoch``, ``validation_slices``,
+            ``max_train_minutes``, ``dead_code_steps``, the PixelCNN's
+            ``kernel_size``, ``conditional`` and ``temperature``, and the other
+            names of :data:`LIMITS`. Relations between two parameters are checked when both
+            are given.
+
+    Raises:
+        ParameterError: a value outside its range (the message names the
+            parameter, the value and the allowed range).
+        TypeError: a name this module has no rule for (a typo in the call).
+    """
+    checked: dict[str, Any] = {}
+    image_size = values.get("image_size")
+    for name, value in values.items():
+        if value is None and name in OPTIONAL:
+            checked[name] = None
+        elif name == "image_size":
+            checked[name] = check_image_size(value)
+        elif name == "crop_size":
+            checked[name] = check_crop_size(value, image_size)
+        elif name == "downsample":
+            checked[name] = check_downsample(value, image_size)
+        elif name == "batch_size":
+            checked[name] = check_batch_size(value, replicas)
+        elif name == "commitment_cost":
+            checked[name] = check_commitment_cost(value)
+        elif name == "ema_decay":
+            checked[name] = check_ema_decay(value)
+        elif name == "quantizer":
+            checked[name] = check_quantizer(value)
+        elif name == "kernel_size":
+            checked[name] = check_kernel_size(value)
+        elif name == "conditional":
+            if not isinstance(value, bool):
+                _fail(name, value, "True or False")
+            checked[name] = value
+        elif name == "sweep_sizes":
+            checked[name] = [check_integer(name, size, *LIMITS["num_embeddings"]) for size in value]
+        elif name in POSITIVE:
+            checked[name] = check_positive(name, value)
+        elif name in LIMITS:
+            checked[name] = check_integer(name, value, *LIMITS[name])
+        else:
+            raise TypeError(f"parameters.check has no rule for a parameter named {name!r}")
+    if checked.get("crop_size") and checked.get("downsample"):
+        crop_size, downsample = checked["crop_size"], checked["downsample"]
+        if crop_size % downsample:
+            _fail(
+                "crop_size",
+                crop_size,
+                f"a multiple of downsample ({downsample}), so that the decoder rebuilds "
+                f"the crop's size (e.g. {max(downsample, crop_size - crop_size % downsample)})",
+            )
+    if {"patch_size", "embedding_dim"} <= checked.keys():
+        patch_size, embedding_dim = checked["patch_size"], checked["embedding_dim"]
+        if embedding_dim != patch_size**2:
+            _fail(
+                "embedding_dim",
+                embedding_dim,
+                f"patch_size**2 = {patch_size**2}: each {patch_size}x{patch_size} patch "
+                "is one vector to quantize",
+            )
+    return checked
