@@ -1,0 +1,981 @@
+"""Unsupervised lesion detection: synthetic lesions, anomaly maps, prior-guided restoration
+and their evaluation.
+
+A model of healthy brains (the VQ-VAE and its PixelCNN prior) should explain a healthy
+slice well and a damaged one badly; *where* it fails is the anomaly map. This module holds
+the model-independent parts; the models plug in through plain arrays and callables.
+
+Shapes: images are float32 ``[N, H, W, 1]`` in ``[0, 1]``; masks and anomaly maps are
+``[N, H, W]`` (bool and float32); code grids are int ``[N, h, w]`` with ``H = f h`` for the
+encoder's downsampling factor ``f``; ``K`` is the codebook size.
+
+Lesions (evaluation)
+    :func:`synthesize_lesions` draws bright or dark blobs into brain tissue: a randomly
+    rotated ellipse whose radius is perturbed by a few angular harmonics (an irregular,
+    star-shaped outline), with a smooth edge. For a pixel at polar position
+    ``(rho, phi)`` of the ellipse's normalised coordinates,
+    ``s = 1 - rho / (1 + sum_k c_k cos(k phi + phi_k))`` is positive inside; the blend
+    weight is ``alpha = smoothstep(s / softness)`` (``3t^2 - 2t^3``, clipped to [0, 1]),
+    set to 0 where ``alpha < MIN_ALPHA`` so that every lesion pixel changes visibly. The
+    lesioned image is ``clip(x + alpha * delta, 0, 1)`` with a signed contrast ``delta``
+    (bright ``> 0`` or dark ``< 0``). The returned mask is *exactly* the set of pixels
+    whose value changed (``x' != x``).
+
+Brain region and post-processing (Baur et al. 2021, "Autoencoders for unsupervised
+anomaly segmentation in brain MR images: a comparative study")
+    :func:`brain_region` is ``x > threshold`` (``metrics.BRAIN_THRESHOLD``), holes filled,
+    eroded by a disk of radius ``erosion`` pixels (the skull-stripping edge is where every
+    model errs; it is not a lesion). :func:`postprocess_map` zeroes a map outside that
+    region and applies a ``median_size x median_size`` median filter per slice
+    (``scipy.ndimage.median_filter``), then zeroes the outside again.
+
+Anomaly maps
+    * reconstruction residual :func:`residual_map`: ``|x - x_hat|``;
+    * the prior's per-position surprise ``-log p(z_ij | z_<ij)`` on the code grid,
+      brought to the image by :func:`upsample_grid_map` (nearest: each code's value fills
+      its ``f x f`` block; bilinear: half-pixel-centred linear interpolation);
+    * prior-guided restoration (Pinaya et al. 2022; the latent restoration of MOOD 2020):
+      :func:`restore_codes` walks the grid in raster order and resamples every code whose
+      probability under the prior, *given the codes before it as already healed*, is below
+      a threshold; the caller decodes the healed grids and :func:`restoration_map` averages
+      ``|x - x_healed|`` over several restorations. The threshold comes from healthy
+      validation grids only (:func:`choose_restoration_threshold`).
+
+Evaluation (scikit-learn), over the pixels of an evaluation region (usually the brain)
+    pixel AUROC / AUPRC (:func:`pixel_auroc`, :func:`pixel_auprc`), the best Dice over all
+    thresholds ``ceil(Dice) = max_t 2 TP(t) / (|P(t)| + |L|)`` (:func:`best_dice`, from
+    ``precision_recall_curve``: Dice is the F1 score ``2 p r / (p + r)``), the Dice at a
+    given threshold (:func:`dice_at_threshold`), a threshold chosen on validation slices
+    (:func:`choose_dice_threshold`), slice scores (:func:`slice_scores`) and slice-level
+    AUROC (:func:`slice_auroc`); :func:`evaluate_map` gathers them. Dice is pooled over
+    all evaluated pixels of all slices (one confusion matrix), as in Baur et al.
+
+The user's own lesions
+    :func:`load_lesion_dir` reads ``lesion_dir/images/*.png`` and ``lesion_dir/masks/*.png``
+    (same file names; mask non-zero = lesion) with the data loader's PNG decoding and resize.
+
+Nothing here draws: figures belong to :mod:`oasis_helpers.plots`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+from scipy import ndimage
+
+from oasis_helpers.metrics import BRAIN_THRESHOLD
+
+__all__ = [
+    "DEFAULT_EROSION",
+    "DEFAULT_MEDIAN_SIZE",
+    "DEFAULT_RESTORATION_QUANTILE",
+    "LESION_DIR_LAYOUT",
+    "MIN_ALPHA",
+    "ConditionalProbabilities",
+    "LesionDirError",
+    "LesionSlices",
+    "Restoration",
+    "best_dice",
+    "brain_region",
+    "choose_dice_threshold",
+    "choose_restoration_threshold",
+    "conditional_from_full_pass",
+    "dice_at_threshold",
+    "evaluate_map",
+    "load_lesion_dir",
+    "observed_code_probabilities",
+    "pixel_auprc",
+    "pixel_auroc",
+    "postprocess_map",
+    "residual_map",
+    "restoration_map",
+    "restore_codes",
+    "restore_repeatedly",
+    "slice_auroc",
+    "slice_scores",
+    "synthesize_lesions",
+    "upsample_grid_map",
+]
+
+#: Radius (pixels) of the disk that erodes the thresholded brain mask.
+DEFAULT_EROSION = 3
+#: Side of the median filter that smooths every anomaly map (Baur et al. 2021 use 5).
+DEFAULT_MEDIAN_SIZE = 5
+#: Quantile of healthy validation code probabilities used as the restoration threshold.
+DEFAULT_RESTORATION_QUANTILE = 0.01
+#: Blend weights below this are set to 0, so every masked pixel changes by at least
+#: ``MIN_ALPHA * |delta|`` (unless clipped at 0 or 1).
+MIN_ALPHA = 0.1
+
+#: ``conditional_probabilities(codes, row, col) -> [N, K]``: see :func:`restore_codes`.
+ConditionalProbabilities = Callable[[np.ndarray, int, int], np.ndarray]
+
+
+# ============================================================================ input checks
+
+
+def _as_image_batch(images, name: str = "images") -> tuple[np.ndarray, bool]:
+    """Images as float32 ``[N, H, W]``, and whether a single slice came in.
+
+    Accepts ``[N, H, W, 1]`` and ``[N, H, W]`` batches and single slices ``[H, W, 1]``
+    (a 3D array whose last axis has size 1) and ``[H, W]``.
+    """
+    array = np.asarray(images)
+    if array.ndim == 2:
+        return array[None].astype(np.float32), True
+    if array.ndim == 3 and array.shape[-1] == 1:
+        return array[None, ..., 0].astype(np.float32), True
+    if array.ndim == 4 and array.shape[-1] == 1:
+        return array[..., 0].astype(np.float32), False
+    if array.ndim == 3:
+        return array.astype(np.float32), False
+    raise ValueError(
+        f"{name} must have shape [N, H, W, 1], [N, H, W], [H, W, 1] or [H, W], got {array.shape}"
+    )
+
+
+def _as_map_batch(values, name: str) -> np.ndarray:
+    """Maps or masks ``[N, H, W]`` (or ``[N, H, W, 1]``) as an array ``[N, H, W]``."""
+    array = np.asarray(values)
+    if array.ndim == 4 and array.shape[-1] == 1:
+        array = array[..., 0]
+    if array.ndim != 3:
+        raise ValueError(f"{name} must have shape [N, H, W], got {array.shape}")
+    return array
+
+
+def _check_same_shape(**arrays: np.ndarray) -> None:
+    shapes = {name: np.shape(array) for name, array in arrays.items()}
+    if len(set(shapes.values())) > 1:
+        listed = ", ".join(f"{name} {shape}" for name, shape in shapes.items())
+        raise ValueError(f"shapes must match: {listed}")
+
+
+# ============================================================================ brain region
+
+
+def _disk(radius: int) -> np.ndarray:
+    rows, cols = np.mgrid[-radius : radius + 1, -radius : radius + 1]
+    return rows**2 + cols**2 <= radius**2
+
+
+def brain_region(
+    images, threshold: float = BRAIN_THRESHOLD, erosion: int = DEFAULT_EROSION
+) -> np.ndarray:
+    """The eroded brain mask in which lesions are drawn and maps are evaluated.
+
+    ``region = erode(fill_holes(x > threshold), disk(erosion))``, per slice.
+
+    Args:
+        images: ``[N, H, W, 1]``, ``[N, H, W]``, ``[H, W, 1]`` or ``[H, W]`` intensities.
+        threshold: intensity above which a pixel is brain.
+        erosion: radius in pixels of the eroding disk; 0 keeps the filled mask.
+
+    Returns:
+        bool ``[N, H, W]`` (``[H, W]`` for one slice).
+    """
+    batch, single = _as_image_batch(images)
+    if erosion < 0:
+        raise ValueError(f"erosion must be >= 0 pixels, got {erosion}")
+    per_slice = np.zeros((3, 3, 3), bool)
+    per_slice[1] = ndimage.generate_binary_structure(2, 1)  # no connection across slices
+    region = ndimage.binary_fill_holes(batch > threshold, structure=per_slice)
+    if erosion:
+        region = ndimage.binary_erosion(region, structure=_disk(erosion)[None])
+    return region[0] if single else region
+
+
+# ============================================================================ lesions
+
+
+def _smoothstep(values: np.ndarray) -> np.ndarray:
+    values = np.clip(values, 0.0, 1.0)
+    return values * values * (3.0 - 2.0 * values)
+
+
+def _lesion_alpha(rng: np.random.Generator, area: float, softness: float) -> tuple[np.ndarray, int]:
+    """A blend weight patch ``[2R+1, 2R+1]`` in ``[0, 1]`` for one lesion of about ``area``
+    pixels (the area where ``alpha >= MIN_ALPHA``), and its half-size ``R``."""
+    radius = np.sqrt(area / np.pi)
+    aspect = rng.uniform(1.0, 1.6)
+    # the core alpha >= MIN_ALPHA ends near s = softness * 0.2, i.e. rho ~ 1 - 0.2 softness
+    scale = radius / (1.0 - 0.2 * softness)
+    axis_a, axis_b = scale * np.sqrt(aspect), scale / np.sqrt(aspect)
+    harmonics = np.arange(2, 6)
+    amplitudes = rng.uniform(0.0, 0.3, harmonics.size) / harmonics
+    phases = rng.uniform(0.0, 2 * np.pi, harmonics.size)
+    angle = rng.uniform(0.0, np.pi)
+    half = int(np.ceil(max(axis_a, axis_b) * (1.0 + amplitudes.sum()))) + 1
+    rows, cols = np.mgrid[-half : half + 1, -half : half + 1].astype(np.float64)
+    along = cols * np.cos(angle) + rows * np.sin(angle)
+    across = -cols * np.sin(angle) + rows * np.cos(angle)
+    rho = np.hypot(along / axis_a, across / axis_b)
+    phi = np.arctan2(across / axis_b, along / axis_a)
+    outline = 1.0 + np.sum(
+        amplitudes[:, None, None] * np.cos(harmonics[:, None, None] * phi + phases[:, None, None]),
+        axis=0,
+    )
+    alpha = _smoothstep((1.0 - rho / outline) / softness)
+    alpha[alpha < MIN_ALPHA] = 0.0
+    return alpha, half
+
+
+def synthesize_lesions(
+    images,
+    seed: int,
+    lesion_fraction: float = 1.0,
+    lesions_per_slice: int = 1,
+    min_area: float = 9.0,
+    max_area_fraction: float = 0.04,
+    contrast_range: tuple[float, float] = (0.15, 0.5),
+    bright_probability: float = 0.5,
+    softness: float = 0.5,
+    threshold: float = BRAIN_THRESHOLD,
+    erosion: int = DEFAULT_EROSION,
+    max_tries: int = 50,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Draw seeded synthetic lesions into brain tissue; return the images and exact masks.
+
+    For each slice chosen to carry lesions (a ``lesion_fraction`` of the slices), each of
+    ``lesions_per_slice`` lesions gets:
+
+    * an area drawn log-uniformly from ``[min_area, max_area_fraction * brain area]``
+      pixels (the brain area is that of :func:`brain_region`; about the area, the outline
+      is irregular);
+    * an irregular smooth blob (see the module docstring) whose centre is a random pixel of
+      the eroded brain region; up to ``max_tries`` centres are tried to fit the blob fully
+      inside the region, after which the blob is cut to the region;
+    * a signed contrast ``delta = +-U(contrast_range)``, bright with probability
+      ``bright_probability``; the image becomes ``clip(x + alpha * delta, 0, 1)``.
+
+    Slices whose eroded brain region is smaller than ``min_area`` get no lesion.
+
+    Args:
+        images: float ``[N, H, W, 1]``, ``[N, H, W]``, ``[H, W, 1]`` or ``[H, W]`` in
+            ``[0, 1]``.
+        seed: the same seed gives the same lesions for the same images.
+
+    Returns:
+        ``(lesioned, masks)``: ``lesioned`` float32 of the input's shape; ``masks`` bool
+        ``[N, H, W]`` (``[H, W]`` for one slice), True exactly where ``lesioned`` differs
+        from the input (cast to float32).
+    """
+    batch, single = _as_image_batch(images)
+    if batch.size and (np.nanmin(batch) < 0.0 or np.nanmax(batch) > 1.0 or np.isnan(batch).any()):
+        raise ValueError(
+            f"images must lie in [0, 1], got values in [{np.nanmin(batch)}, {np.nanmax(batch)}]"
+        )
+    if not 0.0 <= lesion_fraction <= 1.0:
+        raise ValueError(f"lesion_fraction must be in [0, 1], got {lesion_fraction}")
+    if lesions_per_slice < 1:
+        raise ValueError(f"lesions_per_slice must be >= 1, got {lesions_per_slice}")
+    if min_area < 1:
+        raise ValueError(f"min_area must be >= 1 pixel, got {min_area}")
+    if not 0.0 < max_area_fraction <= 1.0:
+        raise ValueError(f"max_area_fraction must be in (0, 1], got {max_area_fraction}")
+    low, high = contrast_range
+    if not 0.0 < low <= high <= 1.0:
+        raise ValueError(f"contrast_range must satisfy 0 < low <= high <= 1, got {contrast_range}")
+    if not 0.0 <= bright_probability <= 1.0:
+        raise ValueError(f"bright_probability must be in [0, 1], got {bright_probability}")
+    if softness <= 0.0:
+        raise ValueError(f"softness must be > 0, got {softness}")
+    if max_tries < 1:
+        raise ValueError(f"max_tries must be >= 1, got {max_tries}")
+
+    regions = brain_region(batch, threshold, erosion)
+    count, height, width = batch.shape
+    slice_seeds = np.random.SeedSequence(seed).spawn(count)
+    chosen = np.random.default_rng(seed).random(count) < lesion_fraction
+    lesioned = batch.copy()
+    for index in np.flatnonzero(chosen):
+        rng = np.random.default_rng(slice_seeds[index])
+        region = regions[index]
+        candidates = np.argwhere(region)
+        brain_area = len(candidates)
+        if brain_area < min_area:
+            continue
+        for _ in range(lesions_per_slice):
+            largest = max(min_area, max_area_fraction * brain_area)
+            area = float(np.exp(rng.uniform(np.log(min_area), np.log(largest))))
+            alpha, half = _lesion_alpha(rng, area, softness)
+            padded = np.zeros((height + 2 * half, width + 2 * half), np.float64)
+            region_padded = np.pad(region, half)
+            for _attempt in range(max_tries):
+                row, col = candidates[rng.integers(brain_area)]
+                window = (slice(row, row + 2 * half + 1), slice(col, col + 2 * half + 1))
+                if not np.any((alpha > 0) & ~region_padded[window]):
+                    break
+            padded[window] = alpha
+            weight = padded[half : half + height, half : half + width] * region
+            delta = rng.uniform(low, high) * (1.0 if rng.random() < bright_probability else -1.0)
+            lesioned[index] = np.clip(
+                lesioned[index] + (weight * delta).astype(np.float32), 0.0, 1.0
+            )
+    masks = lesioned != batch
+    if single:
+        return lesioned[0].reshape(np.shape(images)), masks[0]
+    return lesioned.reshape(np.shape(images)), masks
+
+
+# ============================================================================ maps
+
+
+def residual_map(images, reconstructions) -> np.ndarray:
+    """Reconstruction residual ``|x - x_hat|`` as float32 ``[N, H, W]``.
+
+    Args:
+        images, reconstructions: ``[N, H, W, 1]`` (or ``[N, H, W]``), same shape.
+    """
+    images, reconstructions = np.asarray(images), np.asarray(reconstructions)
+    _check_same_shape(images=images, reconstructions=reconstructions)
+    difference = np.abs(images.astype(np.float32) - reconstructions.astype(np.float32))
+    return _as_map_batch(difference, "images")
+
+
+def restoration_map(images, healed_reconstructions, weights=None) -> np.ndarray:
+    """Weighted mean residual over ``R`` restorations: ``sum_r w_r |x - x_r| / sum_r w_r``.
+
+    Args:
+        images: ``[N, H, W, 1]`` inputs ``x``.
+        healed_reconstructions: ``[R, N, H, W, 1]`` decoded healed grids ``x_r``.
+        weights: None (equal weights), ``[R]`` or ``[R, N]`` non-negative weights, e.g. the
+            likelihood of each restoration.
+
+    Returns:
+        float32 ``[N, H, W]``.
+    """
+    images = np.asarray(images, np.float32)
+    healed = np.asarray(healed_reconstructions, np.float32)
+    if healed.ndim != images.ndim + 1 or healed.shape[1:] != images.shape:
+        raise ValueError(
+            f"healed_reconstructions must have shape [R, *images.shape] = [R, {images.shape}], "
+            f"got {healed.shape}"
+        )
+    restorations = healed.shape[0]
+    if weights is None:
+        weights = np.ones(restorations, np.float32)
+    weights = np.asarray(weights, np.float32)
+    if weights.ndim == 1:
+        weights = np.broadcast_to(weights[:, None], (restorations, images.shape[0]))
+    if weights.shape != (restorations, images.shape[0]) or np.any(weights < 0):
+        raise ValueError(
+            f"weights must be non-negative with shape [R] or [R, N] = [{restorations}, "
+            f"{images.shape[0]}], got shape {weights.shape}"
+        )
+    totals = weights.sum(axis=0)
+    if np.any(totals <= 0):
+        raise ValueError("weights of every slice must not all be zero")
+    residuals = np.abs(healed - images[None])
+    residuals = residuals.reshape(restorations, images.shape[0], -1)
+    mean = np.einsum("rn,rnp->np", weights, residuals) / totals[:, None]
+    return _as_map_batch(mean.reshape(images.shape), "images").astype(np.float32)
+
+
+def upsample_grid_map(grid_map, image_size, method: str = "nearest") -> np.ndarray:
+    """Bring a per-position code-grid map ``[N, h, w]`` to the image ``[N, H, W]``.
+
+    * ``"nearest"``: each grid value fills the ``H/h x W/w`` block of pixels that its code
+      encodes (``np.repeat``; needs ``H`` and ``W`` to be multiples of ``h`` and ``w``);
+      the map's sum grows by exactly ``(H/h)(W/w)``.
+    * ``"bilinear"``: linear interpolation with half-pixel-centred grids (pixel centres at
+      ``(i + 0.5) h / H - 0.5`` in grid units, edges replicated), like
+      ``tf.image.resize(..., "bilinear")``; smooth, no block edges.
+
+    Args:
+        grid_map: ``[N, h, w]`` (e.g. the prior's ``-log p`` per position).
+        image_size: ``S`` or ``(H, W)``.
+        method: ``"nearest"`` or ``"bilinear"``.
+
+    Returns:
+        float32 ``[N, H, W]``.
+    """
+    grid_map = np.asarray(grid_map, np.float32)
+    if grid_map.ndim != 3:
+        raise ValueError(f"grid_map must have shape [N, h, w], got {grid_map.shape}")
+    height, width = (image_size, image_size) if np.isscalar(image_size) else tuple(image_size)
+    _, grid_height, grid_width = grid_map.shape
+    if method == "nearest":
+        if height % grid_height or width % grid_width:
+            raise ValueError(
+                f"image_size {(height, width)} must be a multiple of the grid size "
+                f"{(grid_height, grid_width)} for method='nearest'"
+            )
+        return np.repeat(
+            np.repeat(grid_map, height // grid_height, axis=1), width // grid_width, axis=2
+        )
+    if method == "bilinear":
+        zoom = (1.0, height / grid_height, width / grid_width)
+        upsampled = ndimage.zoom(grid_map, zoom, order=1, mode="nearest", grid_mode=True)
+        return upsampled.astype(np.float32)
+    raise ValueError(f"method must be 'nearest' or 'bilinear', got {method!r}")
+
+
+def postprocess_map(anomaly_map, region, median_size: int = DEFAULT_MEDIAN_SIZE) -> np.ndarray:
+    """Restrict a map to the brain region and smooth it with a median filter (per slice).
+
+    ``m' = region * median_filter(region * m, median_size x median_size)``.
+
+    Args:
+        anomaly_map: float ``[N, H, W]``.
+        region: bool ``[N, H, W]``, usually :func:`brain_region` of the input slices.
+        median_size: side of the median filter; 1 disables smoothing.
+
+    Returns:
+        float32 ``[N, H, W]``, zero outside ``region``.
+    """
+    anomaly_map = _as_map_batch(anomaly_map, "anomaly_map").astype(np.float32)
+    region = _as_map_batch(region, "region").astype(bool)
+    _check_same_shape(anomaly_map=anomaly_map, region=region)
+    if median_size < 1:
+        raise ValueError(f"median_size must be >= 1, got {median_size}")
+    restricted = np.where(region, anomaly_map, 0.0).astype(np.float32)
+    if median_size > 1:
+        restricted = ndimage.median_filter(restricted, size=(1, median_size, median_size))
+    return np.where(region, restricted, 0.0).astype(np.float32)
+
+
+# ============================================================================ restoration
+
+
+class Restoration(NamedTuple):
+    """Result of :func:`restore_codes`.
+
+    Attributes:
+        codes: int32 ``[N, h, w]`` healed grids.
+        flagged: bool ``[N, h, w]``: the code there had ``p < threshold`` (given the
+            healed codes before it) and was resampled.
+        changed: bool ``[N, h, w]``: ``codes != input codes``; a subset of ``flagged``
+            (a resampled code may come out the same).
+        probabilities: float32 ``[N, h, w]``: ``p(z_ij | healed z_<ij)`` of the code that
+            was there before the decision (the input code).
+    """
+
+    codes: np.ndarray
+    flagged: np.ndarray
+    changed: np.ndarray
+    probabilities: np.ndarray
+
+
+def observed_code_probabilities(probabilities, codes) -> np.ndarray:
+    """The probability of each observed code: ``P[n, i, j, codes[n, i, j]]``.
+
+    Args:
+        probabilities: ``[N, h, w, K]`` per-position distributions (e.g. one causal prior pass).
+        codes: int ``[N, h, w]``.
+
+    Returns:
+        float ``[N, h, w]``; ``-log`` of it is the prior's per-position surprise map.
+    """
+    probabilities, codes = np.asarray(probabilities), np.asarray(codes)
+    if probabilities.ndim != 4 or probabilities.shape[:3] != codes.shape:
+        raise ValueError(
+            f"probabilities must have shape [*codes.shape, K] = [{codes.shape}, K], "
+            f"got {probabilities.shape}"
+        )
+    return np.take_along_axis(probabilities, codes[..., None].astype(np.intp), axis=-1)[..., 0]
+
+
+def choose_restoration_threshold(
+    validation_code_probabilities, quantile: float = DEFAULT_RESTORATION_QUANTILE
+) -> float:
+    """The restoration threshold: a low quantile of healthy validation code probabilities.
+
+    ``threshold = Quantile_q { p(z_ij | z_<ij) : healthy validation grids }``, so that a
+    fraction ``q`` of healthy codes would be resampled. By design this function takes
+    only the validation probabilities: the evaluated slices never set the threshold.
+
+    Args:
+        validation_code_probabilities: any shape, values in ``[0, 1]``: the probabilities
+            of the observed codes of healthy validation grids (see
+            :func:`observed_code_probabilities`; pass ``exp(log_p)`` for natural
+            log-probabilities, ``2 ** -nll_bits`` for the prior's NLL in bits).
+        quantile: ``q`` in ``(0, 1)``.
+    """
+    values = np.asarray(validation_code_probabilities, np.float64).ravel()
+    if values.size == 0:
+        raise ValueError("validation_code_probabilities is empty")
+    if np.isnan(values).any() or values.min() < 0.0 or values.max() > 1.0:
+        raise ValueError(
+            "validation_code_probabilities must be probabilities in [0, 1] (pass exp(log_p) or "
+            "2 ** -nll_bits), "
+            f"got values in [{np.nanmin(values)}, {np.nanmax(values)}]"
+        )
+    if not 0.0 < quantile < 1.0:
+        raise ValueError(f"quantile must be in (0, 1), got {quantile}")
+    return float(np.quantile(values, quantile))
+
+
+def restore_codes(
+    codes,
+    conditional_probabilities: ConditionalProbabilities,
+    threshold: float,
+    seed: int,
+    temperature: float = 1.0,
+    truncate: bool = True,
+    region=None,
+) -> Restoration:
+    """Prior-guided restoration ("healing") of code grids in raster order.
+
+    For each position ``(i, j)`` in raster order (row by row, left to right):
+
+    1. ``p = conditional_probabilities(healed, i, j)``: ``[N, K]``, the prior's
+       distribution of the code at ``(i, j)`` given the codes before it *as already healed*;
+    2. where ``p[z_ij] < threshold`` (and ``region[i, j]`` when given), draw a new code from
+       ``q_k ∝ p_k^(1/temperature)``, restricted to the codes with ``p_k >= threshold``
+       when ``truncate`` (and some exist), and write it into ``healed``.
+
+    Once the border of a lesion is healed, its interior becomes unlikely given the healed
+    border, so the whole lesion is resampled (one likelihood pass flags mostly the border).
+
+    The callable's contract: it is called exactly once per position, in raster order, with
+    the same array object ``healed`` whose entries before ``(i, j)`` are final (never
+    changed later); the entries at and after ``(i, j)`` are the input codes and must be
+    ignored. A sampler with a cache (notebook 04's fast sampler) can therefore update its
+    cache incrementally, so a restoration costs about one sampling pass.
+    :func:`conditional_from_full_pass` adapts a causal full-grid model.
+
+    Args:
+        codes: int ``[N, h, w]`` code grids of the slices to restore.
+        conditional_probabilities: ``(codes [N, h, w], row, col) -> [N, K]`` probabilities.
+        threshold: resample codes with probability below this (see
+            :func:`choose_restoration_threshold`).
+        seed: seeds the draws (same seed and inputs -> same result).
+        temperature: ``> 0``; below 1 sharpens the distribution of the replacement codes.
+        truncate: draw replacements only from codes at or above the threshold.
+        region: optional bool ``[N, h, w]`` or ``[h, w]``: only these positions may change.
+
+    Returns:
+        :class:`Restoration` with the healed codes, the flagged and changed positions and the
+        probabilities of the input codes.
+    """
+    codes = np.asarray(codes)
+    if codes.ndim != 3 or not np.issubdtype(codes.dtype, np.integer):
+        raise ValueError(
+            f"codes must be an integer array [N, h, w], got {codes.dtype} {codes.shape}"
+        )
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold must be a probability in [0, 1], got {threshold}")
+    if temperature <= 0.0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    count, grid_height, grid_width = codes.shape
+    if region is None:
+        region = np.ones(codes.shape, bool)
+    region = np.broadcast_to(np.asarray(region, bool), codes.shape)
+    rng = np.random.default_rng(seed)
+    healed = codes.astype(np.int32, copy=True)
+    flagged = np.zeros(codes.shape, bool)
+    probabilities_of_codes = np.zeros(codes.shape, np.float32)
+    slices = np.arange(count)
+    for row in range(grid_height):
+        for col in range(grid_width):
+            probabilities = np.asarray(conditional_probabilities(healed, row, col), np.float64)
+            if probabilities.ndim != 2 or probabilities.shape[0] != count:
+                raise ValueError(
+                    f"conditional_probabilities must return [N, K] = [{count}, K], "
+                    f"got {probabilities.shape} at position ({row}, {col})"
+                )
+            current = healed[:, row, col]
+            if current.max() >= probabilities.shape[1] or current.min() < 0:
+                raise ValueError(
+                    f"codes must lie in [0, {probabilities.shape[1] - 1}] (K from "
+                    f"conditional_probabilities), got {current.min()}..{current.max()}"
+                )
+            observed = probabilities[slices, current]
+            probabilities_of_codes[:, row, col] = observed
+            uniform = rng.random(count)  # one draw per slice and position: stable streams
+            resample = (observed < threshold) & region[:, row, col]
+            if not resample.any():
+                continue
+            flagged[:, row, col] = resample
+            proposal = probabilities[resample]
+            if truncate:
+                likely = proposal >= threshold
+                keep = likely | ~likely.any(axis=1, keepdims=True)
+                proposal = np.where(keep, proposal, 0.0)
+            with np.errstate(divide="ignore"):
+                logits = np.log(proposal) / temperature  # q ∝ p^(1/T), in log space
+            proposal = np.exp(logits - logits.max(axis=1, keepdims=True))
+            proposal /= proposal.sum(axis=1, keepdims=True)
+            cumulative = np.cumsum(proposal, axis=1)
+            draws = (cumulative < uniform[resample, None]).sum(axis=1)
+            healed[resample, row, col] = np.minimum(draws, probabilities.shape[1] - 1)
+    changed = healed != codes
+    return Restoration(healed, flagged, changed, probabilities_of_codes)
+
+
+def restore_repeatedly(
+    codes, restore: Callable[..., Restoration], threshold: float, num_restorations: int, seed: int
+) -> Restoration:
+    """``R = num_restorations`` independent restorations of the same grids, stacked.
+
+    ``restore(codes, threshold=..., seed=...)`` is one restoration, e.g.
+    ``functools.partial(restore_codes, conditional_probabilities=...)`` or a fast sampler's
+    restoration with the same contract; restoration ``r`` gets the ``r``-th integer of
+    ``np.random.SeedSequence(seed).generate_state(R)`` as its seed.
+
+    Returns:
+        :class:`Restoration` whose fields have shape ``[R, N, h, w]``; decode each
+        ``codes[r]`` and pass the stack to :func:`restoration_map`.
+    """
+    if int(num_restorations) != num_restorations or num_restorations < 1:
+        raise ValueError(f"num_restorations must be a positive integer, got {num_restorations}")
+    seeds = np.random.SeedSequence(seed).generate_state(int(num_restorations))
+    results = [restore(codes, threshold=threshold, seed=int(value)) for value in seeds]
+    return Restoration(*(np.stack(field) for field in zip(*results, strict=True)))
+
+
+def conditional_from_full_pass(
+    full_pass: Callable[[np.ndarray], np.ndarray],
+) -> ConditionalProbabilities:
+    """Adapt a causal full-grid model to :func:`restore_codes`' per-position callable.
+
+    ``full_pass(codes [N, h, w]) -> [N, h, w, K]`` gives at every position the distribution
+    given the codes before it in raster order (e.g. a PixelCNN forward pass + softmax).
+    Because the model is causal, its output at ``(i, j)`` stays valid until a code before
+    ``(i, j)`` changes: the adapter re-runs ``full_pass`` only when the grid differs from
+    the one of its last pass before the requested position, so a restoration costs
+    ``1 + (number of positions where some slice changed)`` passes instead of ``h w``.
+    """
+    cache: dict[str, np.ndarray] = {}
+
+    def conditional_probabilities(codes: np.ndarray, row: int, col: int) -> np.ndarray:
+        codes = np.asarray(codes)
+        flat = codes.reshape(codes.shape[0], -1)
+        before = row * codes.shape[2] + col
+        stale = (
+            "codes" not in cache
+            or cache["codes"].shape != flat.shape
+            or not np.array_equal(cache["codes"][:, :before], flat[:, :before])
+        )
+        if stale:
+            cache["codes"] = flat.copy()
+            cache["probabilities"] = np.asarray(full_pass(codes))
+        return cache["probabilities"][:, row, col]
+
+    return conditional_probabilities
+
+
+# ============================================================================ evaluation
+
+
+def _region_values(maps, masks, region) -> tuple[np.ndarray, np.ndarray]:
+    """Scores and labels of the evaluated pixels (all pixels when ``region`` is None)."""
+    maps = _as_map_batch(maps, "maps")
+    masks = _as_map_batch(masks, "masks").astype(bool)
+    _check_same_shape(maps=maps, masks=masks)
+    if region is None:
+        return maps.ravel().astype(np.float64), masks.ravel()
+    region = _as_map_batch(region, "region").astype(bool)
+    _check_same_shape(maps=maps, region=region)
+    return maps[region].astype(np.float64), masks[region]
+
+
+def _need_both_classes(labels: np.ndarray, what: str) -> None:
+    positives = int(labels.sum())
+    if positives == 0 or positives == labels.size:
+        raise ValueError(
+            f"{what} needs both lesion and healthy {what.split()[0]}s in the evaluated set, "
+            f"got {positives} lesion of {labels.size}"
+        )
+
+
+def pixel_auroc(maps, masks, region=None) -> float:
+    """Area under the ROC curve of the map's pixel scores against the lesion masks.
+
+    Args:
+        maps: float ``[N, H, W]`` anomaly maps (higher = more anomalous).
+        masks: bool ``[N, H, W]`` true lesions.
+        region: optional bool ``[N, H, W]``: evaluate only these pixels (the brain).
+    """
+    from sklearn.metrics import roc_auc_score
+
+    scores, labels = _region_values(maps, masks, region)
+    _need_both_classes(labels, "pixel AUROC")
+    return float(roc_auc_score(labels, scores))
+
+
+def pixel_auprc(maps, masks, region=None) -> float:
+    """Area under the precision-recall curve (average precision) of pixel scores."""
+    from sklearn.metrics import average_precision_score
+
+    scores, labels = _region_values(maps, masks, region)
+    _need_both_classes(labels, "pixel AUPRC")
+    return float(average_precision_score(labels, scores))
+
+
+def best_dice(maps, masks, region=None) -> tuple[float, float]:
+    """The best achievable Dice over all thresholds, ``ceil(Dice)``, and its threshold.
+
+    A pixel is predicted a lesion when ``map >= t``. Over the pooled pixels,
+    ``Dice(t) = 2 TP(t) / (|pred(t)| + |lesion|)`` equals the F1 score
+    ``2 p r / (p + r)`` of precision ``p`` and recall ``r``; scikit-learn's
+    ``precision_recall_curve`` gives them at every distinct score from one sort, so no
+    threshold is looped over in Python.
+
+    Returns:
+        ``(dice, threshold)``.
+    """
+    from sklearn.metrics import precision_recall_curve
+
+    scores, labels = _region_values(maps, masks, region)
+    _need_both_classes(labels, "pixel Dice")
+    precision, recall, thresholds = precision_recall_curve(labels, scores)
+    precision, recall = precision[:-1], recall[:-1]  # the last point (r = 0) has no threshold
+    sums = precision + recall
+    dice = np.where(sums > 0, 2 * precision * recall / np.where(sums > 0, sums, 1.0), 0.0)
+    best = int(np.argmax(dice))
+    return float(dice[best]), float(thresholds[best])
+
+
+def dice_at_threshold(maps, masks, threshold: float, region=None) -> float:
+    """Pooled Dice ``2 |pred & lesion| / (|pred| + |lesion|)`` with ``pred = map >= threshold``.
+
+    Returns 1.0 when both the prediction and the lesion masks are empty.
+    """
+    scores, labels = _region_values(maps, masks, region)
+    predicted = scores >= threshold
+    denominator = int(predicted.sum()) + int(labels.sum())
+    if denominator == 0:
+        return 1.0
+    return float(2 * np.count_nonzero(predicted & labels) / denominator)
+
+
+def choose_dice_threshold(validation_maps, validation_masks, validation_region=None) -> float:
+    """The map threshold that maximises the pooled Dice on validation slices.
+
+    Validation slices carry synthetic lesions (never the evaluated slices); apply the
+    threshold to the test maps with :func:`dice_at_threshold`.
+    """
+    return best_dice(validation_maps, validation_masks, validation_region)[1]
+
+
+def slice_scores(maps, region=None, statistic: str = "percentile", percentile: float = 99.0):
+    """One anomaly score per slice from its map, inside ``region``.
+
+    * ``"mean"``: mean of the map over the region's pixels;
+    * ``"percentile"``: the ``percentile``-th percentile of those pixels (a top-``1%``
+      score by default: a small lesion barely moves the mean).
+
+    Slices with an empty region score 0.
+
+    Returns:
+        float64 ``[N]``.
+    """
+    maps = _as_map_batch(maps, "maps").astype(np.float64)
+    if region is None:
+        region = np.ones(maps.shape, bool)
+    region = _as_map_batch(region, "region").astype(bool)
+    _check_same_shape(maps=maps, region=region)
+    if statistic not in ("mean", "percentile"):
+        raise ValueError(f"statistic must be 'mean' or 'percentile', got {statistic!r}")
+    if not 0.0 <= percentile <= 100.0:
+        raise ValueError(f"percentile must be in [0, 100], got {percentile}")
+    scores = np.zeros(maps.shape[0])
+    for index, (values, inside) in enumerate(zip(maps, region, strict=True)):
+        if not inside.any():
+            continue
+        pixels = values[inside]
+        scores[index] = pixels.mean() if statistic == "mean" else np.percentile(pixels, percentile)
+    return scores
+
+
+def slice_auroc(scores, has_lesion) -> float:
+    """AUROC of slice scores ``[N]`` for slices with a lesion (True) against clean slices."""
+    from sklearn.metrics import roc_auc_score
+
+    scores, has_lesion = np.asarray(scores, np.float64), np.asarray(has_lesion, bool)
+    _check_same_shape(scores=scores, has_lesion=has_lesion)
+    _need_both_classes(has_lesion, "slice AUROC")
+    return float(roc_auc_score(has_lesion, scores))
+
+
+def evaluate_map(
+    maps,
+    masks,
+    region,
+    validation_threshold: float,
+    statistic: str = "percentile",
+    percentile: float = 99.0,
+) -> dict[str, float]:
+    """All metrics of one method, with the keys of notebook 05's ``metrics.json``.
+
+    Args:
+        maps: float ``[N, H, W]`` post-processed anomaly maps of the evaluated slices.
+        masks: bool ``[N, H, W]`` their true lesions (clean slices: all False).
+        region: bool ``[N, H, W]`` evaluated pixels (the brain), or None for all.
+        validation_threshold: from :func:`choose_dice_threshold` on validation slices.
+
+    Returns:
+        ``auroc_pixel``, ``auprc_pixel``, ``dice_best``, ``dice_at_validation_threshold``
+        and ``auroc_slice`` (NaN when all slices, or none, have a lesion).
+    """
+    masks = _as_map_batch(masks, "masks").astype(bool)
+    has_lesion = masks.any(axis=(1, 2))
+    if has_lesion.all() or not has_lesion.any():
+        auroc_slice = float("nan")
+    else:
+        auroc_slice = slice_auroc(slice_scores(maps, region, statistic, percentile), has_lesion)
+    return {
+        "auroc_pixel": pixel_auroc(maps, masks, region),
+        "auprc_pixel": pixel_auprc(maps, masks, region),
+        "dice_best": best_dice(maps, masks, region)[0],
+        "dice_at_validation_threshold": dice_at_threshold(
+            maps, masks, validation_threshold, region
+        ),
+        "auroc_slice": auroc_slice,
+    }
+
+
+# ============================================================================ lesion_dir
+
+
+class LesionDirError(ValueError):
+    """``lesion_dir`` is empty or its images and masks do not pair up (message names the file)."""
+
+
+class LesionSlices(NamedTuple):
+    """Slices with annotated lesions read by :func:`load_lesion_dir`.
+
+    Attributes:
+        images: float32 ``[N, S, S, 1]`` in ``[0, 1]``.
+        masks: bool ``[N, S, S]``, True = lesion.
+        names: the ``N`` file names, in natural order.
+    """
+
+    images: np.ndarray
+    masks: np.ndarray
+    names: list[str]
+
+
+LESION_DIR_LAYOUT = """\
+lesion_dir/
+├── images/   slice_001.png, slice_002.png, ...   (grayscale slices)
+└── masks/    slice_001.png, slice_002.png, ...   (same names; non-zero = lesion)"""
+
+
+def _png_files(folder: Path) -> dict[str, Path]:
+    """Visible ``*.png`` files of a folder by name (other files are ignored)."""
+    from oasis_helpers.data.layouts import _visible
+
+    return {
+        path.name: path
+        for path in folder.iterdir()
+        if path.is_file() and _visible(path) and path.suffix.lower() == ".png"
+    }
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    """``(width, height)`` from the PNG header, without decoding the pixels."""
+    from PIL import Image
+
+    from oasis_helpers.data.layouts import UnreadableFileError
+
+    try:
+        with Image.open(path) as image:
+            return image.size
+    except (OSError, SyntaxError, ValueError) as error:
+        raise UnreadableFileError(path, f"cannot read the PNG ({error})") from error
+
+
+def _read_lesion_mask(path: Path, image_size: int) -> np.ndarray:
+    """A mask PNG as bool ``[S, S]``: non-zero = lesion; padded and resized like the images
+    (nearest neighbour, so the mask stays binary)."""
+    from PIL import Image
+
+    from oasis_helpers.data.layouts import UnreadableFileError
+    from oasis_helpers.data.resampling import _resize
+
+    try:
+        with Image.open(path) as image:
+            image.load()
+            if image.mode in ("P", "PA", "RGB", "RGBA", "LA", "CMYK", "YCbCr"):
+                image = image.convert("L")
+            pixels = np.asarray(image)
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
+        raise UnreadableFileError(path, f"cannot decode the PNG ({error})") from error
+    lesion = (pixels != 0).astype(np.uint8)
+    return _resize(lesion, image_size, nearest=True) > 0
+
+
+def load_lesion_dir(lesion_dir: str | os.PathLike, image_size: int) -> LesionSlices:
+    """Read the user's own annotated slices from ``lesion_dir/images`` and ``lesion_dir/masks``.
+
+    Both folders hold PNG files with the same names; a mask pixel that is non-zero marks a
+    lesion. Images are decoded like the data loader's PNG slices (gray; 16-bit scaled by
+    65535; padded to a centred square and resized bilinearly to ``image_size``); masks are
+    padded and resized with nearest neighbour, so they stay binary and aligned.
+
+    Args:
+        lesion_dir: the folder holding ``images/`` and ``masks/``.
+        image_size: side ``S`` of the returned slices (the model's input size).
+
+    Returns:
+        :class:`LesionSlices` ``(images [N, S, S, 1] float32, masks [N, S, S] bool, names)``.
+
+    Raises:
+        FileNotFoundError: ``lesion_dir``, ``images/`` or ``masks/`` is missing.
+        LesionDirError: no PNG in ``images/``, a mask without an image or an image without a
+            mask, or an image and its mask of different sizes (each names the file).
+        oasis_helpers.data.UnreadableFileError: a PNG cannot be decoded (names the file).
+    """
+    if int(image_size) != image_size or image_size < 1:
+        raise ValueError(f"image_size must be a positive integer, got {image_size}")
+    # the data loader's PNG decoding, resizing and errors: one convention for every PNG
+    from oasis_helpers import data
+    from oasis_helpers.data.layouts import _natural_key
+    from oasis_helpers.data.png import _decode_png
+
+    root = Path(lesion_dir).expanduser()
+    if not root.is_dir():
+        raise FileNotFoundError(
+            f"lesion_dir {str(root)!r} is not a folder. Expected:\n{LESION_DIR_LAYOUT}"
+        )
+    folders = {}
+    for name in ("images", "masks"):
+        folders[name] = root / name
+        if not folders[name].is_dir():
+            raise FileNotFoundError(
+                f"lesion_dir {str(root)!r} has no {name}/ folder. Expected:\n{LESION_DIR_LAYOUT}"
+            )
+    images_found, masks_found = _png_files(folders["images"]), _png_files(folders["masks"])
+    if not images_found and not masks_found:
+        raise LesionDirError(
+            f"lesion_dir {str(root)!r} holds no PNG files in images/ or masks/. "
+            f"Expected:\n{LESION_DIR_LAYOUT}"
+        )
+    masks_alone = sorted(set(masks_found) - set(images_found), key=_natural_key)
+    if masks_alone:
+        raise LesionDirError(
+            f"{masks_found[masks_alone[0]]}: a mask without an image (no "
+            f"{folders['images'] / masks_alone[0]}; {len(masks_alone)} mask(s) without image)"
+        )
+    images_alone = sorted(set(images_found) - set(masks_found), key=_natural_key)
+    if images_alone:
+        raise LesionDirError(
+            f"{images_found[images_alone[0]]}: an image without a mask (no "
+            f"{folders['masks'] / images_alone[0]}; {len(images_alone)} image(s) without mask)"
+        )
+    names = sorted(images_found, key=_natural_key)
+    images = np.zeros((len(names), image_size, image_size, 1), np.float32)
+    masks = np.zeros((len(names), image_size, image_size), bool)
+    for index, name in enumerate(names):
+        image_path, mask_path = images_found[name], masks_found[name]
+        image_shape = _png_size(image_path)
+        mask_shape = _png_size(mask_path)
+        if image_shape != mask_shape:
+            raise LesionDirError(
+                f"{mask_path}: mask size {mask_shape[0]}x{mask_shape[1]} (width x height) differs "
+                f"from its image "
+                f"{image_path} ({image_shape[0]}x{image_shape[1]}); they must match pixel for pixel"
+            )
+        pixels = np.asarray(_decode_png(image_path, image_size, as_mask=False))
+        if pixels.dtype == np.uint8:
+            pixels = data.floats_from_pixels(pixels)
+        images[index, ..., 0] = pixels
+        masks[index] = _read_lesion_mask(mask_path, image_size)
+    return LesionSlices(images, masks, names)
