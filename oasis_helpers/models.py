@@ -74,6 +74,11 @@ __all__ = [
 #: Accepted values of the ``quantizer`` argument.
 QUANTIZERS = ("ema", "standard")
 
+#: Slices per batch of encode/decode/reconstruct/save_codes: large enough to keep the
+#: CPU busy, small enough that inference on a whole OASIS split stays far below 4 GiB
+#: (a 256x256 batch of 64 took about 700 MiB of activations, 16 about 230 MiB).
+INFERENCE_BATCH_SIZE = 32
+
 #: The series' default VQ-VAE, the one place its settings live: the defaults of
 #: :class:`VQVAE`, of notebook 03's parameters and of ``benchmarks/reconstruction.py``.
 #: Measured on the demo cohort with notebook 03 (256x256 slices, 128x128 training crops).
@@ -502,12 +507,12 @@ class VQVAE(keras.Model):
     def _reconstruct_batch(self, images):
         return self(tf.cast(images, self.compute_dtype), training=False)
 
-    def encode(self, images, batch_size: int = 64) -> np.ndarray:
+    def encode(self, images, batch_size: int = INFERENCE_BATCH_SIZE) -> np.ndarray:
         """Code indices of ``images`` ``[B, H, W, 1]``: int32 ``[B, H/F, W/F]``."""
         self._check_images(images)
         return self._batched(self._encode_batch, images, batch_size).astype(np.int32)
 
-    def decode(self, indices, batch_size: int = 64) -> np.ndarray:
+    def decode(self, indices, batch_size: int = INFERENCE_BATCH_SIZE) -> np.ndarray:
         """Images ``[B, hF, wF, 1]`` (float32 in [0, 1]) from code indices ``[B, h, w]``."""
         shape = tuple(indices.shape)
         if len(shape) != 3:
@@ -523,7 +528,7 @@ class VQVAE(keras.Model):
             )
         return self._batched(self._decode_batch, indices.astype(np.int32), batch_size)
 
-    def reconstruct(self, images, batch_size: int = 64) -> np.ndarray:
+    def reconstruct(self, images, batch_size: int = INFERENCE_BATCH_SIZE) -> np.ndarray:
         """Reconstructions ``[B, H, W, 1]`` (float32 in [0, 1]) of ``images`` ``[B, H, W, 1]``."""
         self._check_images(images)
         return self._batched(self._reconstruct_batch, images, batch_size).astype(np.float32)
@@ -766,7 +771,7 @@ def _encode_split(model: VQVAE, split, batch_size: int) -> np.ndarray:
     return codes
 
 
-def save_codes(path, model: VQVAE, source, batch_size: int = 64) -> CodeGrids:
+def save_codes(path, model: VQVAE, source, batch_size: int = INFERENCE_BATCH_SIZE) -> CodeGrids:
     """Encode every split of ``source`` with ``model`` and write them to ``path`` (``.npz``).
 
     Args:
