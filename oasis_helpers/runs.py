@@ -180,8 +180,9 @@ def project_root() -> Path:
 
     Falls back to the current directory when the package is installed elsewhere.
     """
-    candidate = Path(__file__).resolve().parent.parent
-    return candidate if (candidate / "pyproject.toml").exists() else Path.cwd()
+    from oasis_helpers.data.layouts import repository_root
+
+    return repository_root() or Path.cwd()
 
 
 def resolve_run_dir(run_dir: str | os.PathLike) -> Path:

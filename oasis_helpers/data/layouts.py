@@ -99,11 +99,11 @@ def _visible(path: Path) -> bool:
     return not path.name.startswith(".")
 
 
-def _repository_root() -> Path | None:
+def repository_root() -> Path | None:
     """The repository root (the folder holding ``pyproject.toml`` above this package), if any.
 
-    ``oasis_helpers.runs.project_root`` answers the same question for run folders; it is
-    not imported here so that ``data`` depends on nothing else in the package.
+    The one place this question is answered: ``oasis_helpers.runs.project_root`` uses
+    it for run folders (``data`` itself depends on nothing else in the package).
     """
     candidate = Path(__file__).resolve().parents[2]
     return candidate if (candidate / "pyproject.toml").exists() else None
@@ -114,7 +114,7 @@ def _resolve_data_dir(data_dir: str | os.PathLike) -> Path:
     relative to the repository root (JupyterLab starts kernels in ``notebooks/``)."""
     path = Path(data_dir).expanduser()
     if not path.is_absolute() and not path.exists():
-        root = _repository_root()
+        root = repository_root()
         if root is not None and (root / path).exists():
             return root / path
     return path
