@@ -67,6 +67,7 @@ __all__ = [
     "codebook_health",
     "codebook_usage",
     "evaluate_reconstructions",
+    "frechet_distance",
     "perplexity",
     "psnr",
     "psnr_per_slice",
@@ -366,3 +367,34 @@ def codebook_health(layer, vectors, batch_size: int = 65536) -> dict[str, Any]:
         "reconstruction_mse": squared_error / vectors.size,
         "counts": counts.astype(np.int64),
     }
+
+
+def frechet_distance(features_a, features_b) -> float:
+    """Fréchet distance between Gaussians fitted to two feature sets ``[N, F]``, ``[M, F]``.
+
+    ``|mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a S_b)^(1/2))`` (Heusel et al. 2017),
+    with ``scipy.linalg.sqrtm``; a tiny diagonal offset is added when the product
+    is singular. Needs at least 2 rows in each set.
+    """
+    from scipy import linalg
+
+    features_a = np.asarray(features_a, dtype=np.float64)
+    features_b = np.asarray(features_b, dtype=np.float64)
+    if features_a.ndim != 2 or features_b.ndim != 2 or features_a.shape[1] != features_b.shape[1]:
+        raise ValueError(
+            f"expected feature sets [N, F] and [M, F], got {features_a.shape} and "
+            f"{features_b.shape}"
+        )
+    if len(features_a) < 2 or len(features_b) < 2:
+        raise ValueError("each feature set needs at least 2 rows")
+    mean_a, mean_b = features_a.mean(axis=0), features_b.mean(axis=0)
+    covariance_a = np.atleast_2d(np.cov(features_a, rowvar=False))
+    covariance_b = np.atleast_2d(np.cov(features_b, rowvar=False))
+    root = linalg.sqrtm(covariance_a @ covariance_b)
+    if not np.all(np.isfinite(root)):
+        offset = np.eye(len(covariance_a)) * 1e-6
+        root = linalg.sqrtm((covariance_a + offset) @ (covariance_b + offset))
+    root = np.real(root)
+    difference = mean_a - mean_b
+    distance = difference @ difference + np.trace(covariance_a + covariance_b - 2.0 * root)
+    return float(max(distance, 0.0))

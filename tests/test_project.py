@@ -97,25 +97,7 @@ def _parameters_cell(path: Path) -> str:
     )
 
 
-#: Notebooks whose owners have yet to call ``parameters.check`` (expected to fail until then).
-PARAMETER_CHECKS_PENDING = {"04_pixelcnn_prior"}
-
-
-@pytest.mark.parametrize(
-    "path",
-    [
-        pytest.param(
-            path,
-            marks=pytest.mark.xfail(
-                path.stem in PARAMETER_CHECKS_PENDING,
-                reason="call parameters.check(...) in the derived-values cell",
-                strict=False,
-            ),
-        )
-        for path in NOTEBOOKS
-    ],
-    ids=[p.stem for p in NOTEBOOKS],
-)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_checks_its_parameters_before_any_work(path):
     """The first code cell after the parameters cell (where derived values are computed)
     calls ``parameters.check`` (issue 7 item 6)."""
