@@ -24,6 +24,7 @@ def _tiny(
     kernel_size: int = 3,
     seed: int = 1,
     coordinates: bool = True,
+    dilations=(1,),
 ):
     keras.utils.set_random_seed(seed)
     return prior.GatedPixelCNN(
@@ -34,6 +35,7 @@ def _tiny(
         head_channels=8,
         conditional=conditional,
         coordinates=coordinates,
+        dilations=dilations,
     )
 
 
@@ -52,13 +54,24 @@ def _positions(model, count: int, value: float = 0.4):
 # ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("coordinates", [True, False])
 @pytest.mark.parametrize(
-    ("num_layers", "conditional", "kernel_size"),
-    [(1, False, 3), (2, False, 3), (3, True, 3), (5, False, 3), (2, True, 5)],
+    ("num_layers", "conditional", "kernel_size", "dilations"),
+    [
+        (1, False, 3, (1,)),
+        (2, False, 3, (1,)),
+        (3, True, 3, (1,)),
+        (5, False, 3, (1,)),
+        (2, True, 5, (1,)),
+        (1, False, 3, (2,)),
+        (4, True, 3, (1, 2, 4)),
+        (3, False, 5, (2, 1)),
+    ],
 )
 def test_logits_ignore_codes_at_and_after_their_position(
-    num_layers, conditional, kernel_size, coordinates
+    num_layers, conditional, kernel_size, dilations, coordinates
 ):
-    model = _tiny(num_layers, conditional, kernel_size, coordinates=coordinates)
+    model = _tiny(
+        num_layers, conditional, kernel_size, coordinates=coordinates, dilations=dilations
+    )
     height, width = 5, 6
     base = _random_codes(1, height, width)[0]
     rng = np.random.default_rng(1)
@@ -83,12 +96,16 @@ def test_logits_ignore_codes_at_and_after_their_position(
     assert not np.allclose(logits[1], logits[0], atol=1e-5)
 
 
-def test_each_position_sees_every_earlier_code_in_its_receptive_field():
+@pytest.mark.parametrize(
+    ("dilations", "height", "width", "target_row", "target_column"),
+    [((1,), 6, 9, 5, 4), ((1, 2, 4, 1), 11, 19, 10, 9)],
+)
+def test_each_position_sees_every_earlier_code_in_its_receptive_field(
+    dilations, height, width, target_row, target_column
+):
     """No blind spot: every code above (within the receptive field) and to the left matters."""
-    model = _tiny(num_layers=4)
-    height, width = 6, 9
+    model = _tiny(num_layers=4, dilations=dilations)
     base = _random_codes(1, height, width, seed=3)[0]
-    target_row, target_column = 5, 4
     reach = model.receptive_field
     grids = [base]
     earlier = []
@@ -142,33 +159,42 @@ def test_conditioning_changes_the_output_and_is_required():
 # fast sampling
 # ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
-    ("num_layers", "conditional", "coordinates", "jit_compile"),
+    ("num_layers", "conditional", "coordinates", "jit_compile", "dilations", "kernel_size"),
     [
-        (1, False, False, False),
-        (3, True, True, False),
-        (2, True, False, False),
-        (2, False, True, False),
-        (2, True, True, True),
+        (1, False, False, False, (1,), 3),
+        (3, True, True, False, (1,), 3),
+        (2, True, False, False, (1,), 3),
+        (2, False, True, False, (1,), 3),
+        (2, True, True, True, (1,), 3),
+        # dilated: caches of n*d rows and columns, grids smaller than the reach
+        (4, True, False, False, (1, 2, 4), 3),
+        (3, False, True, True, (2, 3), 3),
+        (2, True, True, False, (3, 1), 5),
     ],
 )
 def test_fast_sampler_gives_the_full_networks_distribution_at_every_step(
-    num_layers, conditional, coordinates, jit_compile
+    num_layers, conditional, coordinates, jit_compile, dilations, kernel_size
 ):
-    model = _tiny(num_layers, conditional, coordinates=coordinates)
-    codes = _random_codes(3, 4, 5, seed=4)
+    model = _tiny(
+        num_layers, conditional, kernel_size, coordinates=coordinates, dilations=dilations
+    )
+    height, width = (4, 5) if dilations == (1,) else (9, 11)
+    codes = _random_codes(3, height, width, seed=4)
     positions = None if not conditional else np.array([0.0, 0.5, 1.0], np.float32)
     full = prior.prior_logits(model, codes, positions)
     fast = prior.FastSampler(model, jit_compile=jit_compile).teacher_forced_logits(codes, positions)
-    assert fast.shape == full.shape == (3, 4, 5, NUM_CODES)
+    assert fast.shape == full.shape == (3, height, width, NUM_CODES)
     np.testing.assert_allclose(fast, full, atol=1e-5)
 
 
 @pytest.mark.parametrize(
-    ("conditional", "coordinates", "temperature", "top_k"),
-    [(False, False, 1.0, None), (True, True, 0.7, 3)],
+    ("conditional", "coordinates", "temperature", "top_k", "dilations"),
+    [(False, False, 1.0, None, (1,)), (True, True, 0.7, 3, (1,)), (True, False, 1.0, None, (1, 2))],
 )
-def test_fast_and_naive_samplers_draw_identical_grids(conditional, coordinates, temperature, top_k):
-    model = _tiny(3, conditional, coordinates=coordinates)
+def test_fast_and_naive_samplers_draw_identical_grids(
+    conditional, coordinates, temperature, top_k, dilations
+):
+    model = _tiny(3, conditional, coordinates=coordinates, dilations=dilations)
     kwargs = {
         "positions": 0.3 if conditional else None,
         "temperature": temperature,
@@ -201,7 +227,7 @@ def test_top_k_and_temperature_shape_the_draws():
 # saving, training
 # ---------------------------------------------------------------------------------------------
 def test_save_and_load_in_safe_mode(tmp_path):
-    model = prior.compile_prior(_tiny(2, conditional=True))
+    model = prior.compile_prior(_tiny(2, conditional=True, dilations=(1, 2)))
     codes = _random_codes(2, 4, 4)
     positions = np.array([0.2, 0.8], np.float32)
     before = prior.prior_logits(model, codes, positions)
@@ -209,6 +235,7 @@ def test_save_and_load_in_safe_mode(tmp_path):
     model.save(path)
     loaded = prior.load_prior(path)
     assert loaded.get_config()["num_layers"] == 2 and loaded.conditional and loaded.coordinates
+    assert loaded.dilations == (1, 2) and [block.dilation for block in loaded.blocks] == [1, 2]
     np.testing.assert_allclose(prior.prior_logits(loaded, codes, positions), before, atol=1e-6)
     with pytest.raises(FileNotFoundError, match="04_pixelcnn_prior"):
         prior.load_prior(tmp_path / "missing.keras")
@@ -405,3 +432,19 @@ def test_neighbour_table_chooses_its_smoothing_on_validation_grids():
     assert table.smoothing == max(prior.SMOOTHING_CANDIDATES)
     expected = table.nll_map_bits(validation).mean()
     assert expected == pytest.approx(scores[table.smoothing])
+
+
+def test_dilations_repeat_over_the_blocks_and_widen_the_receptive_field():
+    plain = _tiny(num_layers=4)
+    dilated = _tiny(num_layers=4, dilations=(1, 2))
+    assert [block.dilation for block in dilated.blocks] == [1, 2, 1, 2]
+    assert plain.receptive_field["rows_above"] == 5
+    assert dilated.receptive_field["rows_above"] == 7
+    # measured: the dilated prior sees 6 rows up, the plain one does not
+    plain_field = prior.receptive_field_map(plain, 9, 9, (8, 4))
+    dilated_field = prior.receptive_field_map(dilated, 9, 9, (8, 4))
+    assert not plain_field[:3].any() and dilated_field[2, 4] and dilated_field[1, 4]
+    assert not dilated_field[0].any()
+    for bad in ((), (1, 0), (2.5,)):
+        with pytest.raises(ValueError, match="dilations"):
+            _tiny(dilations=bad)
