@@ -619,16 +619,7 @@ def load_vqvae(path, compile: bool = True) -> VQVAE:
     quantizer layers) that ``keras.saving.load_model`` needs; this function is
     that import plus the call. Raises ``FileNotFoundError`` for a missing file.
     """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(
-            f"{path} does not exist: run notebooks/03_train_vqvae.ipynb first (it saves "
-            f"run_dir/03_train_vqvae/vqvae.keras)"
-        )
-    model = keras.saving.load_model(path, safe_mode=True, compile=compile)
-    if not isinstance(model, VQVAE):
-        raise ValueError(f"{path} holds a {type(model).__name__}, not a VQVAE")
-    return model
+    return runs.load_saved_model(path, VQVAE, "03_train_vqvae", compile=compile)
 
 
 def layer_shape_table(model: VQVAE) -> list[dict[str, Any]]:

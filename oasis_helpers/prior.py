@@ -75,13 +75,14 @@ from __future__ import annotations
 
 import math
 import os
-from pathlib import Path
 from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 from keras import layers, ops
+
+from oasis_helpers import runs
 
 __all__ = [
     "DEFAULT_PRIOR",
@@ -498,16 +499,7 @@ def make_prior(learning_rate: float = 1e-3, **config) -> GatedPixelCNN:
 
 def load_prior(path: str | os.PathLike, compile: bool = True) -> GatedPixelCNN:
     """Load a saved ``prior.keras`` with ``safe_mode=True``; ``FileNotFoundError`` if missing."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(
-            f"{path} does not exist: run notebooks/04_pixelcnn_prior.ipynb first (it saves "
-            f"run_dir/04_pixelcnn_prior/prior.keras)"
-        )
-    model = keras.saving.load_model(path, safe_mode=True, compile=compile)
-    if not isinstance(model, GatedPixelCNN):
-        raise ValueError(f"{path} holds a {type(model).__name__}, not a GatedPixelCNN")
-    return model
+    return runs.load_saved_model(path, GatedPixelCNN, "04_pixelcnn_prior", compile=compile)
 
 
 def _check_codes(codes, num_embeddings: int, name: str = "codes") -> np.ndarray:

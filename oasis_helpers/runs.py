@@ -58,6 +58,30 @@ def require_artifact(run_dir: str | os.PathLike, stem: str, filename: str) -> Pa
     return path
 
 
+def load_saved_model(path: str | os.PathLike, model_class: type, stem: str, compile: bool = True):
+    """Load a ``.keras`` file that notebook ``stem`` saved, in safe mode, checking its class.
+
+    ``keras.saving.load_model(path, safe_mode=True)``: no Python code is unpickled; the
+    module defining ``model_class`` must be imported (it registers the classes).
+
+    Raises:
+        FileNotFoundError: ``path`` is missing (the message names the notebook that saves it).
+        ValueError: the file holds another kind of model.
+    """
+    import keras
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} does not exist: run notebooks/{stem}.ipynb first (it saves "
+            f"run_dir/{stem}/{path.name})"
+        )
+    model = keras.saving.load_model(path, safe_mode=True, compile=compile)
+    if not isinstance(model, model_class):
+        raise ValueError(f"{path} holds a {type(model).__name__}, not a {model_class.__name__}")
+    return model
+
+
 def _to_json_ready(value: Any) -> Any:
     """Convert NumPy/TensorFlow scalars and arrays to plain Python for ``json.dump``."""
     if isinstance(value, dict):
