@@ -143,6 +143,32 @@ def test_coordinates_tell_positions_apart():
     assert not np.allclose(with_coordinates[0, 3, 5], with_coordinates[0, 3, 6], atol=1e-4)
 
 
+def test_fourier_position_features_are_optional_checked_and_saved(tmp_path):
+    """``feature_frequencies`` adds a hidden layer over sin/cos features; () removes it."""
+    keras.utils.set_random_seed(3)
+    plain = prior.GatedPixelCNN(
+        num_embeddings=NUM_CODES, hidden_channels=4, num_layers=1, head_channels=4,
+        conditional=False, coordinates=True, feature_frequencies=(),
+    )  # fmt: skip
+    fourier = prior.GatedPixelCNN(
+        num_embeddings=NUM_CODES, hidden_channels=4, num_layers=1, head_channels=4,
+        conditional=False, coordinates=True, feature_frequencies=(1, 3),
+    )  # fmt: skip
+    assert plain.position_hidden is None and fourier.position_hidden is not None
+    # the hidden layer reads [u, sin(pi f u), cos(pi f u)]: 2 coordinates x (1 + 2 x 2 freqs)
+    assert fourier.position_hidden.kernel.shape[0] == 2 * (1 + 2 * 2)
+    with pytest.raises(ValueError, match="feature_frequencies"):
+        prior.GatedPixelCNN(num_embeddings=NUM_CODES, coordinates=True, feature_frequencies=(0,))
+    path = tmp_path / "fourier.keras"
+    fourier.save(path)
+    loaded = prior.load_prior(path)
+    assert loaded.feature_frequencies == (1.0, 3.0)
+    codes = _random_codes(2, 5, 6)
+    np.testing.assert_allclose(
+        prior.prior_logits(loaded, codes), prior.prior_logits(fourier, codes), atol=1e-5
+    )
+
+
 def test_conditioning_changes_the_output_and_is_required():
     model = _tiny(conditional=True)
     codes = _random_codes(2, 4, 4)
