@@ -86,6 +86,7 @@ from oasis_helpers import runs
 
 __all__ = [
     "DEFAULT_PRIOR",
+    "DEFAULT_PRIOR_TRAINING",
     "FastSampler",
     "GatedBlock",
     "GatedPixelCNN",
@@ -136,6 +137,17 @@ DEFAULT_PRIOR: dict[str, Any] = {
     # (1, 2, 4, 8) and these frequencies, against 1.55 with the single Dense layer,
     # 0.76 without coordinates and 1.42 with neither (unigram codes: 0.26)
     "feature_frequencies": (1, 2, 4, 8),
+}
+
+#: How notebook 04 trains the default prior: Adam with a cosine schedule on batches of code
+#: grids, within a wall-clock budget that keeps notebook 04 under 8 minutes of training on 2
+#: CPU cores (``make run`` in 30 minutes); ``epochs * steps_per_epoch`` steps at most.
+DEFAULT_PRIOR_TRAINING: dict[str, Any] = {
+    "epochs": 30,
+    "steps_per_epoch": 20,
+    "batch_size": 16,
+    "learning_rate": 2e-3,
+    "max_train_minutes": 7.5,
 }
 
 #: Smoothing values tried by :meth:`NeighbourBaseline.fit` when given validation grids.

@@ -474,3 +474,22 @@ def test_dilations_repeat_over_the_blocks_and_widen_the_receptive_field():
     for bad in ((), (1, 0), (2.5,)):
         with pytest.raises(ValueError, match="dilations"):
             _tiny(dilations=bad)
+
+
+def test_notebook_04_reads_its_defaults_from_the_package():
+    """One source of truth: the parameters cell names every prior and training default
+    by its key in ``prior.DEFAULT_PRIOR`` / ``prior.DEFAULT_PRIOR_TRAINING``."""
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "notebooks" / "04_pixelcnn_prior.ipynb"
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    (parameters_cell,) = [
+        "".join(cell["source"])
+        for cell in cells
+        if "parameters" in cell.get("metadata", {}).get("tags", [])
+    ]
+    for key in set(prior.DEFAULT_PRIOR) - {"num_embeddings"}:  # K comes from notebook 03
+        assert f'{key} = prior.DEFAULT_PRIOR["{key}"]' in parameters_cell, key
+    for key in prior.DEFAULT_PRIOR_TRAINING:
+        assert f'{key} = prior.DEFAULT_PRIOR_TRAINING["{key}"]' in parameters_cell, key
