@@ -973,24 +973,20 @@ class FastSampler:
         zeros = tf.zeros((batch, 1, width, 2 * self.model.hidden_channels))
         return [block.link(zeros)[:, 0] for block in self.model.blocks]
 
-    def _horizontal_row(self, links, features, forced_row, row, temperature, top_k, seed, force):
-        """The ``w`` steps of one row; returns ``(codes [B, w], logits [B, w, K])``.
+    def _row_weights(self, features, width):
+        """Per block, the horizontal stack as matrices and its position biases for one row.
 
-        ``features``: the shared features of the row ``[B, w, F]`` (or ``None``).
+        ``features``: the shared features of the row ``[B, w, F]`` (or ``None``). Returns
+        ``(horizontal kernel [(n+1) C, 2C], its bias, output kernel [C, C], its bias,
+        position bias [B, w, 2C] (zeros [1, w, 2C] without features))`` per block.
         """
-        model = self.model
-        blocks = model.blocks
-        batch = tf.shape(links[0])[0]
-        width = tf.shape(links[0])[1]
-        channels = model.hidden_channels
-        horizontal_biases = []
-        kernels = []
-        for block in blocks:
-            _, horizontal_bias = block.position_biases(features)
-            if isinstance(horizontal_bias, float):
-                horizontal_bias = tf.zeros((1, width, 2 * channels))
-            horizontal_biases.append(horizontal_bias)  # [B, w, 2C] (or zeros [1, w, 2C])
-            kernels.append(
+        channels = self.model.hidden_channels
+        weights = []
+        for block in self.model.blocks:
+            _, position_bias = block.position_biases(features)
+            if isinstance(position_bias, float):
+                position_bias = tf.zeros((1, width, 2 * channels))
+            weights.append(
                 (
                     tf.reshape(
                         block.horizontal_conv.kernel, ((block.taps + 1) * channels, 2 * channels)
@@ -998,32 +994,75 @@ class FastSampler:
                     block.horizontal_conv.bias,
                     tf.reshape(block.horizontal_output.kernel, (channels, channels)),
                     block.horizontal_output.bias,
+                    position_bias,
                 )
             )
-        histories = [tf.zeros((batch, block.reach, channels)) for block in blocks]
-        previous = tf.zeros((batch, channels))  # embedding of c[i, j-1] (zeros at j = 0)
+        return weights
+
+    def _position_logits(self, weights, links, histories, previous, column):
+        """Logits ``[B, K]`` at ``(i, column)`` and the blocks' new horizontal histories.
+
+        ``previous``: the embedding of ``c[i, column - 1]`` ``[B, C]`` (zeros at column 0);
+        ``histories``: per block the last ``n*d`` horizontal inputs ``[B, n*d, C]``.
+        """
+        batch, channels = tf.shape(previous)[0], self.model.hidden_channels
+        value, new_histories = previous, []
+        for block, history, link, block_weights in zip(
+            self.model.blocks, histories, links, weights, strict=True
+        ):
+            horizontal_kernel, horizontal_bias, output_kernel, output_bias, position_bias = (
+                block_weights
+            )
+            # the last n*d + 1 inputs [B, n*d + 1, C]; the kernel's taps are every d-th
+            window = tf.concat([history, value[:, None]], axis=1)
+            taps = window[:, :: block.dilation]  # [B, n + 1, C]
+            flat = tf.reshape(taps, (batch, (block.taps + 1) * channels))
+            preactivation = (
+                tf.matmul(flat, horizontal_kernel)
+                + horizontal_bias
+                + link[:, column]
+                + position_bias[:, column]
+            )
+            output = tf.matmul(_gate(preactivation), output_kernel) + output_bias
+            new_histories.append(window[:, 1:])
+            value = output if block.first else value + output
+        return self.model.head(value[:, None, None])[:, 0, 0], new_histories
+
+    def _empty_histories(self, batch):
+        channels = self.model.hidden_channels
+        return [tf.zeros((batch, block.reach, channels)) for block in self.model.blocks]
+
+    def _start(self, count: int, height: int, width: int, positions):
+        """``(features [B, h, w, F] or None, vertical caches, links of row 0)``."""
+        model = self.model
+        features = None
+        if model.has_features:
+            heights = tf.constant(positions) if model.conditional else None
+            features = model.feature_map(heights, count, height, width)
+            features = tf.broadcast_to(features, (count, height, width, features.shape[-1]))
+        caches = [
+            tf.zeros((count, block.reach, width, model.hidden_channels)) for block in model.blocks
+        ]
+        links = self._compiled("first_links", None, None)(count, width)
+        return features, caches, links
+
+    def _horizontal_row(self, links, features, forced_row, row, temperature, top_k, seed, force):
+        """The ``w`` steps of one row; returns ``(codes [B, w], logits [B, w, K])``.
+
+        ``features``: the shared features of the row ``[B, w, F]`` (or ``None``).
+        """
+        model = self.model
+        batch = tf.shape(links[0])[0]
+        width = tf.shape(links[0])[1]
+        weights = self._row_weights(features, width)
+        previous = tf.zeros((batch, model.hidden_channels))  # embedding of c[i, j-1]
         codes = tf.TensorArray(tf.int32, size=width)
         all_logits = tf.TensorArray(tf.float32, size=width)
 
         def step(column, previous, histories, codes, all_logits):
-            value = previous
-            new_histories = []
-            for index, block in enumerate(blocks):
-                horizontal_kernel, horizontal_bias, output_kernel, output_bias = kernels[index]
-                # the last n*d + 1 inputs [B, n*d + 1, C]; the kernel's taps are every d-th
-                window = tf.concat([histories[index], value[:, None]], axis=1)
-                taps = window[:, :: block.dilation]  # [B, n + 1, C]
-                flat = tf.reshape(taps, (batch, (block.taps + 1) * channels))
-                preactivation = (
-                    tf.matmul(flat, horizontal_kernel)
-                    + horizontal_bias
-                    + links[index][:, column]
-                    + horizontal_biases[index][:, column]
-                )
-                output = tf.matmul(_gate(preactivation), output_kernel) + output_bias
-                new_histories.append(window[:, 1:])
-                value = output if block.first else value + output
-            logits = model.head(value[:, None, None])[:, 0, 0]
+            logits, new_histories = self._position_logits(
+                weights, links, histories, previous, column
+            )
             if force:
                 code = forced_row[:, column]
             else:
@@ -1035,7 +1074,7 @@ class FastSampler:
         _, _, _, codes, all_logits = tf.while_loop(
             lambda column, *_: column < width,
             step,
-            (tf.constant(0), previous, histories, codes, all_logits),
+            (tf.constant(0), previous, self._empty_histories(batch), codes, all_logits),
         )
         return tf.transpose(codes.stack()), tf.transpose(all_logits.stack(), (1, 0, 2))
 
@@ -1058,16 +1097,7 @@ class FastSampler:
         return self._functions[key]
 
     def _run(self, count, height, width, positions, temperature, top_k, seed, forced, progress):
-        model = self.model
-        features = None
-        if model.has_features:
-            heights = tf.constant(positions) if model.conditional else None
-            features = model.feature_map(heights, count, height, width)
-            features = tf.broadcast_to(features, (count, height, width, features.shape[-1]))
-        caches = [
-            tf.zeros((count, block.reach, width, model.hidden_channels)) for block in model.blocks
-        ]
-        links = self._compiled("first_links", None, None)(count, width)
+        features, caches, links = self._start(count, height, width, positions)
         force = forced is not None
         horizontal = self._compiled("horizontal", top_k, force)
         vertical = self._compiled("vertical", None, None)
@@ -1129,6 +1159,142 @@ class FastSampler:
         count, height, width = codes.shape
         _, logits = self._run(count, height, width, positions, 1.0, None, 0, codes, False)
         return logits
+
+    def restore(
+        self,
+        codes,
+        threshold: float,
+        positions=None,
+        temperature: float = 1.0,
+        seed: int = 0,
+        truncate: bool = True,
+        region=None,
+        progress: bool = False,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Prior-guided restoration ("healing") of ``codes`` with the sampler's caches.
+
+        Walks the grid in raster order like :meth:`sample`, with the same row caches, but
+        feeds the *healed* codes forward. At position ``(i, j)``, with
+        ``p = softmax(logits(healed codes before (i, j)))`` ``[N, K]`` and the observed
+        code ``z = codes[:, i, j]``:
+
+        * keep ``z`` where ``p[z] >= threshold`` (or outside ``region``);
+        * else draw a replacement from ``q_k ∝ p_k^(1/temperature)``, restricted to the
+          codes with ``p_k >= threshold`` when ``truncate`` (and some exist), with the
+          stateless seed ``fold_in(seed, i * w + j)`` of :func:`draw_codes`.
+
+        The cost is one sampling pass over the batch (one vertical-stack pass per row,
+        the horizontal stack and head on one position per step), not one network pass per
+        flagged code. ``oasis_helpers.anomaly.restore_codes`` is the reference.
+
+        Args:
+            codes: int ``[N, h, w]`` observed code grids.
+            threshold: probability in ``[0, 1]``; 0 keeps every code.
+            positions: the slices' heights ``[N]`` (or one value) for a conditional prior.
+            temperature: ``> 0``, divides the replacement's logits.
+            seed: seeds the replacement draws.
+            truncate: draw replacements only among codes with ``p_k >= threshold``.
+            region: optional bool ``[N, h, w]`` or ``[h, w]``: only these positions may change.
+            progress: show a progress bar over the rows.
+
+        Returns:
+            ``(healed, flagged, probabilities)``: healed codes int32 ``[N, h, w]``, bool
+            ``[N, h, w]`` the positions that were resampled, float32 ``[N, h, w]`` the
+            probability ``p[z]`` of each observed code given the healed codes before it.
+        """
+        model = self.model
+        codes = _check_codes(codes, model.num_embeddings)
+        count, height, width = codes.shape
+        if not 0.0 <= float(threshold) <= 1.0:
+            raise ValueError(f"threshold must be a probability in [0, 1], got {threshold}")
+        temperature, _ = _check_sampling(temperature, None, model.num_embeddings)
+        positions = _check_positions(positions, count, model.conditional)
+        region = np.ones(codes.shape, bool) if region is None else np.asarray(region, bool)
+        try:
+            region = np.broadcast_to(region, codes.shape)
+        except ValueError:
+            raise ValueError(
+                f"region must have shape [N, h, w] or [h, w] = {codes.shape[1:]}, "
+                f"got {region.shape}"
+            ) from None
+        key = ("restore", bool(truncate))
+        if key not in self._functions:
+
+            def restoration_row(links, features, observed_row, region_row, row, limit, heat, seed):
+                batch, row_width = tf.shape(links[0])[0], tf.shape(links[0])[1]
+                weights = self._row_weights(features, row_width)
+                arrays = [tf.TensorArray(dtype, size=row_width) for dtype in (tf.int32, tf.bool)]
+                arrays.append(tf.TensorArray(tf.float32, size=row_width))
+
+                def step(column, previous, histories, healed, flagged, probabilities):
+                    logits, new_histories = self._position_logits(
+                        weights, links, histories, previous, column
+                    )  # [B, K]
+                    distribution = tf.nn.softmax(logits)
+                    observed = observed_row[:, column]
+                    observed_probability = tf.gather(distribution, observed, batch_dims=1)
+                    resample = (observed_probability < limit) & region_row[:, column]
+                    proposal = tf.nn.log_softmax(logits)
+                    if truncate:
+                        likely = distribution >= limit
+                        keep = likely | ~tf.reduce_any(likely, axis=1, keepdims=True)
+                        proposal = tf.where(keep, proposal, tf.constant(-1e9, proposal.dtype))
+                    drawn = draw_codes(proposal, heat, None, seed, row * row_width + column)
+                    code = tf.where(resample, drawn, observed)
+                    return (
+                        column + 1,
+                        model.embedding(code),
+                        new_histories,
+                        healed.write(column, code),
+                        flagged.write(column, resample),
+                        probabilities.write(column, observed_probability),
+                    )
+
+                _, _, _, *arrays = tf.while_loop(
+                    lambda column, *_: column < row_width,
+                    step,
+                    (
+                        tf.constant(0),
+                        tf.zeros((batch, model.hidden_channels)),
+                        self._empty_histories(batch),
+                        *arrays,
+                    ),
+                )
+                return tuple(tf.transpose(array.stack()) for array in arrays)
+
+            self._functions[key] = tf.function(
+                restoration_row, jit_compile=self.jit_compile, reduce_retracing=True
+            )
+        restoration_row = self._functions[key]
+        vertical = self._compiled("vertical", None, None)
+        features, caches, links = self._start(count, height, width, positions)
+        constants = (
+            tf.constant(float(threshold), tf.float32),
+            tf.constant(temperature, tf.float32),
+            tf.constant([int(seed), 0], dtype=tf.int64),
+        )
+        healed, flagged, probabilities = (
+            np.zeros(codes.shape, dtype) for dtype in (np.int32, bool, np.float32)
+        )
+        progress_bar = keras.utils.Progbar(height, unit_name="row") if progress else None
+        for row in range(height):
+            row_codes, row_flags, row_probabilities = restoration_row(
+                links,
+                None if features is None else features[:, row],
+                tf.constant(codes[:, row]),
+                tf.constant(region[:, row]),
+                tf.constant(row),
+                *constants,
+            )
+            healed[:, row], flagged[:, row] = np.asarray(row_codes), np.asarray(row_flags)
+            probabilities[:, row] = np.asarray(row_probabilities)
+            if row + 1 < height:
+                caches, links = vertical(
+                    caches, row_codes, None if features is None else features[:, row : row + 1]
+                )
+            if progress_bar is not None:
+                progress_bar.update(row + 1)
+        return healed, flagged, probabilities
 
 
 def sample_codes(
