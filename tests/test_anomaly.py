@@ -337,6 +337,7 @@ def test_a_perfect_map_scores_one_and_a_random_map_about_one_half():
         "dice_at_validation_threshold",
         "auroc_slice",
     }
+    assert set(anomaly.METRIC_KEYS) == set(metrics) | {"seconds_per_slice"}
     assert metrics["auroc_slice"] == 1.0
     assert anomaly.evaluate_map(random_map, masks, None, 0.5)["auroc_pixel"] < 0.6
 
@@ -456,3 +457,39 @@ def test_lesion_dir_unreadable_png_is_named(tmp_path, folder):
     fx.truncate(root / folder / "slice_1.png", keep=0.4)
     with pytest.raises(data.UnreadableFileError, match=rf"{folder}/slice_1\.png"):
         anomaly.load_lesion_dir(root, 48)
+
+
+# ============================================================================ restoration region
+
+
+def test_code_region_marks_the_blocks_that_touch_the_region():
+    region = np.zeros((1, 8, 8), bool)
+    region[0, 5, 2] = True  # block (2, 1) of a 4x4 grid of 2x2 blocks
+    region[0, 0:2, 6:8] = True  # block (0, 3)
+    expected = np.zeros((1, 4, 4), bool)
+    expected[0, 2, 1] = expected[0, 0, 3] = True
+    np.testing.assert_array_equal(anomaly.code_region(region, (4, 4)), expected)
+    with pytest.raises(ValueError, match="multiple of the code grid"):
+        anomaly.code_region(region, (3, 3))
+
+
+def test_restoration_region_is_the_dilated_flags_inside_the_allowed_codes():
+    probabilities = np.full((2, 7, 7), 0.5)
+    probabilities[0, 3, 3] = 0.001  # flagged
+    probabilities[1, 0, 0] = 0.001  # flagged, but outside the allowed codes
+    allowed = np.ones((2, 7, 7), bool)
+    allowed[:, :, 5:] = False
+    allowed[1, 0, 0] = False
+    region = anomaly.restoration_region(probabilities, 0.01, allowed, dilation=1)
+    expected = np.zeros((2, 7, 7), bool)
+    expected[0, 2:5, 2:5] = True
+    np.testing.assert_array_equal(region, expected)
+    exact = anomaly.restoration_region(probabilities, 0.01, allowed, dilation=0)
+    np.testing.assert_array_equal(exact, (probabilities < 0.01) & allowed)
+    wider = anomaly.restoration_region(probabilities, 0.01, allowed, dilation=2)
+    assert wider[0, 1:6, 1:5].all() and not wider[0, :, 5:].any()
+    np.testing.assert_array_equal(
+        anomaly.restoration_region(probabilities, 0.01, allowed, dilation=None), allowed
+    )
+    with pytest.raises(ValueError, match="dilation"):
+        anomaly.restoration_region(probabilities, 0.01, allowed, dilation=-1)
