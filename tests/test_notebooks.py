@@ -69,6 +69,23 @@ REQUIRED_METRICS = {
         "nearest_train_ssim_samples",
         "nearest_train_ssim_test",
     },
+    "05_anomaly_detection": {
+        "reconstruction",
+        "likelihood",
+        "restoration",
+        "num_slices",
+        "source",
+    },
+}
+
+#: The keys of each method's entry in notebook 05's metrics.json.
+ANOMALY_METRICS = {
+    "auroc_pixel",
+    "auprc_pixel",
+    "dice_best",
+    "dice_at_validation_threshold",
+    "auroc_slice",
+    "seconds_per_slice",
 }
 
 #: Whole-slice test SSIM that notebook 03's smoke model must beat. Measured for the
@@ -83,6 +100,7 @@ EXPECTED_WIDGETS = {
     "02_vector_quantizer": {"SelectMultiple": 1, "Dropdown": 1, "IntSlider": 1, "Button": 1},
     "03_train_vqvae": {"Dropdown": 2, "FloatSlider": 2, "Button": 1},
     "04_pixelcnn_prior": {"FloatSlider": 2, "Button": 1},
+    "05_anomaly_detection": {"Dropdown": 1, "FloatSlider": 1, "IntSlider": 1},
 }
 
 NOTEBOOKS = series.notebook_paths()
@@ -134,6 +152,16 @@ def _check_values(stem: str, metrics: dict) -> None:
         assert 1.0 <= metrics["code_perplexity_test"] <= metrics["num_embeddings"]
         assert 0.0 < metrics["codebook_usage_test"] <= 1.0
         assert metrics["bits_per_slice"] > 0
+    elif stem == "05_anomaly_detection":
+        assert metrics["source"] == "synthetic" and metrics["num_slices"] >= 1
+        for method in ("reconstruction", "likelihood", "restoration"):
+            values = metrics[method]
+            missing = ANOMALY_METRICS - set(values)
+            assert not missing, f"{method} lacks {sorted(missing)}"
+            for key in ("auroc_pixel", "auprc_pixel", "dice_best", "dice_at_validation_threshold"):
+                assert 0.0 <= values[key] <= 1.0, (method, key, values[key])
+            assert values["dice_at_validation_threshold"] <= values["dice_best"] + 1e-9
+            assert values["seconds_per_slice"] > 0
 
 
 def _check_no_start_up_noise(executed: Path) -> None:
