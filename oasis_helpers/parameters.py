@@ -55,12 +55,17 @@ LIMITS: dict[str, tuple[int, int | None]] = {
     "num_samples": (1, None),
     "quality_samples": (1, None),
     "top_k": (0, 65_536),
+    # notebook 05, anomaly detection
+    "test_slices": (1, None),
+    "max_restorations": (1, 64),
+    "median_size": (1, 63),
+    "flag_dilation": (0, 64),
 }
 
 #: Parameters that must be finite numbers strictly above zero (``None`` allowed where noted).
 POSITIVE = ("learning_rate", "max_train_minutes", "temperature")
 #: Parameters where ``None`` means "off" (no crops, no budget, no restarts).
-OPTIONAL = ("crop_size", "max_train_minutes", "dead_code_steps")
+OPTIONAL = ("crop_size", "max_train_minutes", "dead_code_steps", "flag_dilation")
 
 
 class ParameterError(ValueError):
@@ -184,6 +189,32 @@ def check_batch_size(batch_size: Any, replicas: int = 1) -> int:
     return batch_size
 
 
+def check_fraction(name: str, value: Any, include_one: bool = True) -> float:
+    """A share: a number in ``(0, 1]`` (``(0, 1)`` when not ``include_one``)."""
+    allowed = "a number in (0, 1]" if include_one else "a number strictly between 0 and 1"
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        _fail(name, value, allowed)
+    if not (0 < value <= 1 if include_one else 0 < value < 1):
+        _fail(name, value, allowed)
+    return float(value)
+
+
+def check_restoration_quantiles(value: Any) -> list[float]:
+    """One or more quantiles of healthy code probabilities, each strictly in ``(0, 1)``."""
+    allowed = "a non-empty list of quantiles strictly between 0 and 1 (e.g. [0.01, 0.03])"
+    if isinstance(value, str) or not hasattr(value, "__iter__"):
+        _fail("restoration_quantiles", value, allowed)
+    quantiles = list(value)
+    if not quantiles:
+        _fail("restoration_quantiles", value, allowed)
+    for quantile in quantiles:
+        if isinstance(quantile, bool) or not isinstance(quantile, int | float):
+            _fail("restoration_quantiles", value, allowed)
+        if not 0 < quantile < 1:
+            _fail("restoration_quantiles", value, allowed)
+    return [float(quantile) for quantile in quantiles]
+
+
 def check(replicas: int = 1, **values: Any) -> dict[str, Any]:
     """Check a notebook's parameters; return them (as checked, e.g. ints) or raise.
 
@@ -195,8 +226,9 @@ def check(replicas: int = 1, **values: Any) -> dict[str, Any]:
             ``embedding_dim``, ``commitment_cost``, ``quantizer``, ``ema_decay``,
             ``learning_rate``, ``epochs``, ``steps_per_epoch``, ``validation_slices``,
             ``max_train_minutes``, ``dead_code_steps``, the PixelCNN's
-            ``kernel_size``, ``conditional`` and ``temperature``, and the other
-            names of :data:`LIMITS`. Relations between two parameters are checked when both
+            ``kernel_size``, ``conditional`` and ``temperature``, notebook 05's
+            ``lesion_fraction`` and ``restoration_quantiles``, and the other names of
+            :data:`LIMITS`. Relations between two parameters are checked when both
             are given.
 
     Raises:
@@ -229,6 +261,10 @@ def check(replicas: int = 1, **values: Any) -> dict[str, Any]:
             if not isinstance(value, bool):
                 _fail(name, value, "True or False")
             checked[name] = value
+        elif name == "lesion_fraction":
+            checked[name] = check_fraction(name, value)
+        elif name == "restoration_quantiles":
+            checked[name] = check_restoration_quantiles(value)
         elif name == "sweep_sizes":
             checked[name] = [check_integer(name, size, *LIMITS["num_embeddings"]) for size in value]
         elif name in POSITIVE:

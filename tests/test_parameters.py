@@ -186,3 +186,23 @@ def test_negative_top_k():
 
 def test_conditional_is_a_boolean():
     assert "conditional = 'yes'" in _error(conditional="yes")
+
+
+@pytest.mark.parametrize("fraction", [0, 1.5, float("nan")])
+def test_lesion_fraction_outside_zero_to_one(fraction):
+    message = _error(lesion_fraction=fraction)
+    assert "lesion_fraction" in message and "(0, 1]" in message
+
+
+@pytest.mark.parametrize("quantiles", [[], [0.0], [0.01, 1.0], "0.01"])
+def test_restoration_quantiles_must_be_open_unit_interval(quantiles):
+    message = _error(restoration_quantiles=quantiles)
+    assert "restoration_quantiles" in message and "strictly between 0 and 1" in message
+
+
+def test_notebook_05_counts_and_optional_dilation():
+    assert "max_restorations = 0" in _error(max_restorations=0)
+    assert "median_size = 100" in _error(median_size=100)
+    assert "test_slices = 0" in _error(test_slices=0)
+    checked = parameters.check(flag_dilation=None, restoration_quantiles=(0.01, 0.1))
+    assert checked == {"flag_dilation": None, "restoration_quantiles": [0.01, 0.1]}
