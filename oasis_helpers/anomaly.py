@@ -128,6 +128,13 @@ DEFAULT_NUM_RESTORATIONS = 3
 #: Restoration may change only codes within this many codes (a square) of a code that one
 #: prior pass flags; ``None`` lets it change any brain code.
 DEFAULT_FLAG_DILATION = 1
+#: Side, in codes, of the box mean over the prior's NLL map before it is brought to the
+#: image: a lesion surprises the prior at its codes and at the codes after them, so the
+#: mean over a neighbourhood separates lesion codes from healthy ones better than one
+#: code's NLL. Measured on 48 validation slices with synthetic lesions (code-level AUROC,
+#: codes at least a quarter covered by a lesion against the other brain codes): 0.63 for one
+#: code, 0.71 for 3 x 3, 0.71 for 5 x 5 on the 64x64 grid; 0.69, 0.79, 0.81 on a 32x32 grid.
+DEFAULT_LIKELIHOOD_SMOOTHING = 3
 #: The three methods of notebook 05, in the order of its tables.
 METHODS = ("reconstruction", "likelihood", "restoration")
 #: The keys of each method's entry in notebook 05's ``metrics.json`` (the first five from
@@ -872,11 +879,13 @@ def anomaly_maps(
     median_size: int = DEFAULT_MEDIAN_SIZE,
     erosion: int = DEFAULT_EROSION,
     likelihood_upsampling: str = "bilinear",
+    likelihood_smoothing: int = DEFAULT_LIKELIHOOD_SMOOTHING,
 ) -> AnomalyMaps:
     """The three anomaly maps of notebook 05 for ``images``, timed.
 
     * ``reconstruction``: ``|x - x_hat|``;
-    * ``likelihood``: the prior's ``-log2 p(z_ij | z_<ij)``, one causal pass, brought to
+    * ``likelihood``: the prior's ``-log2 p(z_ij | z_<ij)``, one causal pass, averaged over
+      ``likelihood_smoothing x likelihood_smoothing`` codes (1: no averaging), brought to
       the image by :func:`upsample_grid_map` (``likelihood_upsampling``; bilinear scored a
       pixel AUROC of 0.611 against 0.582 for nearest on 32 validation slices of the demo
       cohort, median filter 5, same best Dice);
@@ -898,6 +907,7 @@ def anomaly_maps(
         temperature, flag_dilation: of the replacements and of :func:`restoration_region`.
         median_size, erosion: of :func:`postprocess_map` and :func:`brain_region`.
         likelihood_upsampling: ``"bilinear"`` or ``"nearest"`` (:func:`upsample_grid_map`).
+        likelihood_smoothing: side of the box mean over the NLL grid, in codes (>= 1).
     """
     import time
 
@@ -906,6 +916,10 @@ def anomaly_maps(
     images = np.asarray(images, np.float32)
     if images.ndim != 4 or images.shape[-1] != 1:
         raise ValueError(f"images must have shape [N, H, W, 1], got {images.shape}")
+    if isinstance(likelihood_smoothing, bool) or int(likelihood_smoothing) < 1:
+        raise ValueError(
+            f"likelihood_smoothing must be an integer >= 1, got {likelihood_smoothing}"
+        )
     region = brain_region(images, erosion=erosion)
     seconds = {}
     start = time.perf_counter()
@@ -936,7 +950,11 @@ def anomaly_maps(
     image_size = images.shape[1:3]
     raw = {
         "reconstruction": residual_map(images, reconstructions),
-        "likelihood": upsample_grid_map(nll_bits, image_size, likelihood_upsampling),
+        "likelihood": upsample_grid_map(
+            ndimage.uniform_filter(nll_bits, (1, likelihood_smoothing, likelihood_smoothing)),
+            image_size,
+            likelihood_upsampling,
+        ),
         "restoration": restoration_map(images, healed),
     }
     maps = {name: postprocess_map(raw[name], region, median_size) for name in METHODS}

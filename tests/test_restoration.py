@@ -10,6 +10,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
+from scipy import ndimage
 from scipy.special import softmax
 
 from oasis_helpers import anomaly, prior
@@ -198,6 +199,22 @@ def test_anomaly_maps_give_three_post_processed_maps_and_confined_restorations()
         anomaly.restoration_map(images, result.healed), result.region, median_size=3
     )
     np.testing.assert_allclose(result.maps["restoration"], direct)
+    # the likelihood map is the box mean of the NLL grid over 3x3 codes, upsampled
+    expected = anomaly.postprocess_map(
+        anomaly.upsample_grid_map(
+            ndimage.uniform_filter(result.nll_bits, (1, 3, 3)), (24, 24), "bilinear"
+        ),
+        result.region,
+        median_size=3,
+    )
+    np.testing.assert_allclose(result.maps["likelihood"], expected, rtol=1e-5, atol=1e-6)
+    unsmoothed = anomaly.anomaly_maps(
+        vqvae, model, images, threshold, 0.5, num_restorations=1, median_size=3,
+        likelihood_smoothing=1,
+    )  # fmt: skip
+    assert not np.allclose(unsmoothed.maps["likelihood"], result.maps["likelihood"])
+    with pytest.raises(ValueError, match="likelihood_smoothing"):
+        anomaly.anomaly_maps(vqvae, model, images, threshold, 0.5, likelihood_smoothing=0)
 
 
 def test_compiled_with_xla_the_restoration_is_the_same():
