@@ -1096,38 +1096,46 @@ class FastSampler:
             self._functions[key] = tf.function(function, jit_compile=jit, reduce_retracing=True)
         return self._functions[key]
 
-    def _run(self, count, height, width, positions, temperature, top_k, seed, forced, progress):
+    def _walk_rows(self, count, height, width, positions, row_walk, progress):
+        """Run ``row_walk`` on each row in turn, the vertical caches following the grid.
+
+        ``row_walk(links, row_features, row)`` is one row's compiled horizontal walk; it
+        returns a tuple whose first item is the row's final codes ``[B, w]``, which the
+        vertical stack then adds to its caches for the rows below. Returns the tuples of
+        every row, in order.
+        """
         features, caches, links = self._start(count, height, width, positions)
-        force = forced is not None
-        horizontal = self._compiled("horizontal", top_k, force)
         vertical = self._compiled("vertical", None, None)
-        seed_tensor = tf.constant([int(seed), 0], dtype=tf.int64)
-        temperature_tensor = tf.constant(temperature, tf.float32)
-        rows, row_logits = [], []
+        outputs = []
         progress_bar = keras.utils.Progbar(height, unit_name="row") if progress else None
         for row in range(height):
+            output = row_walk(links, None if features is None else features[:, row], row)
+            outputs.append(output)
+            if row + 1 < height:
+                row_features = None if features is None else features[:, row : row + 1]
+                caches, links = vertical(caches, output[0], row_features)
+            if progress_bar is not None:
+                progress_bar.update(row + 1)
+        return outputs
+
+    def _run(self, count, height, width, positions, temperature, top_k, seed, forced, progress):
+        force = forced is not None
+        horizontal = self._compiled("horizontal", top_k, force)
+        seed_tensor = tf.constant([int(seed), 0], dtype=tf.int64)
+        temperature_tensor = tf.constant(temperature, tf.float32)
+
+        def row_walk(links, row_features, row):
             forced_row = (
                 tf.constant(forced[:, row]) if force else tf.zeros((count, width), tf.int32)
             )
-            codes_row, logits_row = horizontal(
-                links,
-                None if features is None else features[:, row],
-                forced_row,
-                tf.constant(row),
-                temperature_tensor,
-                seed_tensor,
+            return horizontal(
+                links, row_features, forced_row, tf.constant(row), temperature_tensor, seed_tensor
             )
-            rows.append(codes_row)
-            if force:
-                row_logits.append(np.asarray(logits_row))
-            if row + 1 < height:
-                caches, links = vertical(
-                    caches, codes_row, None if features is None else features[:, row : row + 1]
-                )
-            if progress_bar is not None:
-                progress_bar.update(row + 1)
-        codes = np.stack([np.asarray(row) for row in rows], axis=1).astype(np.int32)
-        return codes, (np.stack(row_logits, axis=1) if force else None)
+
+        outputs = self._walk_rows(count, height, width, positions, row_walk, progress)
+        codes = np.stack([np.asarray(row_codes) for row_codes, _ in outputs], axis=1)
+        logits = np.stack([np.asarray(row) for _, row in outputs], axis=1) if force else None
+        return codes.astype(np.int32), logits
 
     # public ------------------------------------------------------------------------------------
     def sample(
@@ -1266,34 +1274,23 @@ class FastSampler:
                 restoration_row, jit_compile=self.jit_compile, reduce_retracing=True
             )
         restoration_row = self._functions[key]
-        vertical = self._compiled("vertical", None, None)
-        features, caches, links = self._start(count, height, width, positions)
         constants = (
             tf.constant(float(threshold), tf.float32),
             tf.constant(temperature, tf.float32),
             tf.constant([int(seed), 0], dtype=tf.int64),
         )
-        healed, flagged, probabilities = (
-            np.zeros(codes.shape, dtype) for dtype in (np.int32, bool, np.float32)
-        )
-        progress_bar = keras.utils.Progbar(height, unit_name="row") if progress else None
-        for row in range(height):
-            row_codes, row_flags, row_probabilities = restoration_row(
-                links,
-                None if features is None else features[:, row],
-                tf.constant(codes[:, row]),
-                tf.constant(region[:, row]),
-                tf.constant(row),
-                *constants,
+
+        def row_walk(links, row_features, row):
+            observed, allowed = tf.constant(codes[:, row]), tf.constant(region[:, row])
+            return restoration_row(
+                links, row_features, observed, allowed, tf.constant(row), *constants
             )
-            healed[:, row], flagged[:, row] = np.asarray(row_codes), np.asarray(row_flags)
-            probabilities[:, row] = np.asarray(row_probabilities)
-            if row + 1 < height:
-                caches, links = vertical(
-                    caches, row_codes, None if features is None else features[:, row : row + 1]
-                )
-            if progress_bar is not None:
-                progress_bar.update(row + 1)
+
+        outputs = self._walk_rows(count, height, width, positions, row_walk, progress)
+        healed, flagged, probabilities = (
+            np.stack([np.asarray(output[index]) for output in outputs], axis=1).astype(dtype)
+            for index, dtype in enumerate((np.int32, bool, np.float32))
+        )
         return healed, flagged, probabilities
 
 
