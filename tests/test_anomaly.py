@@ -134,7 +134,7 @@ def test_residual_and_postprocessing_restrict_to_the_region_and_remove_specks():
     reconstructions[0, 10, 10] = 0.9  # a single-pixel speck: the median filter removes it
     reconstructions[1, 5:12, 5:12] = 0.1  # a 7x7 block: the median filter keeps its core
     reconstructions[:, 0, :] = 0.0  # outside the region
-    residual = anomaly.residual_map(images, reconstructions)
+    residual = anomaly.residual_map(images, reconstructions, smoothing=0)
     assert residual.shape == (2, 20, 20)
     assert residual[0, 10, 10] == pytest.approx(0.4)
     region = np.zeros((2, 20, 20), bool)
@@ -173,6 +173,37 @@ def test_restoration_map_is_the_weighted_mean_residual():
     np.testing.assert_allclose(anomaly.restoration_map(images, healed, weights=[3, 1]), 0.3)
     with pytest.raises(ValueError, match="healed_reconstructions"):
         anomaly.restoration_map(images, healed[0])
+
+
+def _edge_error_and_blob(size: int = 32):
+    """A flat image, a reconstruction that errs by +-0.2 in a checkerboard (like errors
+    around fine anatomy) on the left, and by a constant +0.2 over a blob on the right."""
+    images = np.full((1, size, size, 1), 0.5, np.float32)
+    others = images.copy()
+    rows, cols = np.mgrid[:size, :size]
+    left = (cols < size // 2 - 4) & (rows > 4) & (rows < size - 4)
+    others[0, left, 0] += np.where((rows + cols)[left] % 2 == 0, 0.2, -0.2)
+    blob = (rows - size // 2) ** 2 + (cols - 3 * size // 4) ** 2 <= 25
+    others[0, blob, 0] += 0.2
+    return images, others, left, blob
+
+
+def test_smoothing_the_signed_difference_keeps_a_blob_and_cancels_alternating_errors():
+    images, others, left, blob = _edge_error_and_blob()
+    plain = anomaly.residual_map(images, others, smoothing=0)[0]
+    assert plain[left].mean() == pytest.approx(0.2) and plain[blob].mean() == pytest.approx(0.2)
+    smoothed = anomaly.residual_map(images, others, smoothing=1.0)[0]
+    assert smoothed[left].mean() < 0.05  # the checkerboard averages out
+    assert smoothed[blob].min() > 0.08 and smoothed[blob].max() > 0.15  # the blob stays
+    assert smoothed[blob].mean() > 4 * smoothed[left].mean()
+    assert anomaly.residual_map(images, others)[0] == pytest.approx(smoothed)  # the default
+    # the restoration map smooths each restoration's difference the same way
+    stacked = anomaly.restoration_map(images, np.stack([others, others]), smoothing=1.0)
+    np.testing.assert_allclose(stacked[0], smoothed, atol=1e-6)
+    assert anomaly.restoration_map(images, others[None], smoothing=0)[0] == pytest.approx(plain)
+    for bad in (-1.0, float("nan"), True):
+        with pytest.raises(ValueError, match="smoothing"):
+            anomaly.residual_map(images, others, smoothing=bad)
 
 
 # ============================================================================ restoration

@@ -213,6 +213,24 @@ def test_anomaly_maps_give_three_post_processed_maps_and_confined_restorations()
         likelihood_smoothing=1,
     )  # fmt: skip
     assert not np.allclose(unsmoothed.maps["likelihood"], result.maps["likelihood"])
+    # difference_smoothing reaches both difference maps
+    plain = anomaly.anomaly_maps(
+        vqvae, model, images, threshold, 0.5, num_restorations=2, median_size=3,
+        difference_smoothing=0,
+    )  # fmt: skip
+    np.testing.assert_allclose(
+        plain.maps["reconstruction"],
+        anomaly.postprocess_map(
+            anomaly.residual_map(images, plain.reconstructions, smoothing=0), plain.region, 3
+        ),
+    )
+    np.testing.assert_allclose(
+        plain.maps["restoration"],
+        anomaly.postprocess_map(
+            anomaly.restoration_map(images, plain.healed, smoothing=0), plain.region, 3
+        ),
+    )
+    assert not np.allclose(plain.maps["reconstruction"], result.maps["reconstruction"])
     with pytest.raises(ValueError, match="likelihood_smoothing"):
         anomaly.anomaly_maps(vqvae, model, images, threshold, 0.5, likelihood_smoothing=0)
 
