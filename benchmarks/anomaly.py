@@ -12,9 +12,14 @@ reconstruction residual and the likelihood map, and the share of codes resampled
 * ``region``: ``dilation d`` (brain codes within ``d`` codes of what one prior pass
   flags, ``anomaly.restoration_region``), ``brain`` (any brain code) or ``grid`` (any
   code of the grid: no confinement);
-* ``map``: ``input`` (``|x - x_healed|``, the issue's map), ``reconstruction``
-  (``|x_hat - x_healed|``, which removes the reconstruction error common to both) and
-  ``flagged`` (``|x - x_healed|`` only in the blocks of resampled codes).
+* ``map``: ``input`` (``|G * (x - x_healed)|``, the issue's map with the default
+  smoothing of the signed difference, ``anomaly.DEFAULT_DIFFERENCE_SMOOTHING``),
+  ``input sigma S`` (the same with Gaussian ``sigma = S`` pixels; 0 is the plain
+  ``|x - x_healed|``), ``reconstruction`` (``|G * (x_hat - x_healed)|``, which removes the
+  reconstruction error common to both) and ``flagged`` (``|G * (x - x_healed)|`` only in
+  the blocks of resampled codes).
+
+The residual baseline is likewise recorded for each ``sigma`` in :data:`SIGMAS`.
 
 Speed: a fast restoration (``FastSampler.restore``) of 16 grids against one sampling
 pass of 16 grids, and one full-network pass (the reference restoration runs one per
@@ -37,8 +42,12 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
+from scipy import ndimage  # noqa: E402
 
 from oasis_helpers import anomaly, data, models, prior, runs  # noqa: E402
+
+#: Gaussian ``sigma`` (pixels) of the signed differences compared beside the default.
+SIGMAS = (0.0, 1.0, 2.0)
 
 VARIANTS = [  # (quantile, region)
     (0.01, "dilation 1"),
@@ -98,15 +107,28 @@ def main() -> None:
     nll_bits = prior.nll_map_bits(model, codes, positions)
     brain_codes = anomaly.code_region(anomaly.brain_region(images, erosion=0), codes.shape[1:])
     lesion_codes = anomaly.code_region(masks, codes.shape[1:])
+    smoothed_nll = ndimage.uniform_filter(
+        nll_bits, (1, *[anomaly.DEFAULT_LIKELIHOOD_SMOOTHING] * 2)
+    )
     baselines = {
         "reconstruction": _scores(
             anomaly.postprocess_map(anomaly.residual_map(images, reconstructions), region),
             masks,
             region,
         ),
+        "reconstruction_by_sigma": {
+            str(sigma): _scores(
+                anomaly.postprocess_map(
+                    anomaly.residual_map(images, reconstructions, smoothing=sigma), region
+                ),
+                masks,
+                region,
+            )
+            for sigma in SIGMAS
+        },
         "likelihood": _scores(
             anomaly.postprocess_map(
-                anomaly.upsample_grid_map(nll_bits, images.shape[1], "bilinear"), region
+                anomaly.upsample_grid_map(smoothed_nll, images.shape[1], "bilinear"), region
             ),
             masks,
             region,
@@ -153,12 +175,20 @@ def main() -> None:
             "seconds_per_restoration_per_slice": seconds / arguments.restorations / len(codes),
             "maps": {},
         }
+        each = np.stack(
+            [anomaly.restoration_map(images, healed[r : r + 1]) for r in range(len(healed))]
+        )
         for count in range(1, arguments.restorations + 1):
-            difference = np.abs(images[None] - healed[:count])[..., 0]
             variants = {
-                "input": difference.mean(0),
-                "reconstruction": np.abs(reconstructions[None] - healed[:count])[..., 0].mean(0),
-                "flagged": (difference * flagged_pixels[:count]).mean(0),
+                "input": anomaly.restoration_map(images, healed[:count]),
+                **{
+                    f"input sigma {sigma:g}": anomaly.restoration_map(
+                        images, healed[:count], smoothing=sigma
+                    )
+                    for sigma in SIGMAS
+                },
+                "reconstruction": anomaly.restoration_map(reconstructions, healed[:count]),
+                "flagged": (each[:count] * flagged_pixels[:count]).mean(0),
             }
             for name, raw in variants.items():
                 scores = _scores(anomaly.postprocess_map(raw, region), masks, region)
