@@ -21,6 +21,18 @@ reconstruction residual and the likelihood map, and the share of codes resampled
 
 The residual baseline is likewise recorded for each ``sigma`` in :data:`SIGMAS`.
 
+Diagnostics (they use the lesion masks, so they are bounds, not detectors):
+
+* ``code_auroc``: how well the prior's surprise ``-log p(z_ij | z_<ij)`` of one pass (and
+  its 3x3 box mean) separates the brain codes that a lesion covers for at least a quarter
+  from the other brain codes;
+* ``oracle_region``: the restoration map when every brain code within one code of a
+  lesion is resampled (threshold 1): what restoration would score if the prior flagged
+  exactly the lesions' codes.
+
+``--contrast-range`` and ``--min-area`` change the synthetic lesions (e.g. only strong,
+large ones) to see how each map depends on them.
+
 Speed: a fast restoration (``FastSampler.restore``) of 16 grids against one sampling
 pass of 16 grids, and one full-network pass (the reference restoration runs one per
 position where some grid changed).
@@ -67,6 +79,42 @@ def _scores(maps, masks, region) -> dict[str, float]:
     }
 
 
+def _diagnostics(
+    vqvae, model, images, masks, region, codes, nll_bits, brain_codes, positions, arguments
+) -> dict:
+    from sklearn.metrics import roc_auc_score
+
+    factor = images.shape[1] // codes.shape[1]
+    covered = masks.reshape(len(masks), codes.shape[1], factor, codes.shape[2], factor)
+    lesion_labels = (covered.mean(axis=(2, 4)) >= 0.25)[brain_codes]
+    smoothed = ndimage.uniform_filter(nll_bits, (1, *[anomaly.DEFAULT_LIKELIHOOD_SMOOTHING] * 2))
+    lesion_codes = anomaly.code_region(masks, codes.shape[1:])
+    oracle = ndimage.binary_dilation(lesion_codes, np.ones((1, 3, 3), bool)) & brain_codes
+    restoration = anomaly.restore_repeatedly(
+        codes,
+        functools.partial(anomaly.restore_with_prior, model, positions=positions, region=oracle),
+        1.0,
+        arguments.restorations,
+        seed=arguments.seed,
+    )
+    healed = np.stack([vqvae.decode(grids_) for grids_ in restoration.codes])
+    return {
+        "code_auroc": {
+            "nll": float(roc_auc_score(lesion_labels, nll_bits[brain_codes])),
+            "nll_box_mean": float(roc_auc_score(lesion_labels, smoothed[brain_codes])),
+            "lesion_codes": int(lesion_labels.sum()),
+        },
+        "oracle_region": {
+            count: _scores(
+                anomaly.postprocess_map(anomaly.restoration_map(images, healed[:count]), region),
+                masks,
+                region,
+            )
+            for count in range(1, arguments.restorations + 1)
+        },
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run-dir", default="runs/demo")
@@ -75,6 +123,13 @@ def main() -> None:
     parser.add_argument("--slices", type=int, default=32, help="validation slices")
     parser.add_argument("--restorations", type=int, default=3)
     parser.add_argument("--lesion-fraction", type=float, default=0.75)
+    parser.add_argument(
+        "--contrast-range", type=float, nargs=2, default=None, help="of the lesions"
+    )
+    parser.add_argument("--min-area", type=float, default=None, help="pixels, of the lesions")
+    parser.add_argument(
+        "--skip-variants", action="store_true", help="only the baselines and diagnostics"
+    )
     parser.add_argument("--out", default="benchmarks/results/anomaly_demo.json")
     arguments = parser.parse_args()
 
@@ -92,8 +147,16 @@ def main() -> None:
     indices = indices.astype(int)
     healthy = split.float_images(indices)
     positions = grids["validate"].positions[indices] if model.conditional else None
+    lesion_options = {}
+    if arguments.contrast_range is not None:
+        lesion_options["contrast_range"] = tuple(arguments.contrast_range)
+    if arguments.min_area is not None:
+        lesion_options["min_area"] = arguments.min_area
     images, masks = anomaly.synthesize_lesions(
-        healthy, seed=arguments.seed + 1, lesion_fraction=arguments.lesion_fraction
+        healthy,
+        seed=arguments.seed + 1,
+        lesion_fraction=arguments.lesion_fraction,
+        **lesion_options,
     )
     healthy_codes = vqvae.encode(healthy)
     healthy_probabilities = 2.0 ** -prior.nll_map_bits(model, healthy_codes, positions)
@@ -135,9 +198,13 @@ def main() -> None:
         ),
     }
     print("baselines", baselines, flush=True)
+    diagnostics = _diagnostics(
+        vqvae, model, images, masks, region, codes, nll_bits, brain_codes, positions, arguments
+    )
+    print("diagnostics", diagnostics, flush=True)
     factor = images.shape[1] // codes.shape[1]
     results = []
-    for quantile, where in VARIANTS:
+    for quantile, where in [] if arguments.skip_variants else VARIANTS:
         threshold = anomaly.choose_restoration_threshold(
             healthy_probabilities[healthy_brain], quantile
         )
@@ -222,7 +289,9 @@ def main() -> None:
         "slices": len(codes),
         "lesion_slices": int(masks.any(axis=(1, 2)).sum()),
         "restorations": arguments.restorations,
+        "lesions": lesion_options,
         "baselines": baselines,
+        "diagnostics": diagnostics,
         "variants": results,
         "speed_16_grids": {
             "sample_seconds": sample_seconds,
