@@ -778,9 +778,14 @@ def save_codes(path, model: VQVAE, source, batch_size: int = INFERENCE_BATCH_SIZ
     (the split names) and the model settings ``num_embeddings``, ``embedding_dim``,
     ``downsample``, ``image_size`` (int32 scalars).
 
+    In a multi-worker cluster (``TF_CONFIG``) every worker encodes, and only the chief
+    writes the file (``distributed.is_chief``).
+
     Returns:
         The :class:`CodeGrids` written (what :func:`load_codes` will read back).
     """
+    from oasis_helpers import distributed
+
     path = Path(path)
     if not source.splits:
         raise ValueError("source has no splits to encode")
@@ -812,6 +817,8 @@ def save_codes(path, model: VQVAE, source, batch_size: int = INFERENCE_BATCH_SIZ
     for name, split in splits.items():
         for field in ("codes", "subject_ids", "slice_ids", "positions"):
             arrays[f"{name}_{field}"] = getattr(split, field)
+    if not distributed.is_chief():
+        return grids
     path.parent.mkdir(parents=True, exist_ok=True)
     # write-then-rename: a reader never sees a half-written file
     partial = path.with_name(path.name + ".partial.npz")

@@ -39,8 +39,16 @@ def source_title(source, text: str = "") -> str:
 
 
 def save_figure(figure, out_dir: str | os.PathLike, name: str, dpi: int = 110) -> Path:
-    """Save ``figure`` as ``out_dir/name.png`` and return the path."""
+    """Save ``figure`` as ``out_dir/name.png`` and return the path.
+
+    In a multi-worker cluster (``TF_CONFIG``) only the chief writes; the other workers
+    return the path without touching it (``distributed.is_chief``).
+    """
+    from oasis_helpers import distributed
+
     path = Path(out_dir) / f"{name}.png"
+    if not distributed.is_chief():
+        return path
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=dpi, bbox_inches="tight")
     return path

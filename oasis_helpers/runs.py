@@ -117,6 +117,28 @@ def write_metrics(run_dir: str | os.PathLike, stem: str, metrics: dict[str, Any]
     return path
 
 
+def save_model(model, path: str | os.PathLike) -> Path:
+    """``model.save(path)`` (a ``.keras`` file) on the chief only, written then renamed.
+
+    In a multi-worker cluster (``TF_CONFIG``) every worker holds the same weights, and
+    the workers would otherwise write the same file at once; the others return the path
+    without touching it (``distributed.is_chief``). The model goes to a temporary file
+    beside ``path`` first, so a reader never sees a half-written model.
+    """
+    from oasis_helpers import distributed
+
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ValueError(f"{path}: a Keras model file must end in .keras")
+    if not distributed.is_chief():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.stem + ".partial.keras")
+    model.save(partial)
+    os.replace(partial, path)
+    return path
+
+
 def read_metrics(run_dir: str | os.PathLike, stem: str) -> dict[str, Any]:
     """Read the ``metrics.json`` an earlier notebook wrote (clear error when missing)."""
     return json.loads(require_artifact(run_dir, stem, "metrics.json").read_text())

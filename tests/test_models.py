@@ -387,6 +387,39 @@ def test_axial_positions():
         models.axial_positions(["a"], [1, 2])
 
 
+def test_only_the_chief_writes_codes_figures_and_models(monkeypatch, tmp_path, trained, images):
+    import json
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from oasis_helpers import plots, runs
+
+    model, _ = trained
+    workers = {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}
+    figure = plt.figure()
+    for index, writes in ((1, False), (0, True)):
+        monkeypatch.setenv(
+            "TF_CONFIG",
+            json.dumps({"cluster": workers, "task": {"type": "worker", "index": index}}),
+        )
+        folder = tmp_path / f"worker{index}"
+        grids = models.save_codes(folder / models.CODES_FILE, model, _fake_source(images))
+        assert grids["train"].codes.shape == (5, 8, 8)  # every worker encodes
+        figure_path = plots.save_figure(figure, folder, "figure")
+        model_path = runs.save_model(model, folder / "vqvae.keras")
+        for path in (folder / models.CODES_FILE, figure_path, model_path):
+            assert path.exists() == writes, (index, path)
+    plt.close(figure)
+    assert not list((tmp_path / "worker0").glob("*.partial*"))
+    reloaded = models.load_vqvae(tmp_path / "worker0" / "vqvae.keras")
+    np.testing.assert_array_equal(reloaded.encode(images[:2]), model.encode(images[:2]))
+    with pytest.raises(ValueError, match=r"\.keras"):
+        runs.save_model(model, tmp_path / "vqvae.h5")
+
+
 def test_save_and_load_codes(tmp_path, trained, images):
     model, _ = trained
     source = _fake_source(images)
