@@ -126,9 +126,9 @@ __all__ = [
 #: ``sigma`` (pixels) of the Gaussian that smooths the signed differences ``x - x_hat`` and
 #: ``x - x_healed`` before their absolute value (:func:`residual_map`,
 #: :func:`restoration_map`). On the 32 validation slices of notebook 05 (demo cohort,
-#: default models) sigma = 1 raised the pixel AUROC of the residual from 0.779 to 0.814
-#: and of one restoration from 0.795 to 0.835 (sigma = 2: 0.774 and 0.820);
-#: ``benchmarks/anomaly.py`` measures it.
+#: default models, ``benchmarks/anomaly.py``, ``benchmarks/results/anomaly_demo.json``)
+#: sigma = 1 raised the pixel AUROC of the residual from 0.763 to 0.801 and of one
+#: restoration (quantile 0.01) from 0.752 to 0.778; sigma = 2 gave 0.784 and 0.758.
 DEFAULT_DIFFERENCE_SMOOTHING = 1.0
 
 #: Radius (pixels) of the disk that erodes the thresholded brain mask.
