@@ -49,7 +49,6 @@ import json
 import os
 import platform
 import time
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -59,7 +58,9 @@ from scipy import ndimage  # noqa: E402
 from oasis_helpers import anomaly, data, models, prior, runs  # noqa: E402
 
 #: Gaussian ``sigma`` (pixels) of the signed differences compared beside the default.
-SIGMAS = (0.0, 1.0, 2.0)
+SIGMAS = tuple(sorted({0.0, anomaly.DEFAULT_DIFFERENCE_SMOOTHING, 2.0}))
+#: The key of the default sigma's residual (``baselines["reconstruction"]`` repeats it).
+DEFAULT_SIGMA_KEY = str(float(anomaly.DEFAULT_DIFFERENCE_SMOOTHING))
 
 VARIANTS = [  # (quantile, region)
     (0.01, "dilation 1"),
@@ -80,15 +81,24 @@ def _scores(maps, masks, region) -> dict[str, float]:
 
 
 def _diagnostics(
-    vqvae, model, images, masks, region, codes, nll_bits, brain_codes, positions, arguments
+    vqvae,
+    model,
+    images,
+    masks,
+    region,
+    codes,
+    nll_bits,
+    smoothed_nll,
+    brain_codes,
+    lesion_codes,
+    positions,
+    arguments,
 ) -> dict:
     from sklearn.metrics import roc_auc_score
 
     factor = images.shape[1] // codes.shape[1]
     covered = masks.reshape(len(masks), codes.shape[1], factor, codes.shape[2], factor)
     lesion_labels = (covered.mean(axis=(2, 4)) >= 0.25)[brain_codes]
-    smoothed = ndimage.uniform_filter(nll_bits, (1, *[anomaly.DEFAULT_LIKELIHOOD_SMOOTHING] * 2))
-    lesion_codes = anomaly.code_region(masks, codes.shape[1:])
     oracle = ndimage.binary_dilation(lesion_codes, np.ones((1, 3, 3), bool)) & brain_codes
     restoration = anomaly.restore_repeatedly(
         codes,
@@ -101,7 +111,7 @@ def _diagnostics(
     return {
         "code_auroc": {
             "nll": float(roc_auc_score(lesion_labels, nll_bits[brain_codes])),
-            "nll_box_mean": float(roc_auc_score(lesion_labels, smoothed[brain_codes])),
+            "nll_box_mean": float(roc_auc_score(lesion_labels, smoothed_nll[brain_codes])),
             "lesion_codes": int(lesion_labels.sum()),
         },
         "oracle_region": {
@@ -173,22 +183,19 @@ def main() -> None:
     smoothed_nll = ndimage.uniform_filter(
         nll_bits, (1, *[anomaly.DEFAULT_LIKELIHOOD_SMOOTHING] * 2)
     )
-    baselines = {
-        "reconstruction": _scores(
-            anomaly.postprocess_map(anomaly.residual_map(images, reconstructions), region),
+    residual_by_sigma = {
+        str(sigma): _scores(
+            anomaly.postprocess_map(
+                anomaly.residual_map(images, reconstructions, smoothing=sigma), region
+            ),
             masks,
             region,
-        ),
-        "reconstruction_by_sigma": {
-            str(sigma): _scores(
-                anomaly.postprocess_map(
-                    anomaly.residual_map(images, reconstructions, smoothing=sigma), region
-                ),
-                masks,
-                region,
-            )
-            for sigma in SIGMAS
-        },
+        )
+        for sigma in SIGMAS
+    }
+    baselines = {
+        "reconstruction": residual_by_sigma[DEFAULT_SIGMA_KEY],
+        "reconstruction_by_sigma": residual_by_sigma,
         "likelihood": _scores(
             anomaly.postprocess_map(
                 anomaly.upsample_grid_map(smoothed_nll, images.shape[1], "bilinear"), region
@@ -199,7 +206,18 @@ def main() -> None:
     }
     print("baselines", baselines, flush=True)
     diagnostics = _diagnostics(
-        vqvae, model, images, masks, region, codes, nll_bits, brain_codes, positions, arguments
+        vqvae,
+        model,
+        images,
+        masks,
+        region,
+        codes,
+        nll_bits,
+        smoothed_nll,
+        brain_codes,
+        lesion_codes,
+        positions,
+        arguments,
     )
     print("diagnostics", diagnostics, flush=True)
     factor = images.shape[1] // codes.shape[1]
@@ -302,9 +320,7 @@ def main() -> None:
         "cpu_count": os.cpu_count(),
         "load_average": os.getloadavg(),
     }
-    out = Path(arguments.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    out = runs.write_json(arguments.out, report)
     print(json.dumps(report["speed_16_grids"]), f"wrote {out}")
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from oasis_helpers import anomaly, series  # noqa: E402
+from oasis_helpers import anomaly, runs, series  # noqa: E402
 
 #: Notebooks run for each resolution (01 and 02 produce nothing that 03-05 read).
 NOTEBOOKS = ("03_train_vqvae", "04_pixelcnn_prior", "05_anomaly_detection")
@@ -100,9 +100,7 @@ def main(argv=None) -> dict:
         "command": "python benchmarks/grid_resolution.py " + " ".join(argv or sys.argv[1:]),
         "rows": rows,
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    out = runs.write_json(args.out, report)
     print(f"wrote {out}")
     return report
 

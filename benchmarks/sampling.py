@@ -147,9 +147,7 @@ def main(argv=None) -> dict:
         report["results"].append(row)
         print(json.dumps(row), flush=True)
     report["machine"]["load_average_at_end"] = list(os.getloadavg())
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    out = runs.write_json(args.out, report)
     print(f"wrote {out}")
     return report
 

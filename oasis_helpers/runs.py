@@ -101,6 +101,19 @@ def _to_json_ready(value: Any) -> Any:
     return value
 
 
+def write_json(path: str | os.PathLike, data: Any, sort_keys: bool = False) -> Path:
+    """Write ``data`` to ``path`` as indented JSON with a final newline; return the path.
+
+    The folder is created if missing. ``data`` must already be JSON-ready (plain Python;
+    :func:`write_metrics` converts NumPy values first); benchmarks write their reports
+    with it.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, sort_keys=sort_keys) + "\n")
+    return path
+
+
 def write_metrics(run_dir: str | os.PathLike, stem: str, metrics: dict[str, Any]) -> Path:
     """Write ``run_dir/stem/metrics.json`` (NumPy values converted, NaN as null).
 
@@ -112,9 +125,7 @@ def write_metrics(run_dir: str | os.PathLike, stem: str, metrics: dict[str, Any]
     path = Path(run_dir) / stem / "metrics.json"
     if not distributed.is_chief():
         return path
-    path = notebook_dir(run_dir, stem) / "metrics.json"
-    path.write_text(json.dumps(_to_json_ready(metrics), indent=2, sort_keys=True) + "\n")
-    return path
+    return write_json(notebook_dir(run_dir, stem) / "metrics.json", _to_json_ready(metrics), True)
 
 
 def save_model(model, path: str | os.PathLike) -> Path:
