@@ -7,7 +7,8 @@ their losses), ``models`` (encoder, decoder, VQ-VAE, the default configuration,
 the code grids of ``codes.npz``), ``training`` (``fit``, resume by configuration)
 and ``callbacks`` (the checkpoints, budget, schedule and guards behind it),
 ``distributed`` (training on several machines), ``prior`` (the PixelCNN prior over
-code grids), ``anomaly`` (lesions, anomaly maps, restoration), ``metrics`` (SSIM,
+code grids), ``blind_spot`` (a model of each code given its surroundings, which tells
+restoration where to heal), ``anomaly`` (lesions, anomaly maps, restoration), ``metrics`` (SSIM,
 PSNR, perplexity, codebook health), ``plots`` and ``widgets`` (the only modules
 that draw), ``parameters`` (checks a notebook's parameters before any work),
 ``runs`` (seeding, run directories, metrics.json, strategy selection) and

@@ -87,6 +87,8 @@ __all__ = [
     "DEFAULT_DIFFERENCE_SMOOTHING",
     "DEFAULT_EROSION",
     "DEFAULT_FLAG_DILATION",
+    "DEFAULT_FLAG_QUANTILES",
+    "DEFAULT_FLAG_SMOOTHING",
     "DEFAULT_MEDIAN_SIZE",
     "DEFAULT_NUM_RESTORATIONS",
     "DEFAULT_RESTORATION_QUANTILE",
@@ -102,10 +104,12 @@ __all__ = [
     "brain_region",
     "choose_dice_threshold",
     "choose_restoration_threshold",
+    "code_level_auroc",
     "code_region",
     "conditional_from_full_pass",
     "dice_at_threshold",
     "evaluate_map",
+    "flag_probabilities",
     "load_lesion_dir",
     "observed_code_probabilities",
     "pixel_auprc",
@@ -135,8 +139,17 @@ DEFAULT_DIFFERENCE_SMOOTHING = 1.0
 DEFAULT_EROSION = 3
 #: Side of the median filter that smooths every anomaly map (Baur et al. 2021 use 5).
 DEFAULT_MEDIAN_SIZE = 5
-#: Quantile of healthy validation code probabilities used as the restoration threshold.
-DEFAULT_RESTORATION_QUANTILE = 0.01
+#: Quantile of healthy validation code probabilities used as the restoration threshold:
+#: inside the region that the blind-spot model flags, the raster walk resamples a code the
+#: prior finds less likely, given the healed codes before it, than half of healthy codes.
+DEFAULT_RESTORATION_QUANTILE = 0.5
+#: Candidates for the flag threshold of the restoration region: a quantile of the
+#: blind-spot model's probabilities (3 x 3 geometric means) of healthy validation brain
+#: codes, so 0.005 flags codes more surprising than all but 0.5 % of healthy ones.
+#: Notebook 05 picks one on validation slices with synthetic lesions.
+DEFAULT_FLAG_QUANTILES = (0.02, 0.01, 0.005)
+#: Side, in codes, of the box mean over the blind-spot surprise before it is thresholded.
+DEFAULT_FLAG_SMOOTHING = 3
 #: Restorations averaged into the restoration map (each a fresh draw of replacements).
 DEFAULT_NUM_RESTORATIONS = 3
 #: Restoration may change only codes within this many codes (a square) of a code that one
@@ -894,6 +907,8 @@ class AnomalyMaps(NamedTuple):
         healed: float32 ``[R, N, H, W, 1]``, the decoded healed grids.
         seconds: method name -> wall-clock seconds for the ``N`` slices (each method's
             whole chain: the likelihood and restoration include encoding).
+        flag_bits: float32 ``[N, h, w]``, the blind-spot model's surprise in bits
+            (:func:`oasis_helpers.blind_spot.surprise_bits`), or None without a flag model.
     """
 
     maps: dict[str, np.ndarray]
@@ -904,6 +919,36 @@ class AnomalyMaps(NamedTuple):
     restoration: Restoration
     healed: np.ndarray
     seconds: dict[str, float]
+    flag_bits: np.ndarray | None = None
+
+
+def flag_probabilities(
+    flag_model, codes, positions=None, smoothing: int = DEFAULT_FLAG_SMOOTHING
+) -> tuple[np.ndarray, np.ndarray]:
+    """The blind-spot model's flag scores of code grids, as probabilities.
+
+    ``2 ** -B_s(b)``, where ``b = -log2 p(z_ij | surroundings)`` is
+    :func:`oasis_helpers.blind_spot.surprise_bits` and ``B_s`` the mean over ``s x s``
+    codes: the geometric mean of the probabilities around each code. A lesion of a few
+    codes is surprising at all of them, a stray healthy code at one only.
+
+    Args:
+        flag_model: a model from :func:`oasis_helpers.blind_spot.make_blind_spot_model`.
+        codes: int ``[N, h, w]``; positions: heights ``[N]`` or None (0.5).
+        smoothing: ``s >= 1`` codes.
+
+    Returns:
+        ``(probabilities, bits)``, float ``[N, h, w]`` each: the smoothed probabilities,
+        which :func:`choose_restoration_threshold` and :func:`restoration_region` take,
+        and the unsmoothed surprise in bits.
+    """
+    from oasis_helpers import blind_spot
+
+    if isinstance(smoothing, bool) or int(smoothing) != smoothing or smoothing < 1:
+        raise ValueError(f"smoothing must be an integer >= 1 codes, got {smoothing}")
+    bits = blind_spot.surprise_bits(flag_model, codes, positions)
+    smoothed = ndimage.uniform_filter(bits, (1, int(smoothing), int(smoothing)))
+    return np.exp2(-smoothed.astype(np.float64)), bits
 
 
 def anomaly_maps(
@@ -921,6 +966,8 @@ def anomaly_maps(
     likelihood_upsampling: str = "bilinear",
     likelihood_smoothing: int = DEFAULT_LIKELIHOOD_SMOOTHING,
     difference_smoothing: float = DEFAULT_DIFFERENCE_SMOOTHING,
+    flag_model=None,
+    flag_threshold: float | None = None,
 ) -> AnomalyMaps:
     """The three anomaly maps of notebook 05 for ``images``, timed.
 
@@ -931,9 +978,12 @@ def anomaly_maps(
       pixel AUROC of 0.611 against 0.582 for nearest on 32 validation slices of the demo
       cohort, median filter 5, same best Dice);
     * ``restoration``: ``R`` restorations with the fast sampler
-      (:func:`restore_with_prior`), confined to :func:`restoration_region` of the brain
-      codes, each decoded; the map is the mean ``|G_sigma * (x - x_healed)|``
-      (:func:`restoration_map`).
+      (:func:`restore_with_prior`, threshold ``restoration_threshold``), confined to
+      :func:`restoration_region` of the brain codes, each decoded; the map is the mean
+      ``|G_sigma * (x - x_healed)|`` (:func:`restoration_map`). The region is the
+      neighbourhood of the codes that ``flag_model`` (a blind-spot model) finds
+      surprising, :func:`flag_probabilities` below ``flag_threshold``; without a flag
+      model, of those that the prior's causal pass finds below ``restoration_threshold``.
 
     Each map goes through :func:`postprocess_map` (brain region, median filter).
 
@@ -952,6 +1002,9 @@ def anomaly_maps(
         likelihood_smoothing: side of the box mean over the NLL grid, in codes (>= 1).
         difference_smoothing: ``sigma`` in pixels of the residual and restoration maps
             (:data:`DEFAULT_DIFFERENCE_SMOOTHING`; 0: plain absolute differences).
+        flag_model, flag_threshold: the blind-spot model that chooses the restoration
+            region and its threshold (from :func:`choose_restoration_threshold` on the
+            :func:`flag_probabilities` of healthy validation codes); both or neither.
     """
     import time
 
@@ -964,6 +1017,8 @@ def anomaly_maps(
         raise ValueError(
             f"likelihood_smoothing must be an integer >= 1, got {likelihood_smoothing}"
         )
+    if (flag_model is None) != (flag_threshold is None):
+        raise ValueError("pass flag_model and flag_threshold together (or neither)")
     region = brain_region(images, erosion=erosion)
     seconds = {}
     start = time.perf_counter()
@@ -975,7 +1030,12 @@ def anomaly_maps(
     seconds["likelihood"] = time.perf_counter() - start
     start = time.perf_counter()
     allowed = code_region(brain_region(images, erosion=0), codes.shape[1:])
-    changeable = restoration_region(2.0**-nll_bits, restoration_threshold, allowed, flag_dilation)
+    flag_bits = None
+    if flag_model is None:
+        flags, flag_threshold = 2.0**-nll_bits, restoration_threshold
+    else:
+        flags, flag_bits = flag_probabilities(flag_model, codes, positions)
+    changeable = restoration_region(flags, flag_threshold, allowed, flag_dilation)
 
     def restore(grids, threshold, seed):
         return restore_with_prior(
@@ -1002,7 +1062,9 @@ def anomaly_maps(
         "restoration": restoration_map(images, healed, smoothing=difference_smoothing),
     }
     maps = {name: postprocess_map(raw[name], region, median_size) for name in METHODS}
-    return AnomalyMaps(maps, region, reconstructions, codes, nll_bits, restoration, healed, seconds)
+    return AnomalyMaps(
+        maps, region, reconstructions, codes, nll_bits, restoration, healed, seconds, flag_bits
+    )
 
 
 # ============================================================================ evaluation
@@ -1097,6 +1159,42 @@ def choose_dice_threshold(validation_maps, validation_masks, validation_region=N
     threshold to the test maps with :func:`dice_at_threshold`.
     """
     return best_dice(validation_maps, validation_masks, validation_region)[1]
+
+
+def code_level_auroc(code_scores, masks, allowed, coverage: float = 0.25) -> float:
+    """How well a per-code score tells lesion codes from the other allowed codes.
+
+    A code is a lesion code when at least ``coverage`` of its ``f x f`` pixel block lies in
+    the lesion mask; the AUROC (``sklearn.metrics.roc_auc_score``) is taken over the codes
+    where ``allowed`` (usually the brain codes). This is what decides a restoration: it
+    can heal only the codes that its flags find.
+
+    Args:
+        code_scores: float ``[N, h, w]``, higher = more anomalous (e.g. surprise in bits).
+        masks: bool ``[N, H, W]`` with ``H = f h``; allowed: bool ``[N, h, w]``.
+        coverage: in ``(0, 1]``.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    scores, masks = np.asarray(code_scores), np.asarray(masks, bool)
+    allowed = np.asarray(allowed, bool)
+    if scores.ndim != 3 or allowed.shape != scores.shape or masks.ndim != 3:
+        raise ValueError(
+            f"need code_scores and allowed [N, h, w] and masks [N, H, W], got {scores.shape}, "
+            f"{allowed.shape} and {masks.shape}"
+        )
+    count, height, width = scores.shape
+    factor = masks.shape[1] // height
+    if masks.shape != (count, height * factor, width * factor) or factor < 1:
+        raise ValueError(
+            f"masks {masks.shape} are not a whole multiple of the grids {scores.shape}"
+        )
+    if not 0.0 < coverage <= 1.0:
+        raise ValueError(f"coverage must be in (0, 1], got {coverage}")
+    covered = masks.reshape(count, height, factor, width, factor).mean(axis=(2, 4))
+    labels = (covered >= coverage)[allowed]
+    _need_both_classes(labels, "code AUROC")
+    return float(roc_auc_score(labels, scores[allowed]))
 
 
 def slice_scores(maps, region=None, statistic: str = "percentile", percentile: float = 99.0):

@@ -524,3 +524,21 @@ def test_restoration_region_is_the_dilated_flags_inside_the_allowed_codes():
     )
     with pytest.raises(ValueError, match="dilation"):
         anomaly.restoration_region(probabilities, 0.01, allowed, dilation=-1)
+
+
+def test_code_level_auroc_labels_codes_by_their_lesion_coverage():
+    masks = np.zeros((2, 8, 8), bool)
+    masks[0, 0:4, 0:4] = True  # code (0, 0) of slice 0 fully covered
+    masks[1, 4, 4] = True  # 1 of 16 pixels of code (1, 1) of slice 1: below the coverage
+    allowed = np.ones((2, 2, 2), bool)
+    scores = np.zeros((2, 2, 2))
+    scores[0, 0, 0] = 1.0
+    assert anomaly.code_level_auroc(scores, masks, allowed) == 1.0
+    scores[1, 1, 1] = 2.0  # the barely touched code outscores the lesion code
+    assert anomaly.code_level_auroc(scores, masks, allowed) == pytest.approx(6 / 7)
+    assert anomaly.code_level_auroc(scores, masks, allowed, coverage=1 / 16) == 1.0
+    allowed[0, 0, 0] = False  # no lesion code left
+    with pytest.raises(ValueError, match="both lesion and healthy codes"):
+        anomaly.code_level_auroc(scores, masks, allowed)
+    with pytest.raises(ValueError, match="multiple"):
+        anomaly.code_level_auroc(scores, masks[:, :7, :7], np.ones((2, 2, 2), bool))

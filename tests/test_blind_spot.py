@@ -1,0 +1,157 @@
+"""The blind-spot code model: it never sees its hole, it learns, it saves, and it chooses
+where notebook 05's restoration may resample."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+from test_restoration import NUM_CODES, _BlockVQVAE, _tiny
+
+from oasis_helpers import anomaly, blind_spot, prior
+
+
+def _logits(model, codes, positions=None) -> np.ndarray:
+    return model.predict(blind_spot._inputs(codes, positions), verbose=0)
+
+
+@pytest.mark.parametrize("hole", [0, 2, 3])
+def test_the_prediction_at_a_code_never_sees_its_hole_but_sees_beyond_it(hole):
+    keras.utils.set_random_seed(0)
+    size, centre = 29, 14
+    model = blind_spot.make_blind_spot_model(num_embeddings=6, grid_size=size, hole=hole)
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 6, (1, size, size)).astype(np.int32)
+    reference = _logits(model, codes)[0, centre, centre]
+    inside = codes.copy()
+    window = slice(centre - hole, centre + hole + 1)
+    inside[0, window, window] = (inside[0, window, window] + 1) % 6  # every code of the hole
+    np.testing.assert_allclose(_logits(model, inside)[0, centre, centre], reference, atol=1e-5)
+    outside = codes.copy()
+    outside[0, centre, centre + hole + 1] = (outside[0, centre, centre + hole + 1] + 1) % 6
+    assert np.abs(_logits(model, outside)[0, centre, centre] - reference).max() > 1e-4
+    far = codes.copy()
+    far[0, centre + 4 * 3, centre] = (far[0, centre + 4 * 3, centre] + 1) % 6  # the d = 4 ring
+    assert np.abs(_logits(model, far)[0, centre, centre] - reference).max() > 1e-4
+
+
+def test_hole_conv_refuses_a_hole_as_large_as_its_reach():
+    with pytest.raises(ValueError, match="hole"):
+        blind_spot.HoleConv2D(4, reach=2, hole=2)
+    with pytest.raises(ValueError, match="hole"):
+        blind_spot.make_blind_spot_model(num_embeddings=4, grid_size=8, hole=-1)
+
+
+def _flat_grids(count: int, size: int, seed: int) -> np.ndarray:
+    """Grids that each hold one code everywhere: the surroundings say exactly what is in
+    the middle."""
+    values = np.random.default_rng(seed).integers(0, 4, count)
+    return np.broadcast_to(values[:, None, None], (count, size, size)).astype(np.int32).copy()
+
+
+def test_training_makes_a_foreign_patch_surprising_and_its_surroundings_not():
+    keras.utils.set_random_seed(1)
+    size = 12
+    model = blind_spot.make_blind_spot_model(num_embeddings=4, grid_size=size, hole=1)
+    grids = _flat_grids(96, size, seed=0)
+    untrained = blind_spot.surprise_bits(model, grids[:8])
+    history = blind_spot.train_blind_spot_model(
+        model, grids, validation_codes=_flat_grids(16, size, seed=1), epochs=25, verbose=0
+    )
+    assert history["loss"][-1] < history["loss"][0] and "val_loss" in history
+    assert blind_spot.surprise_bits(model, grids[:8]).mean() < 0.25 * untrained.mean()
+    lesioned = _flat_grids(4, size, seed=2)
+    lesioned[:, 5:7, 5:7] = (lesioned[:, 5:7, 5:7] + 2) % 4  # a 2 x 2 foreign patch
+    bits = blind_spot.surprise_bits(model, lesioned)
+    assert bits.shape == lesioned.shape and bits.dtype == np.float32
+    patch = np.zeros((size, size), bool)
+    patch[5:7, 5:7] = True
+    assert bits[:, patch].min() > 2.0  # a lesion code: surprising
+    assert np.median(bits[:, ~patch]) < 0.5  # healthy codes, even next to it: not
+
+
+def test_a_saved_model_loads_in_safe_mode_with_the_same_predictions(tmp_path):
+    keras.utils.set_random_seed(2)
+    model = blind_spot.make_blind_spot_model(num_embeddings=5, grid_size=8, hole=2)
+    codes = np.random.default_rng(0).integers(0, 5, (3, 8, 8)).astype(np.int32)
+    path = tmp_path / "blind_spot.keras"
+    model.save(path)
+    loaded = blind_spot.load_blind_spot_model(path)
+    np.testing.assert_allclose(
+        blind_spot.surprise_bits(loaded, codes, [0.1, 0.5, 0.9]),
+        blind_spot.surprise_bits(model, codes, [0.1, 0.5, 0.9]),
+        rtol=1e-5,
+    )
+    with pytest.raises(FileNotFoundError, match="notebook 05"):
+        blind_spot.load_blind_spot_model(tmp_path / "missing.keras")
+    with pytest.raises(ValueError, match="integer"):
+        blind_spot.surprise_bits(model, codes.astype(np.float32))
+
+
+def test_flag_probabilities_are_the_geometric_mean_over_the_box():
+    keras.utils.set_random_seed(3)
+    model = blind_spot.make_blind_spot_model(num_embeddings=5, grid_size=8, hole=1)
+    codes = np.random.default_rng(1).integers(0, 5, (2, 8, 8)).astype(np.int32)
+    probabilities, bits = anomaly.flag_probabilities(model, codes, smoothing=3)
+    np.testing.assert_allclose(bits, blind_spot.surprise_bits(model, codes), rtol=1e-6)
+    from scipy import ndimage
+
+    expected = 2.0 ** -ndimage.uniform_filter(bits, (1, 3, 3))
+    np.testing.assert_allclose(probabilities, expected, rtol=1e-5)
+    plain, _ = anomaly.flag_probabilities(model, codes, smoothing=1)
+    np.testing.assert_allclose(plain, 2.0**-bits, rtol=1e-5)
+    with pytest.raises(ValueError, match="smoothing"):
+        anomaly.flag_probabilities(model, codes, smoothing=0)
+
+
+def test_with_a_flag_model_restoration_changes_only_codes_near_its_flags():
+    prior_model = _tiny(conditional=True)
+    keras.utils.set_random_seed(4)
+    flag_model = blind_spot.make_blind_spot_model(num_embeddings=NUM_CODES, grid_size=6, hole=1)
+    rng = np.random.default_rng(0)
+    rows, cols = np.mgrid[:24, :24]
+    brain = (np.hypot(rows - 12, cols - 12) < 9).astype(np.float32)
+    images = (brain * rng.uniform(0.3, 0.9, (2, 24, 24)))[..., None].astype(np.float32)
+    vqvae = _BlockVQVAE()
+    codes = vqvae.encode(images)
+    flags, _ = anomaly.flag_probabilities(flag_model, codes, 0.5)
+    flag_threshold = float(np.quantile(flags, 0.2))
+    result = anomaly.anomaly_maps(
+        vqvae, prior_model, images, 1.0, positions=0.5, num_restorations=2, seed=1,
+        median_size=3, flag_model=flag_model, flag_threshold=flag_threshold,
+    )  # fmt: skip
+    np.testing.assert_allclose(
+        result.flag_bits, anomaly.flag_probabilities(flag_model, codes, 0.5)[1], rtol=1e-6
+    )
+    changeable = anomaly.restoration_region(
+        flags, flag_threshold, anomaly.code_region(anomaly.brain_region(images, erosion=0), (6, 6))
+    )
+    assert changeable.any() and not changeable.all()
+    # threshold 1 resamples (nearly) every code of the region, and nothing outside it
+    assert result.restoration.flagged[:, changeable].mean() > 0.5
+    assert not result.restoration.flagged[:, ~changeable].any()
+    assert not result.restoration.changed[:, ~changeable].any()
+    without = anomaly.anomaly_maps(
+        vqvae, prior_model, images, 0.5, positions=0.5, num_restorations=1, median_size=3
+    )
+    assert without.flag_bits is None
+    with pytest.raises(ValueError, match="together"):
+        anomaly.anomaly_maps(vqvae, prior_model, images, 0.5, 0.5, flag_model=flag_model)
+    assert isinstance(prior_model, prior.GatedPixelCNN)
+
+
+def test_train_or_load_reuses_a_model_only_for_the_same_settings_and_codes(tmp_path):
+    grids = _flat_grids(16, 8, seed=3)
+    path = tmp_path / "blind_spot.keras"
+    options = dict(num_embeddings=4, train_codes=grids, hole=1, epochs=1, seed=5)
+    model, record = blind_spot.train_or_load(path, **options)
+    assert not record["loaded"] and path.exists() and len(record["history"]["loss"]) == 1
+    again, stored = blind_spot.train_or_load(path, **options)
+    assert stored["loaded"] and stored["history"] == record["history"]
+    np.testing.assert_allclose(
+        blind_spot.surprise_bits(again, grids), blind_spot.surprise_bits(model, grids), rtol=1e-6
+    )
+    changed = grids.copy()
+    changed[0, 0, 0] = (changed[0, 0, 0] + 1) % 4  # notebook 03 was re-run: new codes
+    assert not blind_spot.train_or_load(path, **{**options, "train_codes": changed})[1]["loaded"]
+    assert not blind_spot.train_or_load(path, **{**options, "hole": 2})[1]["loaded"]
