@@ -60,6 +60,8 @@ LIMITS: dict[str, tuple[int, int | None]] = {
     "max_restorations": (1, 64),
     "median_size": (1, 63),
     "flag_dilation": (0, 64),
+    "blind_spot_hole": (0, 5),
+    "blind_spot_epochs": (1, None),
 }
 
 #: Parameters that must be finite numbers strictly above zero (``None`` allowed where noted).
@@ -199,19 +201,19 @@ def check_fraction(name: str, value: Any, include_one: bool = True) -> float:
     return float(value)
 
 
-def check_restoration_quantiles(value: Any) -> list[float]:
+def check_quantiles(name: str, value: Any) -> list[float]:
     """One or more quantiles of healthy code probabilities, each strictly in ``(0, 1)``."""
-    allowed = "a non-empty list of quantiles strictly between 0 and 1 (e.g. [0.01, 0.03])"
+    allowed = "a non-empty list of quantiles strictly between 0 and 1 (e.g. [0.01, 0.005])"
     if isinstance(value, str) or not hasattr(value, "__iter__"):
-        _fail("restoration_quantiles", value, allowed)
+        _fail(name, value, allowed)
     quantiles = list(value)
     if not quantiles:
-        _fail("restoration_quantiles", value, allowed)
+        _fail(name, value, allowed)
     for quantile in quantiles:
         if isinstance(quantile, bool) or not isinstance(quantile, int | float):
-            _fail("restoration_quantiles", value, allowed)
+            _fail(name, value, allowed)
         if not 0 < quantile < 1:
-            _fail("restoration_quantiles", value, allowed)
+            _fail(name, value, allowed)
     return [float(quantile) for quantile in quantiles]
 
 
@@ -227,8 +229,8 @@ def check(replicas: int = 1, **values: Any) -> dict[str, Any]:
             ``learning_rate``, ``epochs``, ``steps_per_epoch``, ``validation_slices``,
             ``max_train_minutes``, ``dead_code_steps``, the PixelCNN's
             ``kernel_size``, ``conditional`` and ``temperature``, notebook 05's
-            ``lesion_fraction`` and ``restoration_quantiles``, and the other names of
-            :data:`LIMITS`. Relations between two parameters are checked when both
+            ``lesion_fraction``, ``restoration_quantile`` and ``flag_quantiles``, and the
+            other names of :data:`LIMITS`. Relations between two parameters are checked when both
             are given.
 
     Raises:
@@ -263,8 +265,10 @@ def check(replicas: int = 1, **values: Any) -> dict[str, Any]:
             checked[name] = value
         elif name == "lesion_fraction":
             checked[name] = check_fraction(name, value)
-        elif name == "restoration_quantiles":
-            checked[name] = check_restoration_quantiles(value)
+        elif name == "flag_quantiles":
+            checked[name] = check_quantiles(name, value)
+        elif name == "restoration_quantile":
+            checked[name] = check_fraction(name, value, include_one=False)
         elif name == "sweep_sizes":
             checked[name] = [check_integer(name, size, *LIMITS["num_embeddings"]) for size in value]
         elif name in POSITIVE:

@@ -195,14 +195,22 @@ def test_lesion_fraction_outside_zero_to_one(fraction):
 
 
 @pytest.mark.parametrize("quantiles", [[], [0.0], [0.01, 1.0], "0.01"])
-def test_restoration_quantiles_must_be_open_unit_interval(quantiles):
-    message = _error(restoration_quantiles=quantiles)
-    assert "restoration_quantiles" in message and "strictly between 0 and 1" in message
+def test_flag_quantiles_must_be_open_unit_interval(quantiles):
+    message = _error(flag_quantiles=quantiles)
+    assert "flag_quantiles" in message and "strictly between 0 and 1" in message
+
+
+@pytest.mark.parametrize("quantile", [0, 1, 1.5, float("nan"), True])
+def test_restoration_quantile_must_be_open_unit_interval(quantile):
+    message = _error(restoration_quantile=quantile)
+    assert "restoration_quantile" in message and "strictly between 0 and 1" in message
 
 
 def test_notebook_05_counts_and_optional_dilation():
     assert "max_restorations = 0" in _error(max_restorations=0)
     assert "median_size = 100" in _error(median_size=100)
     assert "test_slices = 0" in _error(test_slices=0)
-    checked = parameters.check(flag_dilation=None, restoration_quantiles=(0.01, 0.1))
-    assert checked == {"flag_dilation": None, "restoration_quantiles": [0.01, 0.1]}
+    assert "blind_spot_hole = 6" in _error(blind_spot_hole=6)
+    assert "blind_spot_epochs = 0" in _error(blind_spot_epochs=0)
+    checked = parameters.check(flag_dilation=None, flag_quantiles=(0.01, 0.1))
+    assert checked == {"flag_dilation": None, "flag_quantiles": [0.01, 0.1]}
