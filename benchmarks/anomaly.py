@@ -1,33 +1,39 @@
 """Anomaly benchmark: variants of prior-guided restoration against the residual, on
 validation slices with synthetic lesions (never the test slices), and restoration speed.
 
-Reads notebook 03's VQ-VAE and codes and notebook 04's prior from ``--run-dir``. The
-validation slices get synthetic lesions (``anomaly.synthesize_lesions``, seed
-``seed + 1`` as in notebook 05); the restoration threshold is a quantile of the prior's
-probabilities of the *healthy* validation brain codes. For each variant it records the
-pixel AUROC and best Dice of the restoration map after 1..R restorations, beside the
-reconstruction residual and the likelihood map, and the share of codes resampled:
+Reads notebook 03's VQ-VAE and codes and notebook 04's prior from ``--run-dir``, and the
+blind-spot model that notebook 05 saved there (``05_anomaly_detection/blind_spot.keras``;
+one for each other ``--holes`` value is trained and saved beside it, or loaded when it
+exists with the same settings, ``blind_spot.train_or_load``). The validation slices get
+synthetic lesions (``anomaly.synthesize_lesions``, seed ``seed + 1`` as in notebook 05).
+For each variant it records the pixel AUROC and best Dice of the restoration map after
+1..R restorations, beside the reconstruction residual and the likelihood map, and the
+share of codes resampled:
 
-* ``quantile``: the threshold's quantile;
-* ``region``: ``dilation d`` (brain codes within ``d`` codes of what one prior pass
-  flags, ``anomaly.restoration_region``), ``brain`` (any brain code) or ``grid`` (any
-  code of the grid: no confinement);
-* ``map``: ``input`` (``|G * (x - x_healed)|``, the issue's map with the default
-  smoothing of the signed difference, ``anomaly.DEFAULT_DIFFERENCE_SMOOTHING``),
-  ``input sigma S`` (the same with Gaussian ``sigma = S`` pixels; 0 is the plain
-  ``|x - x_healed|``), ``reconstruction`` (``|G * (x_hat - x_healed)|``, which removes the
-  reconstruction error common to both) and ``flagged`` (``|G * (x - x_healed)|`` only in
-  the blocks of resampled codes).
+* ``flag``: what chooses the region where the walk may resample: ``blind-spot hole H``
+  (the blind-spot model's 3x3 mean surprise, ``anomaly.flag_probabilities``, below the
+  ``quantile`` of healthy validation brain codes; the walk inside resamples codes below
+  the prior's ``anomaly.DEFAULT_RESTORATION_QUANTILE`` of healthy codes, as notebook 05
+  does) or ``prior`` (one causal prior pass below the ``quantile``, which is also the
+  walk's threshold: the series' method before the blind-spot model);
+* ``dilation``: the region is the brain codes within ``d`` codes of the flags
+  (``anomaly.restoration_region``);
+* ``map``: ``input`` (``|G * (x - x_healed)|`` with the default smoothing of the signed
+  difference, ``anomaly.DEFAULT_DIFFERENCE_SMOOTHING``), ``input sigma S`` (Gaussian
+  ``sigma = S`` pixels; 0 is the plain ``|x - x_healed|``), ``reconstruction``
+  (``|G * (x_hat - x_healed)|``) and ``flagged`` (``|G * (x - x_healed)|`` only in the
+  blocks of resampled codes).
 
 The residual baseline is likewise recorded for each ``sigma`` in :data:`SIGMAS`.
 
 Diagnostics (they use the lesion masks, so they are bounds, not detectors):
 
-* ``code_auroc``: how well the prior's surprise ``-log p(z_ij | z_<ij)`` of one pass (and
-  its 3x3 box mean) separates the brain codes that a lesion covers for at least a quarter
-  from the other brain codes;
+* ``code_auroc``: how well a per-code surprise separates the brain codes that a lesion
+  covers for at least a quarter from the other brain codes (``anomaly.code_level_auroc``):
+  the prior's ``-log p(z_ij | z_<ij)`` of one pass and its 3x3 box mean, and each
+  blind-spot model's 3x3 mean surprise;
 * ``oracle_region``: the restoration map when every brain code within one code of a
-  lesion is resampled (threshold 1): what restoration would score if the prior flagged
+  lesion is resampled (threshold 1): what restoration would score if its flags were
   exactly the lesions' codes.
 
 ``--contrast-range`` and ``--min-area`` change the synthetic lesions (e.g. only strong,
@@ -55,22 +61,29 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 from scipy import ndimage  # noqa: E402
 
-from oasis_helpers import anomaly, data, models, prior, runs  # noqa: E402
+from oasis_helpers import anomaly, blind_spot, data, models, prior, runs  # noqa: E402
 
 #: Gaussian ``sigma`` (pixels) of the signed differences compared beside the default.
 SIGMAS = tuple(sorted({0.0, anomaly.DEFAULT_DIFFERENCE_SMOOTHING, 2.0}))
 #: The key of the default sigma's residual (``baselines["reconstruction"]`` repeats it).
 DEFAULT_SIGMA_KEY = str(float(anomaly.DEFAULT_DIFFERENCE_SMOOTHING))
 
-VARIANTS = [  # (quantile, region)
-    (0.01, "dilation 1"),
-    (0.03, "dilation 1"),
-    (0.1, "dilation 1"),
-    (0.03, "dilation 0"),
-    (0.03, "dilation 2"),
-    (0.03, "brain"),
-    (0.01, "grid"),
-]
+#: The blind-spot model's flag quantiles compared for every hole.
+FLAG_QUANTILES = anomaly.DEFAULT_FLAG_QUANTILES
+
+
+def _variants(holes) -> list[tuple[str, float, int]]:
+    """``(flag, quantile, dilation)``: every hole at every flag quantile with the default
+    dilation, other dilations for the default hole, and the prior-pass region."""
+    rows = [("prior", 0.01, anomaly.DEFAULT_FLAG_DILATION)]
+    for hole in holes:
+        rows += [
+            (f"blind-spot hole {hole}", quantile, anomaly.DEFAULT_FLAG_DILATION)
+            for quantile in FLAG_QUANTILES
+        ]
+    for dilation in (0, 2):
+        rows.append((f"blind-spot hole {blind_spot.DEFAULT_HOLE}", 0.01, dilation))
+    return rows
 
 
 def _scores(maps, masks, region) -> dict[str, float]:
@@ -87,18 +100,12 @@ def _diagnostics(
     masks,
     region,
     codes,
-    nll_bits,
-    smoothed_nll,
+    code_scores,
     brain_codes,
     lesion_codes,
     positions,
     arguments,
 ) -> dict:
-    from sklearn.metrics import roc_auc_score
-
-    factor = images.shape[1] // codes.shape[1]
-    covered = masks.reshape(len(masks), codes.shape[1], factor, codes.shape[2], factor)
-    lesion_labels = (covered.mean(axis=(2, 4)) >= 0.25)[brain_codes]
     oracle = ndimage.binary_dilation(lesion_codes, np.ones((1, 3, 3), bool)) & brain_codes
     restoration = anomaly.restore_repeatedly(
         codes,
@@ -108,11 +115,14 @@ def _diagnostics(
         seed=arguments.seed,
     )
     healed = np.stack([vqvae.decode(grids_) for grids_ in restoration.codes])
+    labels = masks.reshape(len(masks), codes.shape[1], -1, codes.shape[2], -1).mean(axis=(2, 4))
     return {
         "code_auroc": {
-            "nll": float(roc_auc_score(lesion_labels, nll_bits[brain_codes])),
-            "nll_box_mean": float(roc_auc_score(lesion_labels, smoothed_nll[brain_codes])),
-            "lesion_codes": int(lesion_labels.sum()),
+            **{
+                name: anomaly.code_level_auroc(scores, masks, brain_codes)
+                for name, scores in code_scores.items()
+            },
+            "lesion_codes": int((labels >= 0.25)[brain_codes].sum()),
         },
         "oracle_region": {
             count: _scores(
@@ -139,6 +149,16 @@ def main() -> None:
     parser.add_argument("--min-area", type=float, default=None, help="pixels, of the lesions")
     parser.add_argument(
         "--skip-variants", action="store_true", help="only the baselines and diagnostics"
+    )
+    parser.add_argument(
+        "--holes",
+        type=int,
+        nargs="+",
+        default=sorted({2, blind_spot.DEFAULT_HOLE}),
+        help="blind-spot holes to compare (the default one is notebook 05's model)",
+    )
+    parser.add_argument(
+        "--epochs", type=int, default=blind_spot.DEFAULT_EPOCHS, help="of each blind-spot model"
     )
     parser.add_argument("--out", default="benchmarks/results/anomaly_demo.json")
     arguments = parser.parse_args()
@@ -205,6 +225,43 @@ def main() -> None:
         ),
     }
     print("baselines", baselines, flush=True)
+    # the blind-spot models: notebook 05's for the default settings, the others beside it
+    model_dir = runs.notebook_dir(run_dir, "05_anomaly_detection")
+    train = grids["train"]
+    train_positions = train.positions if model.conditional else None
+    flag_models, training = {}, {}
+    for hole in arguments.holes:
+        default = hole == blind_spot.DEFAULT_HOLE and arguments.epochs == blind_spot.DEFAULT_EPOCHS
+        name = "blind_spot.keras" if default else f"blind_spot_hole{hole}_e{arguments.epochs}.keras"
+        start = time.perf_counter()
+        flag_models[hole], record = blind_spot.train_or_load(
+            model_dir / name,
+            grids.num_embeddings,
+            train.codes,
+            train_positions,
+            grids["validate"].codes,
+            grids["validate"].positions if model.conditional else None,
+            hole=hole,
+            epochs=arguments.epochs,
+            seed=arguments.seed,
+        )
+        training[hole] = {
+            "file": name,
+            "loaded": record["loaded"],
+            "seconds": None if record["loaded"] else time.perf_counter() - start,
+            "validation_bits_per_code": record["history"]["val_loss"][-1] / np.log(2),
+        }
+    flags = {
+        hole: anomaly.flag_probabilities(flag_models[hole], codes, positions)[0]
+        for hole in arguments.holes
+    }
+    healthy_flags = {
+        hole: anomaly.flag_probabilities(flag_models[hole], healthy_codes, positions)[0]
+        for hole in arguments.holes
+    }
+    walk_threshold = anomaly.choose_restoration_threshold(
+        healthy_probabilities[healthy_brain], anomaly.DEFAULT_RESTORATION_QUANTILE
+    )
     diagnostics = _diagnostics(
         vqvae,
         model,
@@ -212,36 +269,36 @@ def main() -> None:
         masks,
         region,
         codes,
-        nll_bits,
-        smoothed_nll,
+        {
+            "nll": nll_bits,
+            "nll_box_mean": smoothed_nll,
+            **{f"blind_spot_hole_{hole}": -np.log2(flags[hole]) for hole in arguments.holes},
+        },
         brain_codes,
         lesion_codes,
         positions,
         arguments,
     )
+    diagnostics["blind_spot_training"] = training
     print("diagnostics", diagnostics, flush=True)
     factor = images.shape[1] // codes.shape[1]
     results = []
-    for quantile, where in [] if arguments.skip_variants else VARIANTS:
-        threshold = anomaly.choose_restoration_threshold(
-            healthy_probabilities[healthy_brain], quantile
-        )
-        if where == "grid":
-            changeable = None
-        elif where == "brain":
-            changeable = brain_codes
+    for flag, quantile, dilation in [] if arguments.skip_variants else _variants(arguments.holes):
+        if flag == "prior":
+            scores, healthy_scores = 2.0**-nll_bits, healthy_probabilities
         else:
-            dilation = int(where.split()[1])
-            changeable = anomaly.restoration_region(
-                2.0**-nll_bits, threshold, brain_codes, dilation
-            )
+            hole = int(flag.split()[-1])
+            scores, healthy_scores = flags[hole], healthy_flags[hole]
+        threshold = anomaly.choose_restoration_threshold(healthy_scores[healthy_brain], quantile)
+        changeable = anomaly.restoration_region(scores, threshold, brain_codes, dilation)
+        walk = threshold if flag == "prior" else walk_threshold
         start = time.perf_counter()
         restoration = anomaly.restore_repeatedly(
             codes,
             functools.partial(
                 anomaly.restore_with_prior, model, positions=positions, region=changeable
             ),
-            threshold,
+            walk,
             arguments.restorations,
             seed=arguments.seed,
         )
@@ -251,9 +308,12 @@ def main() -> None:
             np.repeat(restoration.flagged, factor, axis=2), factor, axis=3
         ).astype(np.float32)
         row = {
+            "flag": flag,
             "quantile": quantile,
             "threshold": threshold,
-            "region": where,
+            "walk_threshold": walk,
+            "dilation": dilation,
+            "region_share": float(changeable.mean()),
             "resampled": float(restoration.flagged.mean()),
             "resampled_lesion_codes": float(restoration.flagged[:, lesion_codes].mean()),
             "resampled_other_codes": float(restoration.flagged[:, ~lesion_codes].mean()),
@@ -307,6 +367,7 @@ def main() -> None:
         "slices": len(codes),
         "lesion_slices": int(masks.any(axis=(1, 2)).sum()),
         "restorations": arguments.restorations,
+        "restoration_quantile": anomaly.DEFAULT_RESTORATION_QUANTILE,
         "lesions": lesion_options,
         "baselines": baselines,
         "diagnostics": diagnostics,
