@@ -81,8 +81,9 @@ def _variants(holes) -> list[tuple[str, float, int]]:
             (f"blind-spot hole {hole}", quantile, anomaly.DEFAULT_FLAG_DILATION)
             for quantile in FLAG_QUANTILES
         ]
-    for dilation in (0, 2):
-        rows.append((f"blind-spot hole {blind_spot.DEFAULT_HOLE}", 0.01, dilation))
+    if blind_spot.DEFAULT_HOLE in holes:
+        for dilation in (0, 2):
+            rows.append((f"blind-spot hole {blind_spot.DEFAULT_HOLE}", 0.01, dilation))
     return rows
 
 
@@ -115,7 +116,9 @@ def _diagnostics(
         seed=arguments.seed,
     )
     healed = np.stack([vqvae.decode(grids_) for grids_ in restoration.codes])
-    labels = masks.reshape(len(masks), codes.shape[1], -1, codes.shape[2], -1).mean(axis=(2, 4))
+    factor = images.shape[1] // codes.shape[1]
+    covered = masks.reshape(len(masks), codes.shape[1], factor, codes.shape[2], factor)
+    labels = covered.mean(axis=(2, 4))
     return {
         "code_auroc": {
             **{
