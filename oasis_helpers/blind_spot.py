@@ -65,14 +65,16 @@ __all__ = [
 ]
 
 #: Half-size of the hole in codes: codes within ``hole`` rows and columns of a position are
-#: never seen by its prediction. On 32 validation slices of the demo cohort with synthetic
-#: lesions (8 epochs), the 3 x 3 mean surprise told lesion codes from the other brain codes
-#: with a code-level AUROC of 0.77 for hole 2 (a 5 x 5 hole) and 0.78 for hole 3 (7 x 7,
-#: 28 x 28 pixels at ``downsample = 4``), against 0.63 for the PixelCNN prior.
+#: never seen by its prediction. On notebook 05's 32 validation slices of the demo cohort
+#: (``benchmarks/anomaly.py``, ``benchmarks/results/anomaly_demo.json``, 16 epochs) the
+#: 3 x 3 mean surprise separated lesion codes from the other brain codes with a code-level
+#: AUROC of 0.82 for hole 2 (a 5 x 5 hole) and 0.84 for hole 3 (7 x 7, 28 x 28 pixels at
+#: ``downsample = 4``), against 0.64 for the PixelCNN prior; restoration scored a pixel
+#: AUROC of 0.891-0.899 and 0.901-0.913 with them.
 DEFAULT_HOLE = 3
 #: Epochs over the training grids. Hole 3 on the demo cohort's 576 grids of 64 x 64 codes:
-#: validation 2.08 bits per code after 3 epochs, 1.96 after 8, 1.89 after 16 (20-35 s an
-#: epoch on two CPU cores); the code-level AUROC on 48 validation slices rose to 0.83-0.88.
+#: validation 2.08 bits per code after 3 epochs, 1.96 after 8, 1.89 after 16 (20-30 s an
+#: epoch on two CPU cores).
 DEFAULT_EPOCHS = 16
 DEFAULT_BATCH_SIZE = 16
 #: Dilations of the three hole convolutions (see the module docstring).
