@@ -116,16 +116,13 @@ def _diagnostics(
         seed=arguments.seed,
     )
     healed = np.stack([vqvae.decode(grids_) for grids_ in restoration.codes])
-    factor = images.shape[1] // codes.shape[1]
-    covered = masks.reshape(len(masks), codes.shape[1], factor, codes.shape[2], factor)
-    labels = covered.mean(axis=(2, 4))
     return {
         "code_auroc": {
             **{
                 name: anomaly.code_level_auroc(scores, masks, brain_codes)
                 for name, scores in code_scores.items()
             },
-            "lesion_codes": int((labels >= 0.25)[brain_codes].sum()),
+            "lesion_codes": int(anomaly.covered_codes(masks, codes.shape[1:])[brain_codes].sum()),
         },
         "oracle_region": {
             count: _scores(
@@ -235,7 +232,9 @@ def main() -> None:
     flag_models, training = {}, {}
     for hole in arguments.holes:
         default = hole == blind_spot.DEFAULT_HOLE and arguments.epochs == blind_spot.DEFAULT_EPOCHS
-        name = "blind_spot.keras" if default else f"blind_spot_hole{hole}_e{arguments.epochs}.keras"
+        name = (
+            blind_spot.MODEL_FILE if default else f"blind_spot_hole{hole}_e{arguments.epochs}.keras"
+        )
         start = time.perf_counter()
         flag_models[hole], record = blind_spot.train_or_load(
             model_dir / name,

@@ -106,6 +106,7 @@ __all__ = [
     "choose_restoration_threshold",
     "code_level_auroc",
     "code_region",
+    "covered_codes",
     "conditional_from_full_pass",
     "dice_at_threshold",
     "evaluate_map",
@@ -1161,13 +1162,36 @@ def choose_dice_threshold(validation_maps, validation_masks, validation_region=N
     return best_dice(validation_maps, validation_masks, validation_region)[1]
 
 
+def covered_codes(masks, grid_shape, coverage: float = 0.25) -> np.ndarray:
+    """The codes whose ``f x f`` pixel block lies at least ``coverage`` in the mask.
+
+    Args:
+        masks: bool ``[N, H, W]`` with ``H = f h`` and ``W = f w``.
+        grid_shape: ``(h, w)``.
+        coverage: in ``(0, 1]`` (``1 / f**2``: every code a mask pixel touches, like
+            :func:`code_region`).
+
+    Returns:
+        bool ``[N, h, w]``.
+    """
+    masks = np.asarray(masks, bool)
+    height, width = grid_shape
+    factor = masks.shape[1] // height if masks.ndim == 3 and height else 0
+    if factor < 1 or masks.shape[1:] != (height * factor, width * factor):
+        raise ValueError(f"masks {masks.shape} are not a whole multiple of the grids {grid_shape}")
+    if not 0.0 < coverage <= 1.0:
+        raise ValueError(f"coverage must be in (0, 1], got {coverage}")
+    blocks = masks.reshape(len(masks), height, factor, width, factor)
+    return blocks.mean(axis=(2, 4)) >= coverage
+
+
 def code_level_auroc(code_scores, masks, allowed, coverage: float = 0.25) -> float:
     """How well a per-code score tells lesion codes from the other allowed codes.
 
     A code is a lesion code when at least ``coverage`` of its ``f x f`` pixel block lies in
-    the lesion mask; the AUROC (``sklearn.metrics.roc_auc_score``) is taken over the codes
-    where ``allowed`` (usually the brain codes). This is what decides a restoration: it
-    can heal only the codes that its flags find.
+    the lesion mask (:func:`covered_codes`); the AUROC (``sklearn.metrics.roc_auc_score``)
+    is taken over the codes where ``allowed`` (usually the brain codes). This is what
+    decides a restoration: it can heal only the codes that its flags find.
 
     Args:
         code_scores: float ``[N, h, w]``, higher = more anomalous (e.g. surprise in bits).
@@ -1183,16 +1207,9 @@ def code_level_auroc(code_scores, masks, allowed, coverage: float = 0.25) -> flo
             f"need code_scores and allowed [N, h, w] and masks [N, H, W], got {scores.shape}, "
             f"{allowed.shape} and {masks.shape}"
         )
-    count, height, width = scores.shape
-    factor = masks.shape[1] // height
-    if masks.shape != (count, height * factor, width * factor) or factor < 1:
-        raise ValueError(
-            f"masks {masks.shape} are not a whole multiple of the grids {scores.shape}"
-        )
-    if not 0.0 < coverage <= 1.0:
-        raise ValueError(f"coverage must be in (0, 1], got {coverage}")
-    covered = masks.reshape(count, height, factor, width, factor).mean(axis=(2, 4))
-    labels = (covered >= coverage)[allowed]
+    if len(masks) != len(scores):
+        raise ValueError(f"masks {masks.shape} and code_scores {scores.shape} differ in N")
+    labels = covered_codes(masks, scores.shape[1:], coverage)[allowed]
     _need_both_classes(labels, "code AUROC")
     return float(roc_auc_score(labels, scores[allowed]))
 

@@ -56,6 +56,7 @@ __all__ = [
     "DEFAULT_EPOCHS",
     "DEFAULT_HOLE",
     "GridContext",
+    "MODEL_FILE",
     "HoleConv2D",
     "load_blind_spot_model",
     "make_blind_spot_model",
@@ -77,6 +78,8 @@ DEFAULT_HOLE = 3
 #: epoch on two CPU cores).
 DEFAULT_EPOCHS = 16
 DEFAULT_BATCH_SIZE = 16
+#: The file name notebook 05 saves its model under, in ``run_dir/05_anomaly_detection``.
+MODEL_FILE = "blind_spot.keras"
 #: Dilations of the three hole convolutions (see the module docstring).
 BLIND_SPOT_DILATIONS = (1, 2, 4)
 

@@ -542,3 +542,19 @@ def test_code_level_auroc_labels_codes_by_their_lesion_coverage():
         anomaly.code_level_auroc(scores, masks, allowed)
     with pytest.raises(ValueError, match="multiple"):
         anomaly.code_level_auroc(scores, masks[:, :7, :7], np.ones((2, 2, 2), bool))
+
+
+def test_covered_codes_marks_codes_by_their_share_of_mask_pixels():
+    masks = np.zeros((1, 8, 8), bool)
+    masks[0, 0:2, 0:4] = True  # half of code (0, 0)
+    masks[0, 4, 4] = True  # one pixel of code (1, 1)
+    np.testing.assert_array_equal(anomaly.covered_codes(masks, (2, 2))[0], [[1, 0], [0, 0]])
+    np.testing.assert_array_equal(
+        anomaly.covered_codes(masks, (2, 2), coverage=1 / 16),
+        anomaly.code_region(masks, (2, 2)),
+    )
+    assert not anomaly.covered_codes(masks, (2, 2), coverage=0.6).any()
+    with pytest.raises(ValueError, match="multiple"):
+        anomaly.covered_codes(masks[:, :7], (2, 2))
+    with pytest.raises(ValueError, match="coverage"):
+        anomaly.covered_codes(masks, (2, 2), coverage=0)

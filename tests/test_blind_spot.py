@@ -6,7 +6,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
-from test_restoration import NUM_CODES, _BlockVQVAE, _tiny
+from test_restoration import NUM_CODES, _BlockVQVAE, _disc_slices, _tiny
 
 from oasis_helpers import anomaly, blind_spot, prior
 
@@ -108,10 +108,7 @@ def test_with_a_flag_model_restoration_changes_only_codes_near_its_flags():
     prior_model = _tiny(conditional=True)
     keras.utils.set_random_seed(4)
     flag_model = blind_spot.make_blind_spot_model(num_embeddings=NUM_CODES, grid_size=6, hole=1)
-    rng = np.random.default_rng(0)
-    rows, cols = np.mgrid[:24, :24]
-    brain = (np.hypot(rows - 12, cols - 12) < 9).astype(np.float32)
-    images = (brain * rng.uniform(0.3, 0.9, (2, 24, 24)))[..., None].astype(np.float32)
+    images = _disc_slices()
     vqvae = _BlockVQVAE()
     codes = vqvae.encode(images)
     flags, _ = anomaly.flag_probabilities(flag_model, codes, 0.5)

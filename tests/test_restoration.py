@@ -166,12 +166,17 @@ class _BlockVQVAE:
         return self.decode(self.encode(images))
 
 
-def test_anomaly_maps_give_three_post_processed_maps_and_confined_restorations():
-    model = _tiny(conditional=True)
-    rng = np.random.default_rng(0)
+def _disc_slices(seed: int = 0) -> np.ndarray:
+    """Two 24x24 slices ``[2, 24, 24, 1]``: a disc of random intensities on black."""
+    rng = np.random.default_rng(seed)
     rows, cols = np.mgrid[:24, :24]
     brain = (np.hypot(rows - 12, cols - 12) < 9).astype(np.float32)
-    images = (brain * rng.uniform(0.3, 0.9, (2, 24, 24)))[..., None].astype(np.float32)
+    return (brain * rng.uniform(0.3, 0.9, (2, 24, 24)))[..., None].astype(np.float32)
+
+
+def test_anomaly_maps_give_three_post_processed_maps_and_confined_restorations():
+    model = _tiny(conditional=True)
+    images = _disc_slices()
     vqvae = _BlockVQVAE()
     codes = vqvae.encode(images)
     threshold = float(np.quantile(2.0 ** -prior.nll_map_bits(model, codes, 0.5), 0.3))
