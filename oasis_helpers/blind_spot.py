@@ -58,6 +58,7 @@ __all__ = [
     "GridContext",
     "MODEL_FILE",
     "HoleConv2D",
+    "dilated_same_conv",
     "load_blind_spot_model",
     "make_blind_spot_model",
     "surprise_bits",
@@ -82,6 +83,40 @@ DEFAULT_BATCH_SIZE = 16
 MODEL_FILE = "blind_spot.keras"
 #: Dilations of the three hole convolutions (see the module docstring).
 BLIND_SPOT_DILATIONS = (1, 2, 4)
+
+
+def dilated_same_conv(inputs: tf.Tensor, kernel: tf.Tensor, dilation: int) -> tf.Tensor:
+    """A 'same' convolution at ``dilation`` built from undilated convolutions only.
+
+    Inputs ``[B, h, w, C]``, kernel ``[k, k, C, F]``, output ``[B, h, w, F]`` with
+    ``y[i, j] = sum_ab kernel[a, b] x[i + d (a - k // 2), j + d (b - k // 2)]`` (zeros
+    outside the grid). A tap ``d a`` rows away stays in the same phase ``(i mod d, j mod d)``,
+    so the grid (zero-padded to multiples of ``d``) is split into its ``d x d`` phases,
+    ``[B d^2, h / d, w / d, C]``, each convolved with the undilated kernel, and interleaved
+    back. It is what ``tf.space_to_batch`` does, without its halo.
+
+    TensorFlow's default (Eigen) CPU kernels have no gradient for ``tf.nn.conv2d`` with
+    ``dilations > 1`` (only oneDNN, on some CPUs, has one), so a dilated ``conv2d`` fails to
+    train where ``TF_ENABLE_ONEDNN_OPTS=0`` or the CPU leaves oneDNN off (most AMD and older
+    Intel CPUs); this runs everywhere, at the speed of the dilated op where that exists
+    (``benchmarks/hole_conv.py``).
+    """
+    if dilation == 1:
+        return tf.nn.conv2d(inputs, kernel, 1, "SAME")
+    shape = tf.shape(inputs)
+    batch, height, width = shape[0], shape[1], shape[2]
+    channels, filters = inputs.shape[-1], kernel.shape[-1]
+    pad_rows, pad_cols = (-height) % dilation, (-width) % dilation
+    padded = tf.pad(inputs, [[0, 0], [0, pad_rows], [0, pad_cols], [0, 0]])
+    rows, cols = (height + pad_rows) // dilation, (width + pad_cols) // dilation
+    phases = tf.reshape(padded, [batch, rows, dilation, cols, dilation, channels])
+    phases = tf.transpose(phases, [0, 2, 4, 1, 3, 5])
+    phases = tf.reshape(phases, [batch * dilation * dilation, rows, cols, channels])
+    outputs = tf.nn.conv2d(phases, kernel, 1, "SAME")
+    outputs = tf.reshape(outputs, [batch, dilation, dilation, rows, cols, filters])
+    outputs = tf.transpose(outputs, [0, 3, 1, 4, 2, 5])
+    outputs = tf.reshape(outputs, [batch, rows * dilation, cols * dilation, filters])
+    return outputs[:, :height, :width]
 
 
 @keras.saving.register_keras_serializable(package="oasis_helpers")
@@ -115,7 +150,7 @@ class HoleConv2D(keras.layers.Layer):
 
     def call(self, inputs):
         kernel = self.kernel * tf.constant(self._mask, dtype=self.kernel.dtype)
-        outputs = tf.nn.conv2d(inputs, kernel, 1, "SAME", dilations=self.dilation)
+        outputs = dilated_same_conv(inputs, kernel, self.dilation)
         return outputs + self.bias
 
     def compute_output_shape(self, input_shape):
