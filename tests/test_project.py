@@ -1,11 +1,18 @@
 """The project's own contracts: notebooks committed clean, one parameters cell,
-environment.yml in step with pyproject.toml, the README's two commands."""
+environment.yml in step with pyproject.toml, the README's two commands, a wheel that
+holds the whole package."""
 
 from __future__ import annotations
 
+import ast
 import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 import tomllib
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -123,3 +130,158 @@ def test_notebook_03_reads_the_default_model_and_training_from_the_package():
             assert re.search(pattern, source, re.MULTILINE), (
                 f"notebook 03 should set {name} = {holder}[{name!r}]"
             )
+
+
+# ---------------------------------------------------------------------------------------------
+# The wheel (``pip install .``, not editable) holds every module
+# ---------------------------------------------------------------------------------------------
+PACKAGE = ROOT / "oasis_helpers"
+
+
+def _package_modules() -> set[str]:
+    """Dotted names of every module in the source tree (``oasis_helpers.data.png``...)."""
+    modules = set()
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        modules.add(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return modules
+
+
+def _is_module(dotted: str) -> bool:
+    path = ROOT.joinpath(*dotted.split("."))
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+
+def _imported_package_modules(source: str) -> set[str]:
+    """The ``oasis_helpers`` modules that ``source`` imports, at any depth of the code.
+
+    ``from oasis_helpers import data`` imports ``oasis_helpers`` and ``oasis_helpers.data``;
+    ``from oasis_helpers.quantizer import VectorQuantizer`` imports ``oasis_helpers`` and
+    ``oasis_helpers.quantizer``.
+    """
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        for name in names:
+            parts = name.split(".")
+            if parts[0] != "oasis_helpers":
+                continue
+            for depth in range(1, len(parts) + 1):
+                dotted = ".".join(parts[:depth])
+                if _is_module(dotted):
+                    found.add(dotted)
+    return found
+
+
+def _notebook_code(path: Path) -> str:
+    """A notebook's code cells as one script (IPython magics and shell lines dropped)."""
+    lines = []
+    for cell in _cells(path):
+        if cell["cell_type"] == "code":
+            source = "".join(cell["source"])
+            lines += [
+                line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))
+            ]
+            lines.append("")
+    return "\n".join(lines)
+
+
+def _modules_used_by_the_series() -> dict[str, set[str]]:
+    """``{module: files that import it}`` over the notebooks' code cells and benchmarks/*.py."""
+    sources = {path: _notebook_code(path) for path in NOTEBOOKS}
+    sources.update({path: path.read_text() for path in sorted((ROOT / "benchmarks").glob("*.py"))})
+    used: dict[str, set[str]] = {}
+    for path, source in sources.items():
+        for module in _imported_package_modules(source):
+            used.setdefault(module, set()).add(path.name)
+    return used
+
+
+def _wheel_modules(wheel: Path) -> set[str]:
+    with zipfile.ZipFile(wheel) as archive:
+        names = [name for name in archive.namelist() if name.endswith(".py")]
+    modules = set()
+    for name in names:
+        parts = Path(name).with_suffix("").parts
+        modules.add(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return modules
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    """The wheel ``pip`` builds from a copy of the project (so that no ``build/`` folder
+    left in the work tree can add or hide a module), offline: no index, no build isolation
+    (the venv's setuptools, pinned in the [dev] extra, builds it)."""
+    folder = tmp_path_factory.mktemp("wheel")
+    source = folder / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy2(ROOT / name, source / name)
+    shutil.copytree(PACKAGE, source / PACKAGE.name, ignore=shutil.ignore_patterns("__pycache__"))
+    output = folder / "dist"
+    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation"]
+    command += ["--no-index", "--quiet", "-w", str(output), str(source)]
+    built = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, (
+        f"pip wheel failed (is the [dev] extra installed? pip install -e '.[dev]'):\n"
+        f"{built.stdout[-3000:]}\n{built.stderr[-3000:]}"
+    )
+    wheels = list(output.glob("oasis_helpers-*.whl"))
+    assert len(wheels) == 1, wheels
+    return wheels[0]
+
+
+def test_the_series_imports_modules_that_exist():
+    """The import parser finds what the notebooks and benchmarks use (data and its
+    subpackage imports among them), and every one of those is a module of the package."""
+    used = _modules_used_by_the_series()
+    assert {"oasis_helpers.data", "oasis_helpers.models", "oasis_helpers.quantizer"} <= set(used)
+    assert {name for path in NOTEBOOKS for name in used["oasis_helpers.data"]} >= {
+        path.name for path in NOTEBOOKS
+    }, "every notebook loads its slices through oasis_helpers.data"
+    assert set(used) <= _package_modules()
+
+
+def test_the_wheel_holds_every_module_of_the_package(wheel):
+    missing = _package_modules() - _wheel_modules(wheel)
+    assert not missing, f"{wheel.name} lacks {sorted(missing)}"
+
+
+def test_the_wheel_holds_every_module_the_notebooks_and_benchmarks_import(wheel):
+    in_wheel = _wheel_modules(wheel)
+    used = _modules_used_by_the_series()
+    missing = {module: sorted(files) for module, files in used.items() if module not in in_wheel}
+    assert not missing, f"{wheel.name} lacks modules that these files import: {missing}"
+
+
+def test_the_modules_the_series_imports_import_from_the_wheel_alone(wheel, tmp_path):
+    """Unpacked on its own (not the work tree), the wheel's modules import: nothing they
+    need at import time is left out of it."""
+    unpacked = tmp_path / "site"
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(unpacked)
+    modules = sorted(_modules_used_by_the_series())
+    script = (
+        "import importlib, pathlib, sys\n"
+        f"sys.path.insert(0, {str(unpacked)!r})\n"
+        f"for name in {modules!r}:\n"
+        "    module = importlib.import_module(name)\n"
+        f"    assert pathlib.Path(module.__file__).is_relative_to({str(unpacked)!r}), module\n"
+        "print('IMPORTED', len(sys.modules))\n"
+    )
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    environment.pop("PYTHONPATH", None)
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0 and "IMPORTED" in result.stdout, result.stderr[-3000:]
