@@ -726,13 +726,6 @@ def nll_bits_per_code(model: GatedPixelCNN, codes, positions=None, batch_size: i
 # ---------------------------------------------------------------------------------------------
 # baselines
 # ---------------------------------------------------------------------------------------------
-def _inverse_cdf(probabilities: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
-    """Draw one index per row of ``probabilities`` ``[B, K]`` from ``uniforms`` ``[B]``."""
-    cumulative = np.cumsum(probabilities, axis=-1)
-    cumulative /= cumulative[:, -1:]
-    return np.minimum((cumulative < uniforms[:, None]).sum(axis=-1), probabilities.shape[-1] - 1)
-
-
 class UniformBaseline:
     """Every code equally likely: ``log2 K`` bits per code."""
 
@@ -868,7 +861,8 @@ class NeighbourBaseline:
 
         Each draw is the mixture of its two parts: with probability
         ``n(l, u) / (n(l, u) + smoothing)`` one of the context's observed codes
-        (in proportion to its count), else a unigram draw.
+        (in proportion to its count), else a unigram draw. An unfitted table has no
+        observed codes: its grids are unigram draws (uniform, before any fit).
         """
         rng = np.random.default_rng(seed)
         outside = self.num_embeddings
@@ -886,13 +880,14 @@ class NeighbourBaseline:
                     np.searchsorted(unigram_cumulative, rng.random(count), side="right"),
                     outside - 1,
                 )
-                # within the context's block of sorted keys, pick by cumulative count
-                start = np.searchsorted(self.keys, contexts * outside)
-                before = np.where(start > 0, self.cumulative[np.maximum(start - 1, 0)], 0)
-                target = before + np.floor(rng.random(count) * totals).astype(np.int64)
-                index = np.searchsorted(self.cumulative, target, side="right")
-                index = np.clip(index, 0, max(len(self.keys) - 1, 0))
-                table_draw = (self.keys[index] % outside) if len(self.keys) else unigram_draw
+                table_draw = unigram_draw  # no observed codes (unfitted): totals are 0
+                if len(self.keys):
+                    # within the context's block of sorted keys, pick by cumulative count
+                    start = np.searchsorted(self.keys, contexts * outside)
+                    before = np.where(start > 0, self.cumulative[np.maximum(start - 1, 0)], 0)
+                    target = before + np.floor(rng.random(count) * totals).astype(np.int64)
+                    index = np.searchsorted(self.cumulative, target, side="right")
+                    table_draw = self.keys[np.minimum(index, len(self.keys) - 1)] % outside
                 codes[:, row, column] = np.where(from_table, table_draw, unigram_draw)
         return codes.astype(np.int32)
 

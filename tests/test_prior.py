@@ -383,6 +383,18 @@ def test_neighbour_table_smooths_unseen_contexts_towards_the_unigram():
     assert bits[0, 0, 0] == pytest.approx(expected, rel=1e-5)
 
 
+def test_an_unfitted_neighbour_table_samples_its_unigram_fallback():
+    """No counts yet: every draw falls back on the unigram part (uniform before a fit),
+    instead of indexing the empty table."""
+    table = prior.NeighbourBaseline(NUM_CODES)
+    samples = table.sample(50, 6, 6, seed=3)
+    assert samples.shape == (50, 6, 6) and samples.dtype == np.int32
+    counts = np.bincount(samples.ravel(), minlength=NUM_CODES)
+    assert len(counts) == NUM_CODES and counts.min() > 0.5 * samples.size / NUM_CODES
+    np.testing.assert_array_equal(samples, table.sample(50, 6, 6, seed=3))
+    np.testing.assert_allclose(table.nll_map_bits(samples), math.log2(NUM_CODES), rtol=1e-6)
+
+
 # ---------------------------------------------------------------------------------------------
 # sample quality
 # ---------------------------------------------------------------------------------------------
