@@ -53,7 +53,7 @@ import importlib.util
 import json
 import os
 import shutil
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -283,11 +283,6 @@ class FitResult:
     total_images_seen: int
     resumed: bool
     extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        values = asdict(self)
-        values["run_dir"] = str(self.run_dir)
-        return values
 
 
 def read_history(run_dir: str | os.PathLike) -> dict[str, list[float]]:
