@@ -2,9 +2,11 @@
 validation slices with synthetic lesions (never the test slices), and restoration speed.
 
 Reads notebook 03's VQ-VAE and codes and notebook 04's prior from ``--run-dir``, and the
-blind-spot model that notebook 05 saved there (``05_anomaly_detection/blind_spot.keras``;
-one for each other ``--holes`` value is trained and saved beside it, or loaded when it
-exists with the same settings, ``blind_spot.train_or_load``). The validation slices get
+blind-spot models from the folder where notebook 05 keeps one per configuration
+(``05_anomaly_detection/blind_spot/<hash>/``, ``blind_spot.train_or_load``): each
+``--holes`` value with ``--epochs`` and the other settings of
+``blind_spot.DEFAULT_BLIND_SPOT`` is loaded when trained before (the default hole and
+epochs are notebook 05's model), else trained and saved there. The validation slices get
 synthetic lesions (``anomaly.synthesize_lesions``, seed ``seed + 1`` as in notebook 05).
 For each variant it records the pixel AUROC and best Dice of the restoration map after
 1..R restorations, beside the reconstruction residual and the likelihood map, and the
@@ -81,9 +83,10 @@ def _variants(holes) -> list[tuple[str, float, int]]:
             (f"blind-spot hole {hole}", quantile, anomaly.DEFAULT_FLAG_DILATION)
             for quantile in FLAG_QUANTILES
         ]
-    if blind_spot.DEFAULT_HOLE in holes:
+    default_hole = blind_spot.DEFAULT_BLIND_SPOT["hole"]
+    if default_hole in holes:
         for dilation in (0, 2):
-            rows.append((f"blind-spot hole {blind_spot.DEFAULT_HOLE}", 0.01, dilation))
+            rows.append((f"blind-spot hole {default_hole}", 0.01, dilation))
     return rows
 
 
@@ -154,11 +157,14 @@ def main() -> None:
         "--holes",
         type=int,
         nargs="+",
-        default=sorted({2, blind_spot.DEFAULT_HOLE}),
+        default=sorted({2, blind_spot.DEFAULT_BLIND_SPOT["hole"]}),
         help="blind-spot holes to compare (the default one is notebook 05's model)",
     )
     parser.add_argument(
-        "--epochs", type=int, default=blind_spot.DEFAULT_EPOCHS, help="of each blind-spot model"
+        "--epochs",
+        type=int,
+        default=blind_spot.DEFAULT_BLIND_SPOT["epochs"],
+        help="of each blind-spot model",
     )
     parser.add_argument("--out", default="benchmarks/results/anomaly_demo.json")
     arguments = parser.parse_args()
@@ -225,30 +231,26 @@ def main() -> None:
         ),
     }
     print("baselines", baselines, flush=True)
-    # the blind-spot models: notebook 05's for the default settings, the others beside it
-    model_dir = runs.notebook_dir(run_dir, "05_anomaly_detection")
+    # the blind-spot models: one folder per configuration, notebook 05's for the defaults
+    model_dir = runs.notebook_dir(run_dir, "05_anomaly_detection") / blind_spot.MODEL_DIR
     train = grids["train"]
     train_positions = train.positions if model.conditional else None
     flag_models, training = {}, {}
     for hole in arguments.holes:
-        default = hole == blind_spot.DEFAULT_HOLE and arguments.epochs == blind_spot.DEFAULT_EPOCHS
-        name = (
-            blind_spot.MODEL_FILE if default else f"blind_spot_hole{hole}_e{arguments.epochs}.keras"
-        )
         start = time.perf_counter()
         flag_models[hole], record = blind_spot.train_or_load(
-            model_dir / name,
+            model_dir,
             grids.num_embeddings,
             train.codes,
             train_positions,
             grids["validate"].codes,
             grids["validate"].positions if model.conditional else None,
-            hole=hole,
-            epochs=arguments.epochs,
+            config={"hole": hole, "epochs": arguments.epochs},
             seed=arguments.seed,
         )
         training[hole] = {
-            "file": name,
+            "folder": os.path.relpath(record["folder"], run_dir),
+            "config": record["config"],
             "loaded": record["loaded"],
             "seconds": None if record["loaded"] else time.perf_counter() - start,
             "validation_bits_per_code": record["history"]["val_loss"][-1] / np.log(2),

@@ -20,9 +20,12 @@ codes, so the lesion's codes are surprising::
 Architecture (``make_blind_spot_model``), for ``B`` grids of ``h x w`` codes from ``K``::
 
     e   = Embedding(K, E)(codes)                               [B, h, w, E]
-    r_d = HoleConv2D(dilation d)(e), d in (1, 2, 4)            [B, h, w, F_d]
+    r_d = HoleConv2D(dilation d)(e), d in dilations (1, 2, 4)  [B, h, w, F_d]
     x   = ReLU(concat(r_1, r_2, r_4, i / h - 1/2, j / w - 1/2, position))
-    logits = Conv1x1_K(ReLU(Conv1x1(ReLU(Conv1x1(x)))))        [B, h, w, K]
+    logits = Conv1x1_K(ReLU(Conv1x1_H(ReLU(Conv1x1_H(x)))))    [B, h, w, K]
+
+with ``E = embedding_dim``, ``F_1 = filters``, ``F_d = filters // 2`` for ``d > 1`` and
+``H = hidden``.
 
 Every spatial layer is a :class:`HoleConv2D`, a convolution whose kernel taps inside the
 hole are held at zero, and everything after it is per position (1 x 1), so no layer can
@@ -36,13 +39,32 @@ Its surprise ``-log2 p`` in bits is :func:`surprise_bits`; notebook 05 uses it t
 *where* the prior-guided restoration may resample (:func:`oasis_helpers.anomaly.anomaly_maps`).
 Training is a few epochs of cross-entropy on the healthy training grids
 (:func:`train_blind_spot_model`): minutes on two CPU cores.
+
+Configuration and cache. :data:`DEFAULT_BLIND_SPOT` holds every setting of the model and
+its training (hole, embedding_dim, filters, hidden, learning_rate, batch_size, epochs,
+dilations); :func:`make_blind_spot_model`, :func:`train_or_load`, notebook 05 and
+``benchmarks/anomaly.py`` read their defaults from it, and :func:`configuration` fills in
+and checks a partial one. :func:`train_or_load` keeps each configuration in a folder of
+its own, ``training.config_run_dir(base_dir, ...)`` (as notebooks 03 and 04 keep their
+runs), keyed by the whole configuration, the codebook size, the grid, the seed and a
+fingerprint of the training codes and heights; the configuration is stored with the
+model, so changing any setting trains a new model and changing it back loads the old
+one, and a folder holding another configuration raises
+:class:`oasis_helpers.training.ConfigMismatchError` instead of loading::
+
+    base_dir/<8 hex digits>/
+        config.json        the configuration (training.config_run_dir)
+        blind_spot.keras   the trained model (MODEL_FILE)
+        blind_spot.json    the configuration again and the per-epoch losses (RECORD_FILE)
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -53,14 +75,21 @@ import tensorflow as tf
 __all__ = [
     "BLIND_SPOT_DILATIONS",
     "DEFAULT_BATCH_SIZE",
+    "DEFAULT_BLIND_SPOT",
     "DEFAULT_EPOCHS",
     "DEFAULT_HOLE",
     "GridContext",
+    "MODEL_DIR",
     "MODEL_FILE",
+    "MODEL_SETTINGS",
+    "RECORD_FILE",
     "HoleConv2D",
+    "configuration",
     "dilated_same_conv",
     "load_blind_spot_model",
+    "load_trained",
     "make_blind_spot_model",
+    "run_configuration",
     "surprise_bits",
     "train_blind_spot_model",
     "train_or_load",
@@ -79,10 +108,80 @@ DEFAULT_HOLE = 3
 #: epoch on two CPU cores).
 DEFAULT_EPOCHS = 16
 DEFAULT_BATCH_SIZE = 16
-#: The file name notebook 05 saves its model under, in ``run_dir/05_anomaly_detection``.
-MODEL_FILE = "blind_spot.keras"
 #: Dilations of the three hole convolutions (see the module docstring).
 BLIND_SPOT_DILATIONS = (1, 2, 4)
+#: Every setting of the blind-spot model and its training: the single source of truth of
+#: the defaults that :func:`make_blind_spot_model`, :func:`train_blind_spot_model`,
+#: :func:`train_or_load`, notebook 05 and ``benchmarks/anomaly.py`` use. Each setting keys
+#: the folder :func:`train_or_load` trains into.
+DEFAULT_BLIND_SPOT: dict[str, Any] = {
+    "hole": DEFAULT_HOLE,
+    "embedding_dim": 16,
+    "filters": 64,
+    "hidden": 128,
+    "learning_rate": 2e-3,
+    "batch_size": DEFAULT_BATCH_SIZE,
+    "epochs": DEFAULT_EPOCHS,
+    "dilations": BLIND_SPOT_DILATIONS,
+}
+#: The settings of :data:`DEFAULT_BLIND_SPOT` that :func:`make_blind_spot_model` takes
+#: (the others, ``batch_size`` and ``epochs``, are :func:`train_blind_spot_model`'s).
+MODEL_SETTINGS = ("hole", "embedding_dim", "filters", "hidden", "learning_rate", "dilations")
+#: Where notebook 05 keeps its blind-spot models, one folder per configuration:
+#: ``run_dir/05_anomaly_detection/blind_spot/<8 hex digits>/``.
+MODEL_DIR = "blind_spot"
+#: The model file inside a configuration's folder.
+MODEL_FILE = "blind_spot.keras"
+#: The record inside a configuration's folder: the configuration and the training history.
+RECORD_FILE = "blind_spot.json"
+
+
+def _whole_number(name: str, value: Any, minimum: int, maximum: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        raise ValueError(f"blind-spot setting {name} must be an integer, got {value!r}")
+    if value < minimum or (maximum is not None and value > maximum):
+        allowed = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
+        raise ValueError(f"blind-spot setting {name} must be {allowed}, got {value!r}")
+    return int(value)
+
+
+def configuration(settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A full blind-spot configuration: :data:`DEFAULT_BLIND_SPOT` with ``settings`` over it.
+
+    Checked and normalised: ``hole`` an integer 0 to 5 codes; ``embedding_dim``,
+    ``filters``, ``hidden``, ``batch_size`` and ``epochs`` integers >= 1;
+    ``learning_rate`` a finite number > 0; ``dilations`` distinct integers >= 1 (a tuple).
+
+    Raises:
+        ValueError: an unknown setting (a typo) or a value outside its range.
+    """
+    settings = dict(settings or {})
+    unknown = sorted(set(settings) - set(DEFAULT_BLIND_SPOT))
+    if unknown:
+        raise ValueError(
+            f"unknown blind-spot setting(s) {unknown}: the settings are "
+            f"{sorted(DEFAULT_BLIND_SPOT)}"
+        )
+    config = {**DEFAULT_BLIND_SPOT, **settings}
+    config["hole"] = _whole_number("hole", config["hole"], 0, 5)
+    for name in ("embedding_dim", "filters", "hidden", "batch_size", "epochs"):
+        config[name] = _whole_number(name, config[name], 1)
+    rate = config["learning_rate"]
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or not math.isfinite(rate):
+        raise ValueError(f"blind-spot setting learning_rate must be a number, got {rate!r}")
+    if rate <= 0:
+        raise ValueError(f"blind-spot setting learning_rate must be > 0, got {rate!r}")
+    config["learning_rate"] = float(rate)
+    dilations = config["dilations"]
+    if isinstance(dilations, str | bytes) or not hasattr(dilations, "__iter__"):
+        raise ValueError(f"blind-spot setting dilations must be a sequence, got {dilations!r}")
+    dilations = tuple(_whole_number("dilations", value, 1) for value in dilations)
+    if not dilations or len(set(dilations)) != len(dilations):
+        raise ValueError(
+            f"blind-spot setting dilations must be distinct integers >= 1, got {dilations!r}"
+        )
+    config["dilations"] = dilations
+    return config
 
 
 def dilated_same_conv(inputs: tf.Tensor, kernel: tf.Tensor, dilation: int) -> tf.Tensor:
@@ -191,35 +290,48 @@ class GridContext(keras.layers.Layer):
 def make_blind_spot_model(
     num_embeddings: int,
     grid_size: int,
-    hole: int = DEFAULT_HOLE,
-    embedding_dim: int = 16,
-    filters: int = 64,
-    hidden: int = 128,
-    learning_rate: float = 2e-3,
+    hole: int | None = None,
+    embedding_dim: int | None = None,
+    filters: int | None = None,
+    hidden: int | None = None,
+    learning_rate: float | None = None,
+    dilations: tuple[int, ...] | None = None,
 ) -> keras.Model:
     """The blind-spot model of the module docstring, compiled (Adam, cross-entropy).
 
-    Inputs ``[codes int32 [B, grid_size, grid_size], positions float32 [B, 1]]``; output
-    logits float32 ``[B, grid_size, grid_size, num_embeddings]``.
+    A setting left at None takes its value from :data:`DEFAULT_BLIND_SPOT`
+    (:func:`configuration` checks them). Inputs
+    ``[codes int32 [B, grid_size, grid_size], positions float32 [B, 1]]``; output logits
+    float32 ``[B, grid_size, grid_size, num_embeddings]``.
     """
+    given = dict(
+        hole=hole,
+        embedding_dim=embedding_dim,
+        filters=filters,
+        hidden=hidden,
+        learning_rate=learning_rate,
+        dilations=dilations,
+    )
+    config = configuration({name: value for name, value in given.items() if value is not None})
+    hole, filters, hidden = config["hole"], config["filters"], config["hidden"]
     if num_embeddings < 2 or grid_size < 1:
         raise ValueError(
             f"need num_embeddings >= 2 and grid_size >= 1, got {num_embeddings}, {grid_size}"
         )
-    if not 0 <= hole <= 5:
-        raise ValueError(f"hole must be 0 to 5 codes, got {hole}")
     codes = keras.Input((grid_size, grid_size), dtype="int32", name="codes")
     positions = keras.Input((1,), name="positions")
-    embedded = keras.layers.Embedding(num_embeddings, embedding_dim, name="embedding")(codes)
+    embedded = keras.layers.Embedding(num_embeddings, config["embedding_dim"], name="embedding")(
+        codes
+    )
     rings = [
         HoleConv2D(
-            filters if dilation == 1 else filters // 2,
+            filters if dilation == 1 else max(1, filters // 2),
             hole + 2 if dilation == 1 else 3,
             hole // dilation,
             dilation,
             name=f"hole_conv_d{dilation}",
         )(embedded)
-        for dilation in BLIND_SPOT_DILATIONS
+        for dilation in config["dilations"]
     ]
     features = keras.layers.Concatenate(name="rings")(rings)
     features = keras.layers.ReLU()(GridContext(name="grid_context")(features, positions))
@@ -228,7 +340,7 @@ def make_blind_spot_model(
     logits = keras.layers.Conv2D(num_embeddings, 1, dtype="float32", name="logits")(hidden_2)
     model = keras.Model([codes, positions], logits, name=f"blind_spot_hole{hole}")
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
+        optimizer=keras.optimizers.Adam(config["learning_rate"]),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
     return model
@@ -252,15 +364,23 @@ def train_blind_spot_model(
     train_positions=None,
     validation_codes=None,
     validation_positions=None,
-    epochs: int = DEFAULT_EPOCHS,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    epochs: int | None = None,
+    batch_size: int | None = None,
     verbose: int = 2,
 ) -> dict[str, list[float]]:
     """Fit ``model`` to healthy code grids ``[N, h, w]`` (heights ``[N]`` or None: 0.5).
 
     The target of every position is its own code, so the loss is the mean of
-    ``-ln p(c[i, j] | surroundings)`` in nats; returns the Keras history.
+    ``-ln p(c[i, j] | surroundings)`` in nats; returns the Keras history. ``epochs`` and
+    ``batch_size`` left at None come from :data:`DEFAULT_BLIND_SPOT`.
     """
+    config = configuration(
+        {
+            name: value
+            for name, value in (("epochs", epochs), ("batch_size", batch_size))
+            if value is not None
+        }
+    )
     validation = None
     if validation_codes is not None:
         validation = (
@@ -270,8 +390,8 @@ def train_blind_spot_model(
     history = model.fit(
         _inputs(train_codes, train_positions),
         np.asarray(train_codes, np.int32),
-        batch_size=batch_size,
-        epochs=epochs,
+        batch_size=config["batch_size"],
+        epochs=config["epochs"],
         validation_data=validation,
         verbose=verbose,
     )
@@ -302,58 +422,174 @@ def _fingerprint(codes, positions) -> str:
     return digest.hexdigest()[:16]
 
 
+def _configuration_parts(
+    num_embeddings: int, train_codes: np.ndarray, train_positions, config, seed: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(model_config, settings)`` for ``training.config_run_dir``.
+
+    The blind-spot model trains in one call and never resumes, so every setting of its
+    configuration, ``epochs`` included, goes into the first part (``config_run_dir`` drops
+    ``epochs`` from the second, where raising it continues a run of ``training.fit``).
+    """
+    model_config = {
+        "num_embeddings": int(num_embeddings),
+        "grid": list(train_codes.shape[1:]),
+        **configuration(config),
+    }
+    settings = {"seed": int(seed), "codes": _fingerprint(train_codes, train_positions)}
+    return model_config, settings
+
+
+def run_configuration(
+    num_embeddings: int, train_codes, train_positions=None, config=None, seed: int = 0
+) -> dict[str, Any]:
+    """The configuration that identifies a trained blind-spot model, as stored with it.
+
+    ``{"model": {num_embeddings, grid, and every setting of configuration(config)},
+    "settings": {seed, codes}}`` (``training.run_configuration``, JSON-normalised), where
+    ``codes`` is a SHA-256 fingerprint of the training codes and heights.
+    """
+    from oasis_helpers import training
+
+    train_codes = np.asarray(train_codes, np.int32)
+    return training.run_configuration(
+        *_configuration_parts(num_embeddings, train_codes, train_positions, config, seed)
+    )
+
+
+def load_trained(
+    folder: str | os.PathLike, expected: dict[str, Any] | None = None
+) -> tuple[keras.Model, dict[str, Any]]:
+    """Load the model that :func:`train_or_load` saved in ``folder``, with its record.
+
+    Args:
+        folder: a configuration's folder (``base_dir/<8 hex digits>``).
+        expected: the configuration the caller expects (:func:`run_configuration`), or
+            None to load whatever the folder holds.
+
+    Returns:
+        ``(model, record)``; ``record`` holds ``"configuration"``, ``"config"`` (the
+        blind-spot settings) and ``"history"`` as stored.
+
+    Raises:
+        FileNotFoundError: the folder holds no trained model.
+        oasis_helpers.training.ConfigMismatchError: the folder's configuration is not
+            ``expected`` (each differing setting listed, stored -> expected), or it
+            recorded none.
+    """
+    from oasis_helpers import training
+
+    folder = Path(folder)
+    record_path, model_path = folder / RECORD_FILE, folder / MODEL_FILE
+    if not record_path.exists() or not model_path.exists():
+        raise FileNotFoundError(
+            f"{folder} holds no trained blind-spot model ({MODEL_FILE} and {RECORD_FILE}): "
+            "blind_spot.train_or_load trains one (notebook 05 does)"
+        )
+    try:
+        record = json.loads(record_path.read_text())
+    except json.JSONDecodeError as error:
+        raise training.ConfigMismatchError(
+            f"{record_path} is not valid JSON ({error}): delete {folder} to train again"
+        ) from error
+    stored = record.get("configuration") if isinstance(record, dict) else None
+    if not isinstance(stored, dict):
+        raise training.ConfigMismatchError(
+            f"{record_path} records no configuration (written by an older version of "
+            f"oasis_helpers), so it is unknown what the model in {folder} was trained with: "
+            f"delete {folder} to train again"
+        )
+    if expected is not None:
+        differences = training._differences(stored, training._normalised(expected))
+        if differences:
+            lines = "\n".join(
+                f"  {key}: {old!r} -> {new!r}" for key, (old, new) in differences.items()
+            )
+            raise training.ConfigMismatchError(
+                f"{folder} holds a blind-spot model of another configuration, so it is not "
+                f"loaded. Differing settings (stored -> expected):\n{lines}\n"
+                "blind_spot.train_or_load(base_dir, ...) gives each configuration a folder "
+                "of its own under base_dir.",
+                differences,
+            )
+    return load_blind_spot_model(model_path), record
+
+
 def train_or_load(
-    path: str | os.PathLike,
+    base_dir: str | os.PathLike,
     num_embeddings: int,
     train_codes,
     train_positions=None,
     validation_codes=None,
     validation_positions=None,
-    hole: int = DEFAULT_HOLE,
-    epochs: int = DEFAULT_EPOCHS,
+    config: Mapping[str, Any] | None = None,
     seed: int = 0,
 ) -> tuple[keras.Model, dict[str, Any]]:
-    """Train a blind-spot model on healthy grids and save it to ``path`` (``.keras``), or
-    load the one saved there when it was trained with the same settings on the same codes.
+    """Train a blind-spot model on healthy grids, or load the one trained before with the
+    same configuration on the same codes.
 
-    The settings (hole, epochs, seed, codebook size, grid size and a SHA-256 fingerprint of
-    the training codes and heights) are stored next to the model as ``<path>.json``;
-    re-running notebook 03 or 04 changes the codes and so retrains the model.
+    ``config`` holds any settings of :data:`DEFAULT_BLIND_SPOT` to change (the others keep
+    their defaults; :func:`configuration`). Each configuration has a folder of its own,
+    ``training.config_run_dir(base_dir, ...)``, keyed by :func:`run_configuration`: every
+    blind-spot setting, the codebook size, the grid size, the seed and a SHA-256
+    fingerprint of the training codes and heights. The folder holds ``config.json``, the
+    model (:data:`MODEL_FILE`) and a record of the configuration and the per-epoch losses
+    (:data:`RECORD_FILE`, written last, so a folder without it is trained again). So
+    changing any setting, or re-running notebook 03 or 04 (new codes), trains a new model
+    in a new folder, and changing it back loads the old one.
 
     Returns:
-        ``(model, record)``: ``record`` holds ``"settings"``, ``"history"`` (the per-epoch
-        losses in nats, stored with the model) and ``"loaded"`` (True when nothing was
-        trained).
-    """
-    from oasis_helpers import runs
+        ``(model, record)``: ``record`` holds ``"configuration"``, ``"config"`` (the full
+        blind-spot settings), ``"history"`` (the per-epoch losses in nats, stored with
+        the model), ``"folder"`` and ``"loaded"`` (True when nothing was trained).
 
-    path = Path(path)
-    record_path = path.with_suffix(".json")
+    Raises:
+        ValueError: an unknown setting or a value out of range (before any work).
+        oasis_helpers.training.ConfigMismatchError: the folder of this configuration
+            holds a record of another one (edited or copied by hand); nothing is loaded
+            or overwritten.
+    """
+    from oasis_helpers import runs, training
+
+    base_dir = Path(base_dir)
+    if base_dir.suffix == ".keras":
+        raise ValueError(
+            f"{base_dir}: train_or_load takes the folder that holds one sub-folder per "
+            f"configuration (e.g. run_dir/05_anomaly_detection/{MODEL_DIR}), not a model file"
+        )
     train_codes = np.asarray(train_codes, np.int32)
-    settings = {
-        "hole": int(hole),
-        "epochs": int(epochs),
-        "seed": int(seed),
-        "num_embeddings": int(num_embeddings),
-        "grid": list(train_codes.shape[1:]),
-        "codes": _fingerprint(train_codes, train_positions),
-    }
-    if path.exists() and record_path.exists():
-        stored = json.loads(record_path.read_text())
-        if stored.get("settings") == settings:
-            return load_blind_spot_model(path), {**stored, "loaded": True}
+    if train_codes.ndim != 3 or train_codes.shape[1] != train_codes.shape[2]:
+        raise ValueError(f"train_codes must be square grids [N, h, h], got {train_codes.shape}")
+    config = configuration(config)
+    model_config, settings = _configuration_parts(
+        num_embeddings, train_codes, train_positions, config, seed
+    )
+    expected = training.run_configuration(model_config, settings)
+    folder = training.config_run_dir(base_dir, model_config, settings)
+    if (folder / RECORD_FILE).exists() and (folder / MODEL_FILE).exists():
+        model, record = load_trained(folder, expected)
+        return model, {**record, "folder": str(folder), "loaded": True}
     keras.utils.set_random_seed(int(seed))
-    model = make_blind_spot_model(num_embeddings, train_codes.shape[1], hole=hole)
+    model = make_blind_spot_model(
+        num_embeddings,
+        train_codes.shape[1],
+        **{name: config[name] for name in MODEL_SETTINGS},
+    )
     history = train_blind_spot_model(
         model,
         train_codes,
         train_positions,
         validation_codes,
         validation_positions,
-        epochs=epochs,
+        epochs=config["epochs"],
+        batch_size=config["batch_size"],
         verbose=0,
     )
-    record = {"settings": settings, "history": history}
-    runs.save_model(model, path)
-    runs.write_json(record_path, record)
-    return model, {**record, "loaded": False}
+    record = {
+        "configuration": expected,
+        "config": training._normalised(config),
+        "history": history,
+    }
+    runs.save_model(model, folder / MODEL_FILE)
+    runs.write_json(folder / RECORD_FILE, record)
+    return model, {**record, "folder": str(folder), "loaded": False}
