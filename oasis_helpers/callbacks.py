@@ -11,7 +11,8 @@ Each callback does one job:
   state (``backup/epoch-00003/model.weights.h5``); :class:`FinishedEpochCheckpoint`
   writes ``last.keras`` / ``best.keras``; :class:`EpochLog` writes the CSV log.
   All three write a temporary file or folder first and then rename it
-  (``os.replace`` / ``os.rename`` are atomic), so a process killed at any moment,
+  (``os.replace`` / ``os.rename`` are atomic; files written whole go through
+  :func:`oasis_helpers.runs.write_atomically`), so a process killed at any moment,
   even in the middle of a write, leaves the previous file complete.
 * :class:`NaNGuard` stops at the first non-finite loss and remembers where;
   :class:`TimeBudget` stops within a wall-clock budget; :class:`CosineSchedule`
@@ -41,6 +42,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from oasis_helpers.runs import sync_to_disk, write_atomically
+
 __all__ = [
     "CosineSchedule",
     "EpochBackup",
@@ -54,7 +57,6 @@ __all__ = [
     "read_log_rows",
     "restore_backup",
     "trim_log",
-    "write_atomically",
     "write_log_rows",
 ]
 
@@ -74,40 +76,6 @@ def finite(value) -> bool:
 
 def _losses_finite(logs) -> bool:
     return all(finite(value) for key, value in (logs or {}).items() if "loss" in key)
-
-
-# ---------------------------------------------------------------------------------------------
-# Atomic files
-# ---------------------------------------------------------------------------------------------
-def _fsync(path: Path) -> None:
-    """Flush a file (or folder entry) to disk; a no-op where the OS does not allow it."""
-    try:
-        descriptor = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
-
-
-def write_atomically(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` to ``path`` so that a reader (or a kill) never sees half a file.
-
-    The text goes to a temporary file beside ``path``, is flushed to disk, and
-    replaces ``path`` by ``os.replace`` (atomic on POSIX and Windows).
-    """
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    with temporary.open("w", newline="") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-    _fsync(path.parent)
-    return path
 
 
 # ---------------------------------------------------------------------------------------------
@@ -250,14 +218,14 @@ class EpochBackup(keras.callbacks.Callback):
         partial.mkdir()
         weights = partial / BACKUP_WEIGHTS
         self.model.save_weights(str(weights), overwrite=True)
-        _fsync(weights)
-        _fsync(partial)
+        sync_to_disk(weights)
+        sync_to_disk(partial)
         if final.exists():  # e.g. an unreadable backup of this epoch that is being redone
             stale = self.backup_dir / f"{_PARTIAL_PREFIX}stale-{name}"
             shutil.rmtree(stale, ignore_errors=True)
             os.rename(final, stale)
         os.rename(partial, final)
-        _fsync(self.backup_dir)
+        sync_to_disk(self.backup_dir)
         self._prune()
         return final
 
@@ -290,9 +258,9 @@ class FinishedEpochCheckpoint(keras.callbacks.ModelCheckpoint):
         self.partial_path.unlink(missing_ok=True)
         super().on_epoch_end(epoch, logs)
         if self.partial_path.exists():
-            _fsync(self.partial_path)
+            sync_to_disk(self.partial_path)
             os.replace(self.partial_path, self.final_path)
-            _fsync(self.final_path.parent)
+            sync_to_disk(self.final_path.parent)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -42,6 +42,8 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
+from oasis_helpers import runs
+
 SPLITS = ("train", "validate", "test")
 
 #: Bump when the generator changes, so old cache files are not reused.
@@ -465,18 +467,16 @@ def _read_cache(path: Path, config: DemoConfig) -> DemoCohort | None:
 
 
 def _write_cache(path: Path, cohort: DemoCohort) -> None:
-    """Write the cohort atomically (a temporary file renamed into place)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write the cohort atomically (``runs.atomic_replacement``: a temporary file renamed
+    into place)."""
     arrays = {"key": np.array(cohort.config.key())}
     for split in SPLITS:
         arrays[f"images_{split}"] = cohort.images[split]
         arrays[f"masks_{split}"] = cohort.masks[split]
         arrays[f"subject_ids_{split}"] = cohort.subject_ids[split].astype("U")
         arrays[f"slice_ids_{split}"] = cohort.slice_ids[split]
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(temporary, "wb") as handle:
-        np.savez_compressed(handle, **arrays)
-    os.replace(temporary, path)
+    with runs.atomic_replacement(path) as temporary:
+        np.savez_compressed(temporary, **arrays)
 
 
 def build_demo_cohort(

@@ -39,7 +39,6 @@ float32.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -819,11 +818,8 @@ def save_codes(path, model: VQVAE, source, batch_size: int = INFERENCE_BATCH_SIZ
             arrays[f"{name}_{field}"] = getattr(split, field)
     if not distributed.is_chief():
         return grids
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # write-then-rename: a reader never sees a half-written file
-    partial = path.with_name(path.name + ".partial.npz")
-    np.savez_compressed(partial, **arrays)
-    os.replace(partial, path)
+    with runs.atomic_replacement(path) as temporary:  # a reader never sees half a file
+        np.savez_compressed(temporary, **arrays)
     return grids
 
 

@@ -1,5 +1,5 @@
 """Run bookkeeping shared by every notebook: seeding, run directories,
-``metrics.json`` and the choice of distribution strategy and precision.
+``metrics.json``, atomic file writes and the choice of distribution strategy and precision.
 
 The notebook contract (DESIGN.md): each notebook writes its artifacts to
 ``run_dir/<notebook stem>/`` and ends by writing ``metrics.json`` there.
@@ -7,9 +7,12 @@ The notebook contract (DESIGN.md): each notebook writes its artifacts to
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +30,14 @@ NOTEBOOK_STEMS = (
 def seed_everything(seed: int) -> None:
     """Seed Python's ``random``, NumPy's global generator and TensorFlow from one integer.
 
-    ``keras.utils.set_random_seed`` seeds all three; code that draws its own
-    randomness should still take ``seed`` explicitly (``np.random.default_rng(seed)``).
+    Exactly what ``keras.utils.set_random_seed(seed)`` does: ``random.seed``,
+    ``np.random.seed``, ``tf.random.set_seed`` (TensorFlow's global seed, from which
+    its ops and ``tf.data`` shuffles draw) and a fresh global ``keras.random``
+    generator. String hashing (``PYTHONHASHSEED``) is fixed when the interpreter
+    starts and cannot be changed from inside it; nothing in the series depends on it.
+    Code that draws its own randomness should still take ``seed`` explicitly
+    (``np.random.default_rng(seed)``).
     """
-    os.environ["PYTHONHASHSEED"] = str(seed)
     import keras
 
     keras.utils.set_random_seed(seed)
@@ -101,17 +108,77 @@ def _to_json_ready(value: Any) -> Any:
     return value
 
 
-def write_json(path: str | os.PathLike, data: Any, sort_keys: bool = False) -> Path:
-    """Write ``data`` to ``path`` as indented JSON with a final newline; return the path.
+# ---------------------------------------------------------------------------------------------
+# Atomic files: the one write-then-rename of the package
+# ---------------------------------------------------------------------------------------------
+def sync_to_disk(path: str | os.PathLike) -> None:
+    """Flush a file (or folder entry) to disk; a no-op where the OS does not allow it."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
 
-    The folder is created if missing. ``data`` must already be JSON-ready (plain Python;
-    :func:`write_metrics` converts NumPy values first); benchmarks write their reports
-    with it.
+
+@contextlib.contextmanager
+def atomic_replacement(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path`` to write; on success it replaces ``path``.
+
+    The temporary file (``.<stem>.partial-<pid>-<thread><suffix>``, in the same folder,
+    with the same suffix, so ``model.save`` and ``np.savez`` accept it) is flushed to
+    disk and renamed over ``path`` with ``os.replace``, atomic on POSIX and Windows: a
+    reader, or a process killed at any moment, sees the previous file or the new one,
+    never half of one. If the block raises, the temporary file is removed and ``path``
+    is left as it was. The folder is created if missing. Every file the package writes
+    whole (``metrics.json``, models, ``codes.npz``, the demo cache, training state and
+    logs) goes through here::
+
+        with atomic_replacement(path) as temporary:
+            model.save(temporary)
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2, sort_keys=sort_keys) + "\n")
-    return path
+    temporary = path.with_name(
+        f".{path.stem}.partial-{os.getpid()}-{threading.get_ident()}{path.suffix}"
+    )
+    try:
+        yield temporary
+        sync_to_disk(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    sync_to_disk(path.parent)
+
+
+def write_atomically(path: str | os.PathLike, content: str | bytes) -> Path:
+    """Write ``content`` (text, or bytes) to ``path`` through :func:`atomic_replacement`.
+
+    Text is written as given (no newline translation). Returns the path.
+    """
+    with atomic_replacement(path) as temporary:
+        if isinstance(content, bytes):
+            temporary.write_bytes(content)
+        else:
+            with temporary.open("w", newline="") as handle:
+                handle.write(content)
+    return Path(path)
+
+
+def write_json(path: str | os.PathLike, data: Any, sort_keys: bool = False) -> Path:
+    """Write ``data`` to ``path`` as indented JSON with a final newline; return the path.
+
+    Atomic (:func:`write_atomically`): a failed or interrupted write leaves the previous
+    file whole. The folder is created if missing. ``data`` must already be JSON-ready
+    (plain Python; :func:`write_metrics` converts NumPy values first); benchmarks write
+    their reports with it.
+    """
+    return write_atomically(path, json.dumps(data, indent=2, sort_keys=sort_keys) + "\n")
 
 
 def write_metrics(run_dir: str | os.PathLike, stem: str, metrics: dict[str, Any]) -> Path:
@@ -134,7 +201,8 @@ def save_model(model, path: str | os.PathLike) -> Path:
     In a multi-worker cluster (``TF_CONFIG``) every worker holds the same weights, and
     the workers would otherwise write the same file at once; the others return the path
     without touching it (``distributed.is_chief``). The model goes to a temporary file
-    beside ``path`` first, so a reader never sees a half-written model.
+    beside ``path`` first (:func:`atomic_replacement`), so a reader never sees a
+    half-written model.
     """
     from oasis_helpers import distributed
 
@@ -143,10 +211,8 @@ def save_model(model, path: str | os.PathLike) -> Path:
         raise ValueError(f"{path}: a Keras model file must end in .keras")
     if not distributed.is_chief():
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.stem + ".partial.keras")
-    model.save(partial)
-    os.replace(partial, path)
+    with atomic_replacement(path) as temporary:
+        model.save(temporary)
     return path
 
 

@@ -76,8 +76,8 @@ from oasis_helpers.callbacks import (
     read_log_rows,
     restore_backup,
     trim_log,
-    write_atomically,
 )
+from oasis_helpers.runs import write_atomically
 
 __all__ = [
     "DEFAULT_TRAINING",

@@ -12,14 +12,6 @@ import pytest
 from oasis_helpers import callbacks
 
 
-def test_write_atomically_replaces_the_file_and_leaves_no_temporary(tmp_path):
-    path = tmp_path / "state.json"
-    path.write_text("old")
-    callbacks.write_atomically(path, "new")
-    assert path.read_text() == "new"
-    assert [item.name for item in tmp_path.iterdir()] == ["state.json"]
-
-
 def test_log_rows_round_trip_replace_redone_epochs_and_trim(tmp_path):
     path = tmp_path / "log.csv"
     callbacks.write_log_rows(path, {0: {"loss": "0.5"}, 1: {"loss": "0.4", "val_loss": "0.6"}})

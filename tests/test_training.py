@@ -488,7 +488,7 @@ KILL_SCRIPT = textwrap.dedent(
 
     run_dir, epochs, kill_file, kill_folder = sys.argv[1:5]
     marker = Path(run_dir).parent / "writing"
-    original_fsync = callbacks._fsync
+    original_fsync = callbacks.sync_to_disk
 
     def slow_fsync(path):
         # the moment a checkpoint file is written but not yet renamed into place:
@@ -501,7 +501,7 @@ KILL_SCRIPT = textwrap.dedent(
             time.sleep(600)
         original_fsync(path)
 
-    callbacks._fsync = slow_fsync
+    callbacks.sync_to_disk = slow_fsync
     config = json.loads(sys.argv[5])
     rng = np.random.default_rng(0)
     images = rng.uniform(0, 1, (16, 16, 16, 1)).astype("float32")

@@ -1,0 +1,146 @@
+"""Run bookkeeping (:mod:`oasis_helpers.runs`): seeding and the one atomic writer that
+every file written whole goes through."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from oasis_helpers import callbacks, demo, models, runs, training
+
+
+def test_seed_everything_seeds_python_numpy_and_tensorflow(monkeypatch):
+    import tensorflow as tf
+
+    monkeypatch.delenv("PYTHONHASHSEED", raising=False)
+
+    def draws():
+        # NumPy's legacy global generator is the one seed_everything seeds
+        numpy_draw = float(np.random.random())  # noqa: NPY002
+        return random.random(), numpy_draw, float(tf.random.uniform(()))
+
+    runs.seed_everything(3)
+    first = draws()
+    runs.seed_everything(3)
+    assert draws() == first
+    runs.seed_everything(4)
+    assert all(a != b for a, b in zip(draws(), first, strict=True))
+    # string hashing is fixed at interpreter start: seed_everything does not pretend otherwise
+    assert "PYTHONHASHSEED" not in os.environ
+
+
+def test_a_failed_write_leaves_the_previous_file_and_no_temporary(tmp_path):
+    path = tmp_path / "report.json"
+    path.write_text("previous")
+    with pytest.raises(RuntimeError, match="mid-write"):
+        with runs.atomic_replacement(path) as temporary:
+            assert temporary.parent == path.parent and temporary.suffix == ".json"
+            temporary.write_text("half a fi")
+            raise RuntimeError("mid-write")
+    assert path.read_text() == "previous"
+    assert [item.name for item in tmp_path.iterdir()] == ["report.json"]
+
+    runs.write_atomically(path, "new")
+    assert path.read_text() == "new"
+    runs.write_atomically(path, b"\x00bytes")
+    assert path.read_bytes() == b"\x00bytes"
+    assert [item.name for item in tmp_path.iterdir()] == ["report.json"]
+
+
+def test_the_package_has_one_atomic_writer():
+    assert callbacks.write_atomically is runs.write_atomically
+    assert training.write_atomically is runs.write_atomically
+
+
+def _tiny_keras_model():
+    import keras
+
+    inputs = keras.Input((3,))
+    return keras.Model(inputs, keras.layers.Dense(2)(inputs))
+
+
+def _code_writer(path: Path) -> None:
+    """models.save_codes with a stand-in model (encode returns zeros) and two splits."""
+    model = SimpleNamespace(
+        num_embeddings=4,
+        embedding_dim=2,
+        downsample=4,
+        image_size=8,
+        code_size=2,
+        encode=lambda batch, batch_size: np.zeros((len(batch), 2, 2), np.int32),
+    )
+    split = SimpleNamespace(
+        images=np.zeros((3, 8, 8, 1), np.float32),
+        subject_ids=np.array(["a", "a", "b"]),
+        slice_ids=np.array([0, 1, 0], np.int32),
+    )
+    models.save_codes(path, model, SimpleNamespace(splits={"train": split, "test": split}))
+
+
+def _demo_cache_writer(path: Path) -> None:
+    arrays = {split: np.zeros((1, 4, 4), np.uint8) for split in demo.SPLITS}
+    cohort = demo.DemoCohort(
+        config=demo.demo_config(image_size=64, smoke=True),
+        images=arrays,
+        masks=arrays,
+        subject_ids={split: np.array(["demo000"]) for split in demo.SPLITS},
+        slice_ids={split: np.zeros(1, np.int32) for split in demo.SPLITS},
+        seconds=0.0,
+        from_cache=False,
+        path=path,
+    )
+    demo._write_cache(path, cohort)
+
+
+#: Every writer of a whole file in the package: (file name, how it writes the file).
+WRITERS = {
+    "write_json": ("report.json", lambda path: runs.write_json(path, {"new": 1})),
+    "write_metrics": (
+        "metrics.json",
+        lambda path: runs.write_metrics(path.parent.parent, path.parent.name, {"new": 1}),
+    ),
+    "training_state": ("state.json", lambda path: runs.write_atomically(path, "{}\n")),
+    "csv_log": ("log.csv", lambda path: callbacks.write_log_rows(path, {0: {"loss": "1"}})),
+    "save_model": ("model.keras", lambda path: runs.save_model(_tiny_keras_model(), path)),
+    "save_codes": ("codes.npz", _code_writer),
+    "demo_cache": ("demo-0123.npz", _demo_cache_writer),
+}
+
+
+@pytest.mark.parametrize("writer", list(WRITERS))
+def test_every_writer_leaves_the_previous_file_whole_when_its_write_fails(
+    writer, tmp_path, monkeypatch
+):
+    """The flush of the new file fails (a full disk, say): the previous file is still
+    there, byte for byte, with no temporary beside it; without the failure the writer
+    replaces it and leaves nothing else."""
+    name, write = WRITERS[writer]
+    folder = tmp_path / "run" / "03_train_vqvae"
+    folder.mkdir(parents=True)
+    path = folder / name
+    path.write_bytes(b"previous")
+    flush = runs.sync_to_disk
+
+    def failing_flush(target):
+        if ".partial-" in Path(target).name:
+            raise OSError("No space left on device (simulated)")
+        flush(target)
+
+    monkeypatch.setattr(runs, "sync_to_disk", failing_flush)
+    with pytest.raises(OSError, match="No space left"):
+        write(path)
+    assert path.read_bytes() == b"previous"
+    assert [item.name for item in folder.iterdir()] == [name]
+
+    monkeypatch.setattr(runs, "sync_to_disk", flush)
+    write(path)
+    assert path.read_bytes() != b"previous"
+    assert [item.name for item in folder.iterdir()] == [name]
+    if name.endswith(".json"):
+        assert json.loads(path.read_text()) in ({"new": 1}, {})
