@@ -28,15 +28,22 @@ share of codes resampled:
 
 The residual baseline is likewise recorded for each ``sigma`` in :data:`SIGMAS`.
 
+Codes are counted with the series' one definition of each: a brain code is one whose
+``f x f`` pixel block touches the brain (``anomaly.brain_codes``), a lesion code one whose
+block a lesion covers for at least a quarter (``anomaly.lesion_codes``), and the other
+brain codes are the healthy ones. ``resampled_lesion_codes`` and ``resampled_other_codes``
+are the shares of the lesion codes and of the other brain codes that a variant resampled.
+
 Diagnostics (they use the lesion masks, so they are bounds, not detectors):
 
-* ``code_auroc``: how well a per-code surprise separates the brain codes that a lesion
-  covers for at least a quarter from the other brain codes (``anomaly.code_level_auroc``):
-  the prior's ``-log p(z_ij | z_<ij)`` of one pass and its 3x3 box mean, and each
-  blind-spot model's 3x3 mean surprise;
-* ``oracle_region``: the restoration map when every brain code within one code of a
-  lesion is resampled (threshold 1): what restoration would score if its flags were
-  exactly the lesions' codes.
+* ``code_auroc``: how well a per-code surprise separates the lesion codes from the other
+  brain codes (``anomaly.code_level_auroc``): the prior's ``-log p(z_ij | z_<ij)`` of one
+  pass and its 3x3 box mean, and each blind-spot model's 3x3 mean surprise;
+  ``lesion_codes`` counts the lesion codes;
+* ``oracle_region``: the restoration map when every brain code within
+  ``anomaly.DEFAULT_FLAG_DILATION`` (1) codes of a lesion code is resampled (threshold
+  1): what restoration would score if its flags were exactly the lesion codes (dilated
+  as ``anomaly.restoration_region`` dilates flags).
 
 ``--contrast-range`` and ``--min-area`` change the synthetic lesions (e.g. only strong,
 large ones) to see how each map depends on them.
@@ -110,7 +117,8 @@ def _diagnostics(
     positions,
     arguments,
 ) -> dict:
-    oracle = ndimage.binary_dilation(lesion_codes, np.ones((1, 3, 3), bool)) & brain_codes
+    reach = 2 * anomaly.DEFAULT_FLAG_DILATION + 1
+    oracle = ndimage.binary_dilation(lesion_codes, np.ones((1, reach, reach), bool)) & brain_codes
     restoration = anomaly.restore_repeatedly(
         codes,
         functools.partial(anomaly.restore_with_prior, model, positions=positions, region=oracle),
@@ -125,7 +133,7 @@ def _diagnostics(
                 name: anomaly.code_level_auroc(scores, masks, brain_codes)
                 for name, scores in code_scores.items()
             },
-            "lesion_codes": int(anomaly.covered_codes(masks, codes.shape[1:])[brain_codes].sum()),
+            "lesion_codes": int(lesion_codes.sum()),
         },
         "oracle_region": {
             count: _scores(
@@ -196,16 +204,15 @@ def main() -> None:
     )
     healthy_codes = vqvae.encode(healthy)
     healthy_probabilities = 2.0 ** -prior.nll_map_bits(model, healthy_codes, positions)
-    healthy_brain = anomaly.code_region(
-        anomaly.brain_region(healthy, erosion=0), healthy_codes.shape[1:]
-    )
+    healthy_brain = anomaly.brain_codes(healthy, healthy_codes.shape[1:])
 
     region = anomaly.brain_region(images)
     reconstructions = vqvae.reconstruct(images)
     codes = vqvae.encode(images)
     nll_bits = prior.nll_map_bits(model, codes, positions)
-    brain_codes = anomaly.code_region(anomaly.brain_region(images, erosion=0), codes.shape[1:])
-    lesion_codes = anomaly.code_region(masks, codes.shape[1:])
+    brain_codes = anomaly.brain_codes(images, codes.shape[1:])
+    lesion_codes = anomaly.lesion_codes(masks, codes.shape[1:]) & brain_codes
+    other_codes = brain_codes & ~lesion_codes
     smoothed_nll = ndimage.uniform_filter(
         nll_bits, (1, *[anomaly.DEFAULT_LIKELIHOOD_SMOOTHING] * 2)
     )
@@ -320,7 +327,7 @@ def main() -> None:
             "region_share": float(changeable.mean()),
             "resampled": float(restoration.flagged.mean()),
             "resampled_lesion_codes": float(restoration.flagged[:, lesion_codes].mean()),
-            "resampled_other_codes": float(restoration.flagged[:, ~lesion_codes].mean()),
+            "resampled_other_codes": float(restoration.flagged[:, other_codes].mean()),
             "seconds_per_restoration_per_slice": seconds / arguments.restorations / len(codes),
             "maps": {},
         }

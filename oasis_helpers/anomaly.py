@@ -51,6 +51,16 @@ Anomaly maps
       :func:`restoration_region` confines it to the brain codes near what one prior pass
       flags, so that a replacement cannot derail every code after it.
 
+Codes of the brain and of a lesion (one definition of each, used by the maps, notebook 05
+and ``benchmarks/anomaly.py``)
+    :func:`brain_codes` are the codes whose ``f x f`` pixel block holds any pixel of the
+    (uneroded) brain: where restoration may resample, where the healthy thresholds are
+    taken and which codes the code-level AUROC ranks. :func:`lesion_codes` are the codes
+    whose block lies at least :data:`LESION_CODE_COVERAGE` (a quarter) in a lesion mask:
+    the positives of the code-level AUROC, the oracle region of the benchmark, the lesion
+    codes that restoration is counted as resampling. The other brain codes,
+    ``brain & ~lesion``, are the healthy ones. Each function's docstring says why.
+
 :func:`anomaly_maps` computes and times the three maps for a batch of slices (notebook 05).
 
 Evaluation (scikit-learn), over the pixels of an evaluation region (usually the brain)
@@ -92,6 +102,7 @@ __all__ = [
     "DEFAULT_MEDIAN_SIZE",
     "DEFAULT_NUM_RESTORATIONS",
     "DEFAULT_RESTORATION_QUANTILE",
+    "LESION_CODE_COVERAGE",
     "LESION_DIR_LAYOUT",
     "LesionDirError",
     "LesionSlices",
@@ -101,6 +112,7 @@ __all__ = [
     "Restoration",
     "anomaly_maps",
     "best_dice",
+    "brain_codes",
     "brain_region",
     "choose_dice_threshold",
     "choose_restoration_threshold",
@@ -111,6 +123,7 @@ __all__ = [
     "dice_at_threshold",
     "evaluate_map",
     "flag_probabilities",
+    "lesion_codes",
     "load_lesion_dir",
     "observed_code_probabilities",
     "pixel_auprc",
@@ -163,6 +176,9 @@ DEFAULT_FLAG_DILATION = 1
 #: codes at least a quarter covered by a lesion against the other brain codes): 0.63 for one
 #: code, 0.71 for 3 x 3, 0.71 for 5 x 5 on the 64x64 grid; 0.69, 0.79, 0.81 on a 32x32 grid.
 DEFAULT_LIKELIHOOD_SMOOTHING = 3
+#: Share of a code's ``f x f`` pixel block that a lesion mask must cover for the code to be
+#: a lesion code (:func:`lesion_codes`): 4 of the 16 pixels at ``downsample = 4``.
+LESION_CODE_COVERAGE = 0.25
 #: The three methods of notebook 05, in the order of its tables.
 METHODS = ("reconstruction", "likelihood", "restoration")
 #: The keys of each method's entry in notebook 05's ``metrics.json`` (the first five from
@@ -841,6 +857,8 @@ def code_region(region, grid_shape) -> np.ndarray:
 
     Returns:
         bool ``[N, h, w]``.
+
+    The brain codes are :func:`brain_codes`; this is the block rule it uses.
     """
     region = _as_map_batch(region, "region").astype(bool)
     count, height, width = region.shape
@@ -852,6 +870,34 @@ def code_region(region, grid_shape) -> np.ndarray:
         )
     rows, cols = height // grid_height, width // grid_width
     return region.reshape(count, grid_height, rows, grid_width, cols).any(axis=(2, 4))
+
+
+def brain_codes(images, grid_shape) -> np.ndarray:
+    """The brain codes: the codes whose ``f x f`` pixel block holds any brain pixel.
+
+    ``code_region(brain_region(images, erosion=0), grid_shape)``: a block that touches the
+    filled, uneroded brain (``x > metrics.BRAIN_THRESHOLD``) at one pixel or more.
+
+    Why any pixel, and the uneroded brain: the brain codes are (1) where restoration may
+    resample (:func:`anomaly_maps`), (2) the healthy validation codes whose probabilities
+    set the restoration and flag thresholds (:func:`choose_restoration_threshold`), and
+    (3) the codes that :func:`code_level_auroc` ranks. Every code whose block holds brain
+    decodes part of the brain, and the maps are scored on every pixel of the eroded brain;
+    a stricter rule would forbid healing the edge codes, whose blocks are part
+    background, although their brain pixels are scored. The erosion keeps the
+    skull-stripping edge out of the *pixel* evaluation only. (2) must be the same set as
+    (1), since a threshold is a quantile of the codes it is applied to. Lesions are drawn
+    inside the eroded brain, so every synthetic lesion code is a brain code.
+
+    Args:
+        images: ``[N, H, W, 1]`` or ``[N, H, W]`` intensities in ``[0, 1]``.
+        grid_shape: ``(h, w)`` with ``H = f h`` and ``W = f w``.
+
+    Returns:
+        bool ``[N, h, w]``.
+    """
+    region = brain_region(images, erosion=0)
+    return code_region(region[None] if region.ndim == 2 else region, grid_shape)
 
 
 def restoration_region(
@@ -870,7 +916,7 @@ def restoration_region(
     Args:
         code_probabilities: float ``[N, h, w]`` in ``[0, 1]``.
         threshold: the restoration threshold.
-        allowed: optional bool ``[N, h, w]`` (e.g. :func:`code_region` of the brain).
+        allowed: optional bool ``[N, h, w]`` (e.g. :func:`brain_codes`).
         dilation: ``d >= 0`` codes, or None.
 
     Returns:
@@ -980,11 +1026,12 @@ def anomaly_maps(
       cohort, median filter 5, same best Dice);
     * ``restoration``: ``R`` restorations with the fast sampler
       (:func:`restore_with_prior`, threshold ``restoration_threshold``), confined to
-      :func:`restoration_region` of the brain codes, each decoded; the map is the mean
-      ``|G_sigma * (x - x_healed)|`` (:func:`restoration_map`). The region is the
-      neighbourhood of the codes that ``flag_model`` (a blind-spot model) finds
-      surprising, :func:`flag_probabilities` below ``flag_threshold``; without a flag
-      model, of those that the prior's causal pass finds below ``restoration_threshold``.
+      :func:`restoration_region` of the brain codes (:func:`brain_codes`), each decoded;
+      the map is the mean ``|G_sigma * (x - x_healed)|`` (:func:`restoration_map`). The
+      region is the neighbourhood of the codes that ``flag_model`` (a blind-spot model)
+      finds surprising, :func:`flag_probabilities` below ``flag_threshold``; without a
+      flag model, of those that the prior's causal pass finds below
+      ``restoration_threshold``.
 
     Each map goes through :func:`postprocess_map` (brain region, median filter).
 
@@ -1030,7 +1077,7 @@ def anomaly_maps(
     nll_bits = prior.nll_map_bits(prior_model, codes, positions)
     seconds["likelihood"] = time.perf_counter() - start
     start = time.perf_counter()
-    allowed = code_region(brain_region(images, erosion=0), codes.shape[1:])
+    allowed = brain_codes(images, codes.shape[1:])
     flag_bits = None
     if flag_model is None:
         flags, flag_threshold = 2.0**-nll_bits, restoration_threshold
@@ -1173,6 +1220,8 @@ def covered_codes(masks, grid_shape, coverage: float = 0.25) -> np.ndarray:
 
     Returns:
         bool ``[N, h, w]``.
+
+    The lesion codes are :func:`lesion_codes`, this at :data:`LESION_CODE_COVERAGE`.
     """
     masks = np.asarray(masks, bool)
     height, width = grid_shape
@@ -1185,18 +1234,47 @@ def covered_codes(masks, grid_shape, coverage: float = 0.25) -> np.ndarray:
     return blocks.mean(axis=(2, 4)) >= coverage
 
 
-def code_level_auroc(code_scores, masks, allowed, coverage: float = 0.25) -> float:
+def lesion_codes(masks, grid_shape) -> np.ndarray:
+    """The lesion codes: the codes whose ``f x f`` pixel block lies at least a quarter
+    (:data:`LESION_CODE_COVERAGE`) in the lesion mask.
+
+    ``covered_codes(masks, grid_shape, LESION_CODE_COVERAGE)``. A code the mask only
+    touches (one pixel of a lesion's soft rim, where the blend weight falls to
+    :data:`MIN_ALPHA`) is not one: it counts among the other, healthy brain codes.
+
+    Why a quarter and not any pixel: the lesion codes are (1) the positives of
+    :func:`code_level_auroc`, which measures how well a flagger finds what restoration must
+    heal, (2) the oracle region of ``benchmarks/anomaly.py`` (the lesion codes and their
+    neighbours, as :func:`restoration_region` dilates flags), and (3) the lesion codes that
+    notebook 05 and the benchmark count restoration as resampling. A code summarises its
+    block, so a block of a few faint lesion pixels in healthy tissue is usually encoded
+    as its healthy self: there is nothing in the code grid for a flagger to find, and
+    counting such codes would score every flagger, and every restoration, on codes the
+    grid does not tell apart from healthy ones. A block a quarter covered is one the
+    lesion changes; the dilation of the restoration region (and of the oracle) still
+    reaches the touched codes next to it.
+
+    Args:
+        masks: bool ``[N, H, W]`` with ``H = f h`` and ``W = f w``.
+        grid_shape: ``(h, w)``.
+
+    Returns:
+        bool ``[N, h, w]``.
+    """
+    return covered_codes(masks, grid_shape, LESION_CODE_COVERAGE)
+
+
+def code_level_auroc(code_scores, masks, allowed) -> float:
     """How well a per-code score tells lesion codes from the other allowed codes.
 
-    A code is a lesion code when at least ``coverage`` of its ``f x f`` pixel block lies in
-    the lesion mask (:func:`covered_codes`); the AUROC (``sklearn.metrics.roc_auc_score``)
-    is taken over the codes where ``allowed`` (usually the brain codes). This is what
-    decides a restoration: it can heal only the codes that its flags find.
+    The positives are the :func:`lesion_codes` (at least a quarter covered by the mask),
+    the negatives the other codes where ``allowed`` (usually :func:`brain_codes`); the
+    AUROC is ``sklearn.metrics.roc_auc_score``. This is what decides a restoration: it can
+    heal only the codes that its flags find.
 
     Args:
         code_scores: float ``[N, h, w]``, higher = more anomalous (e.g. surprise in bits).
         masks: bool ``[N, H, W]`` with ``H = f h``; allowed: bool ``[N, h, w]``.
-        coverage: in ``(0, 1]``.
     """
     from sklearn.metrics import roc_auc_score
 
@@ -1209,7 +1287,7 @@ def code_level_auroc(code_scores, masks, allowed, coverage: float = 0.25) -> flo
         )
     if len(masks) != len(scores):
         raise ValueError(f"masks {masks.shape} and code_scores {scores.shape} differ in N")
-    labels = covered_codes(masks, scores.shape[1:], coverage)[allowed]
+    labels = lesion_codes(masks, scores.shape[1:])[allowed]
     _need_both_classes(labels, "code AUROC")
     return float(roc_auc_score(labels, scores[allowed]))
 

@@ -124,7 +124,7 @@ def test_with_a_flag_model_restoration_changes_only_codes_near_its_flags():
         result.flag_bits, anomaly.flag_probabilities(flag_model, codes, 0.5)[1], rtol=1e-6
     )
     changeable = anomaly.restoration_region(
-        flags, flag_threshold, anomaly.code_region(anomaly.brain_region(images, erosion=0), (6, 6))
+        flags, flag_threshold, anomaly.brain_codes(images, (6, 6))
     )
     assert changeable.any() and not changeable.all()
     # threshold 1 resamples (nearly) every code of the region, and nothing outside it

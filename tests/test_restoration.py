@@ -194,7 +194,7 @@ def test_anomaly_maps_give_three_post_processed_maps_and_confined_restorations()
     changeable = anomaly.restoration_region(
         2.0**-result.nll_bits,
         threshold,
-        anomaly.code_region(anomaly.brain_region(images, erosion=0), (6, 6)),
+        anomaly.brain_codes(images, (6, 6)),
     )
     assert not result.restoration.flagged[:, ~changeable].any()
     np.testing.assert_array_equal(
