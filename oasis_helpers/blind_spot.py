@@ -500,14 +500,12 @@ def load_trained(
             f"delete {folder} to train again"
         )
     if expected is not None:
-        differences = training._differences(stored, training._normalised(expected))
+        differences = training.configuration_differences(stored, training.json_normalised(expected))
         if differences:
-            lines = "\n".join(
-                f"  {key}: {old!r} -> {new!r}" for key, (old, new) in differences.items()
-            )
             raise training.ConfigMismatchError(
                 f"{folder} holds a blind-spot model of another configuration, so it is not "
-                f"loaded. Differing settings (stored -> expected):\n{lines}\n"
+                f"loaded. Differing settings (stored -> expected):\n"
+                f"{training.format_differences(differences)}\n"
                 "blind_spot.train_or_load(base_dir, ...) gives each configuration a folder "
                 "of its own under base_dir.",
                 differences,
@@ -587,7 +585,7 @@ def train_or_load(
     )
     record = {
         "configuration": expected,
-        "config": training._normalised(config),
+        "config": training.json_normalised(config),
         "history": history,
     }
     runs.save_model(model, folder / MODEL_FILE)

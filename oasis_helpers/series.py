@@ -33,6 +33,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
 import sys
 import time
 from pathlib import Path
@@ -44,10 +46,31 @@ DEFAULT_KERNEL = "oasis-vqvae"
 
 #: Environment of the project kernel: TensorFlow's C++ logs at FATAL only.
 KERNEL_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3"}
+#: TensorFlow settings the project kernel starts with on x86-64 unless the environment
+#: already sets them (:func:`start_kernel`). TensorFlow turns its oneDNN CPU kernels on by
+#: itself only on CPUs with AVX-512 VNNI or newer; on AVX2-only CPUs (most AMD and older
+#: Intel laptops) forcing them on trains the VQ-VAE and the blind-spot model faster than
+#: the default Eigen kernels (``benchmarks/cpu_kernels.py``: ``results.onednn_avx2``
+#: against ``results.eigen``). ``TF_ENABLE_ONEDNN_OPTS=0`` in the environment (as CI sets
+#: it) still turns them off.
+KERNEL_TENSORFLOW_DEFAULTS = {"TF_ENABLE_ONEDNN_OPTS": "1"}
 #: Run by the project kernel when it starts, outside any cell: TensorFlow's
 #: load-time lines (written before its log level applies) belong to no cell.
-KERNEL_STARTUP = "import tensorflow"
+KERNEL_STARTUP = "from oasis_helpers.series import start_kernel; start_kernel()"
 KERNEL_LOG = "kernel.log"
+
+
+def start_kernel() -> None:
+    """What the project kernel runs before any cell: TensorFlow's settings, then its import.
+
+    On x86-64, each of :data:`KERNEL_TENSORFLOW_DEFAULTS` is set unless the environment
+    already names it; then TensorFlow is imported, so that its load-time lines go to the
+    kernel's log and not into a cell's output.
+    """
+    if platform.machine().lower() in ("x86_64", "amd64"):
+        for name, value in KERNEL_TENSORFLOW_DEFAULTS.items():
+            os.environ.setdefault(name, value)
+    import tensorflow  # noqa: F401
 
 
 def notebook_paths(notebooks_dir: str | Path | None = None) -> list[Path]:

@@ -53,6 +53,7 @@ import importlib.util
 import json
 import os
 import shutil
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,7 @@ from oasis_helpers.runs import write_atomically
 
 __all__ = [
     "DEFAULT_TRAINING",
+    "BudgetStopWarning",
     "LR_SCHEDULES",
     "ConfigMismatchError",
     "FitResult",
@@ -153,7 +155,7 @@ def _json_default(value):
     return str(value)
 
 
-def _normalised(value) -> Any:
+def json_normalised(value) -> Any:
     """``value`` as it reads back from JSON (tuples become lists, NumPy numbers Python ones)."""
     return json.loads(json.dumps(value, default=_json_default, sort_keys=True))
 
@@ -171,7 +173,7 @@ def run_configuration(model_config: dict, settings: dict | None = None) -> dict[
     settings_part = {
         key: value for key, value in dict(settings or {}).items() if key not in RESUMABLE_SETTINGS
     }
-    return _normalised({"model": model_part, "settings": settings_part})
+    return json_normalised({"model": model_part, "settings": settings_part})
 
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
@@ -186,7 +188,7 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
 _MISSING = "(not set)"
 
 
-def _differences(stored: dict, requested: dict) -> dict[str, tuple[Any, Any]]:
+def configuration_differences(stored: dict, requested: dict) -> dict[str, tuple[Any, Any]]:
     """``{dotted key: (stored, requested)}`` for every setting that differs."""
     old, new = _flatten(stored), _flatten(requested)
     return {
@@ -194,6 +196,11 @@ def _differences(stored: dict, requested: dict) -> dict[str, tuple[Any, Any]]:
         for key in sorted(set(old) | set(new))
         if old.get(key, _MISSING) != new.get(key, _MISSING)
     }
+
+
+def format_differences(differences: dict[str, tuple[Any, Any]]) -> str:
+    """One indented line ``key: stored -> requested`` per difference."""
+    return "\n".join(f"  {key}: {old!r} -> {new!r}" for key, (old, new) in differences.items())
 
 
 def config_run_dir(
@@ -244,12 +251,12 @@ def _check_configuration(run_dir: Path, configuration: dict[str, Any]) -> None:
         stored = json.loads(path.read_text())
     except json.JSONDecodeError as error:
         raise ConfigMismatchError(f"{path} is not valid JSON ({error}). {fresh}") from error
-    differences = _differences(stored, configuration)
+    differences = configuration_differences(stored, configuration)
     if differences:
-        lines = "\n".join(f"  {key}: {old!r} -> {new!r}" for key, (old, new) in differences.items())
         raise ConfigMismatchError(
             f"{run_dir} holds a run of another configuration, so it cannot be resumed with "
-            f"this one. Differing settings (stored -> requested):\n{lines}\n{fresh}",
+            f"this one. Differing settings (stored -> requested):\n"
+            f"{format_differences(differences)}\n{fresh}",
             differences,
         )
 
@@ -257,6 +264,15 @@ def _check_configuration(run_dir: Path, configuration: dict[str, Any]) -> None:
 # ---------------------------------------------------------------------------------------------
 # State on disk
 # ---------------------------------------------------------------------------------------------
+class BudgetStopWarning(UserWarning):
+    """A training was stopped by its wall-clock budget before it finished its epochs.
+
+    The defaults are chosen so that a default run stops by its epochs on a slow CPU (the
+    budget is a safety net); when the budget does stop it, the result depends on the
+    machine's speed, and the user is told so.
+    """
+
+
 @dataclass
 class FitResult:
     """What :func:`fit` did.
@@ -570,6 +586,16 @@ def fit(
         "partial_epoch_steps": partial_steps,
     }
     _write_state(run_dir, new_state)
+    if stopped_by == "time_budget":
+        warnings.warn(
+            f"training stopped at its time budget ({max_train_minutes:g} minutes) after "
+            f"{completed} of {epochs} epochs, at {rate:.1f} images/s: the model is "
+            f"under-trained and its results depend on this machine's speed. Run the same "
+            f"call again (resume=True) to train the remaining epochs, or raise "
+            f"max_train_minutes.",
+            BudgetStopWarning,
+            stacklevel=2,
+        )
 
     if nan_guard.epoch is not None:
         if completed:

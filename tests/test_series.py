@@ -58,3 +58,17 @@ def test_run_shows_progress_and_no_start_up_noise(tmp_path):
             assert not [marker for marker in noise if marker in output.get("text", "")], output
     kernel_log = (tmp_path / "runs" / "00_tiny" / series.KERNEL_LOG).read_text()
     assert "without encryption" not in kernel_log
+
+
+def test_the_kernel_turns_onednn_on_unless_the_environment_says_otherwise(monkeypatch):
+    monkeypatch.setattr(series.platform, "machine", lambda: "x86_64")
+    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
+    series.start_kernel()
+    assert series.os.environ["TF_ENABLE_ONEDNN_OPTS"] == "1"
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")  # as CI sets it
+    series.start_kernel()
+    assert series.os.environ["TF_ENABLE_ONEDNN_OPTS"] == "0"
+    monkeypatch.setattr(series.platform, "machine", lambda: "arm64")
+    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS")
+    series.start_kernel()
+    assert "TF_ENABLE_ONEDNN_OPTS" not in series.os.environ

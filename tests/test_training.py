@@ -377,15 +377,16 @@ def test_time_budget_stops_after_the_last_epoch_predicted_to_fit(tmp_path, image
     monkeypatch.setattr(callbacks.TimeBudget, "clock", staticmethod(clock))
     # 2 steps of 10 s per epoch, a budget of 45 s: after epoch 1 (20 s) another epoch
     # fits (40 s); after epoch 2 a third would end at 60 s: stop, with 2 whole epochs
-    result = training.fit(
-        _model(),
-        _dataset(images),
-        tmp_path,
-        epochs=20,
-        max_train_minutes=45 / 60,
-        verbose=0,
-        callbacks=[_StepTakes(clock, {})],
-    )
+    with pytest.warns(training.BudgetStopWarning, match="after 2 of 20 epochs"):
+        result = training.fit(
+            _model(),
+            _dataset(images),
+            tmp_path,
+            epochs=20,
+            max_train_minutes=45 / 60,
+            verbose=0,
+            callbacks=[_StepTakes(clock, {})],
+        )
     assert result.stopped_by == "time_budget"
     assert result.epochs_completed == 2 and result.extra["partial_epoch_steps"] == 0
     assert result.history["epoch"] == [0, 1]
