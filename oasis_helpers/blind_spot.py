@@ -64,6 +64,7 @@ import hashlib
 import json
 import math
 import os
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -372,7 +373,9 @@ def train_blind_spot_model(
 
     The target of every position is its own code, so the loss is the mean of
     ``-ln p(c[i, j] | surroundings)`` in nats; returns the Keras history. ``epochs`` and
-    ``batch_size`` left at None come from :data:`DEFAULT_BLIND_SPOT`.
+    ``batch_size`` left at None come from :data:`DEFAULT_BLIND_SPOT`. The validation grids
+    (if any) are scored once, after the last epoch (``val_loss`` holds one value): nothing
+    is chosen by them during training, and scoring them every epoch costs time.
     """
     config = configuration(
         {
@@ -393,6 +396,7 @@ def train_blind_spot_model(
         batch_size=config["batch_size"],
         epochs=config["epochs"],
         validation_data=validation,
+        validation_freq=config["epochs"],
         verbose=verbose,
     )
     return {name: [float(value) for value in values] for name, values in history.history.items()}
@@ -573,6 +577,7 @@ def train_or_load(
         train_codes.shape[1],
         **{name: config[name] for name in MODEL_SETTINGS},
     )
+    start = time.perf_counter()
     history = train_blind_spot_model(
         model,
         train_codes,
@@ -587,6 +592,7 @@ def train_or_load(
         "configuration": expected,
         "config": training.json_normalised(config),
         "history": history,
+        "train_seconds": time.perf_counter() - start,
     }
     runs.save_model(model, folder / MODEL_FILE)
     runs.write_json(folder / RECORD_FILE, record)
