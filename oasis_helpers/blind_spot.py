@@ -104,10 +104,12 @@ __all__ = [
 #: ``downsample = 4``), against 0.64 for the PixelCNN prior; restoration scored a pixel
 #: AUROC of 0.891-0.899 and 0.901-0.913 with them.
 DEFAULT_HOLE = 3
-#: Epochs over the training grids. Hole 3 on the demo cohort's 576 grids of 64 x 64 codes:
-#: validation 2.08 bits per code after 3 epochs, 1.96 after 8, 1.89 after 16 (20-30 s an
-#: epoch on two CPU cores).
-DEFAULT_EPOCHS = 16
+#: Epochs over the training grids: an epoch of the demo cohort's 576 grids is the longest
+#: single step of notebook 05 on a CPU without oneDNN (``benchmarks/cpu_kernels.py``:
+#: ``results.eigen.blind_spot_grids_per_second``), and most of the validation loss is gone
+#: after the first few (notebook 05's ``metrics.json``: ``blind_spot.validation_bits_per_code``
+#: and ``blind_spot.code_auroc_validation`` for the model these defaults train).
+DEFAULT_EPOCHS = 6
 DEFAULT_BATCH_SIZE = 16
 #: Dilations of the three hole convolutions (see the module docstring).
 BLIND_SPOT_DILATIONS = (1, 2, 4)

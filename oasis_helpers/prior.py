@@ -39,7 +39,7 @@ Architecture (``GatedPixelCNN``)::
   reads every ``d``-th row/column, over rows ``i-n*d .. i`` and columns
   ``j-n*d .. j+n*d`` (vertical) and ``j-n*d .. j`` (horizontal), with ``n*d`` zeros of
   padding instead of ``n``; the shifts that make it causal are unchanged, so a
-  schedule like ``(1, 2, 4, 8)`` covers most of a 64-row grid with 8 blocks.
+  schedule like ``(1, 2, 4, 8)`` reaches 16 rows up with 4 blocks (31 with 8).
 * Conditioning: ``position -> Dense(16, tanh)`` (shared), then per block two
   ``Dense(2C)`` that give the gate biases ``bias_v`` and ``bias_h``.
 
@@ -112,13 +112,14 @@ __all__ = [
 ]
 
 #: The default prior: what notebook 04 trains (the codebook size comes from notebook 03).
-#: 32 channels: one training step of 16 grids of 64x64 took 3-6 s on the 2 shared CPU cores
-#: (64 channels: about 3x that), so the 7.5-minute budget covers several passes over the
-#: demo's 576 training grids.
+#: Chosen with ``benchmarks/prior_budget.py`` for a CPU without oneDNN: 4 blocks of 32
+#: channels train at about twice the grids per second of 8 and, at the learning rate of
+#: :data:`DEFAULT_PRIOR_TRAINING`, beat every baseline on bits per code and Frechet
+#: distance within its steps (``summary.defaults`` of its results file).
 DEFAULT_PRIOR: dict[str, Any] = {
     "num_embeddings": 256,
     "hidden_channels": 32,
-    "num_layers": 8,
+    "num_layers": 4,
     "kernel_size": 3,
     "head_channels": 128,
     "conditional": True,
@@ -126,8 +127,9 @@ DEFAULT_PRIOR: dict[str, Any] = {
     # below): without it a receptive field of a few codes cannot tell the middle of a slice
     # from its edge, and samples were shapeless blobs of tissue
     "coordinates": True,
-    # dilation of each block's convolutions, repeated over the blocks: (1, 2, 4, 8) lets 8
-    # blocks of kernel 3 see 31 rows up (a brain spans ~45 of 64 rows; (1,) sees 9)
+    # dilation of each block's convolutions, repeated over the blocks: (1, 2, 4, 8) lets 4
+    # blocks of kernel 3 see 16 rows up (8 blocks: 31; (1,) alone: 5); the position network
+    # below says where in the slice a position is, which a brain's outline needs most
     "dilations": (1, 2, 4, 8),
     # frequencies f of the Fourier features sin(pi f u), cos(pi f u) of each position input u
     # (grid coordinates, height) that feed a small network (hidden layer of
@@ -140,14 +142,18 @@ DEFAULT_PRIOR: dict[str, Any] = {
 }
 
 #: How notebook 04 trains the default prior: Adam with a cosine schedule on batches of code
-#: grids, within a wall-clock budget that keeps notebook 04 under 8 minutes of training on 2
-#: CPU cores (``make run`` in 30 minutes); ``epochs * steps_per_epoch`` steps at most.
+#: grids for ``epochs * steps_per_epoch`` steps. The training stops by its epochs, so its
+#: result does not depend on the machine's speed; ``max_train_minutes`` is only a safety net
+#: that a default run on a slow CPU does not reach (``benchmarks/prior_budget.py``:
+#: ``summary.defaults.train_seconds``). A short schedule needs the high peak rate: at
+#: 2e-3, 100 steps of 16 grids left the samples shapeless (Frechet distance worse than the
+#: unigram codes'; ``summary.8_blocks_lr2e-3_100_steps``).
 DEFAULT_PRIOR_TRAINING: dict[str, Any] = {
-    "epochs": 30,
+    "epochs": 8,
     "steps_per_epoch": 20,
     "batch_size": 16,
-    "learning_rate": 2e-3,
-    "max_train_minutes": 7.5,
+    "learning_rate": 6e-3,
+    "max_train_minutes": 20.0,
 }
 
 #: Smoothing values tried by :meth:`NeighbourBaseline.fit` when given validation grids.

@@ -96,7 +96,11 @@ __all__ = [
 #: Default training settings of the series (notebook 03 and ``benchmarks/reconstruction.py``
 #: read them from here): epochs, optimizer steps per epoch, images (crops) per step, the
 #: side of the training crops, the peak learning rate, the validation slices evaluated
-#: after each epoch, and the wall-clock budget of one training call in minutes.
+#: after each epoch, and the wall-clock budget of one training call in minutes. A default
+#: run stops by its epochs; the budget is a safety net with room for a CPU several times
+#: slower than one without oneDNN (``benchmarks/cpu_kernels.py``:
+#: ``results.eigen.vqvae_crops_per_second``), and :class:`BudgetStopWarning` says when it
+#: is reached.
 DEFAULT_TRAINING: dict[str, Any] = {
     "epochs": 20,
     "steps_per_epoch": 100,
@@ -104,7 +108,7 @@ DEFAULT_TRAINING: dict[str, Any] = {
     "crop_size": 128,
     "learning_rate": 2e-3,
     "validation_slices": 96,
-    "max_train_minutes": 8.5,
+    "max_train_minutes": 20.0,
 }
 
 #: Settings that may change between calls on one run (raise them to train on).
