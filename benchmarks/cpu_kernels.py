@@ -13,8 +13,9 @@ default Eigen kernels run. This script times, each in a fresh subprocess:
 For each: optimizer steps per second of the VQ-VAE (``models.DEFAULT_CONFIG`` on
 ``training.DEFAULT_TRAINING`` crops), the PixelCNN prior (``prior.DEFAULT_PRIOR`` on 64 x 64
 code grids) and the blind-spot model (``blind_spot.DEFAULT_BLIND_SPOT``), as images or grids per
-second after a warm-up. For the blind-spot model it also times ``tf.nn.conv2d`` with
-``dilations`` (oneDNN only) against ``blind_spot.dilated_same_conv`` (any kernels), forward and
+second after a warm-up. For the blind-spot model it also times the model with its hole
+convolutions as ``tf.nn.conv2d`` with ``dilations`` (oneDNN only; ``null`` where the kernels
+lack it), and that op against ``blind_spot.dilated_same_conv`` (any kernels), forward and
 backward, for the shapes of its dilated rings.
 
 Usage::
@@ -87,6 +88,25 @@ _MEASURE = textwrap.dedent(
     report["blind_spot_grids_per_second"] = per_second(
         lambda n: model.fit(inputs, steps_per_epoch=n, epochs=1, verbose=0), steps, batch
     )
+
+    # the same model with the layer as it was: tf.nn.conv2d with dilations (oneDNN only)
+    def dilated_conv2d_call(self, inputs):
+        kernel = self.kernel * tf.constant(self._mask, dtype=self.kernel.dtype)
+        outputs = tf.nn.conv2d(inputs, kernel, 1, "SAME", dilations=self.dilation)
+        return outputs + self.bias
+
+    blind_spot.HoleConv2D.call, current_call = dilated_conv2d_call, blind_spot.HoleConv2D.call
+    try:
+        model = blind_spot.make_blind_spot_model(
+            256, 64, **{name: config[name] for name in blind_spot.MODEL_SETTINGS}
+        )
+        report["blind_spot_conv2d_dilated_grids_per_second"] = per_second(
+            lambda n: model.fit(inputs, steps_per_epoch=n, epochs=1, verbose=0), steps, batch
+        )
+    except tf.errors.InvalidArgumentError:
+        report["blind_spot_conv2d_dilated_grids_per_second"] = None  # no such gradient here
+    finally:
+        blind_spot.HoleConv2D.call = current_call
 
     features = tf.constant(rng.normal(size=(batch, 64, 64, config["embedding_dim"])), tf.float32)
     for dilation in config["dilations"][1:]:
