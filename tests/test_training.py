@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from oasis_helpers import callbacks, data, models, plots, training
+from oasis_helpers import callbacks, data, models, parameters, plots, training
 from oasis_helpers import quantizer as quantizer_module
 
 TINY = {
@@ -608,16 +608,11 @@ def test_cosine_schedule_values():
         callbacks.CosineSchedule(peak=0.0, epochs=3)
 
 
-def test_default_training_settings():
-    assert training.DEFAULT_TRAINING == {
-        "epochs": 20,
-        "steps_per_epoch": 100,
-        "batch_size": 16,
-        "crop_size": 128,
-        "learning_rate": 2e-3,
-        "validation_slices": 96,
-        "max_train_minutes": 8.5,
-    }
+def test_default_training_settings_pass_notebook_03s_checks():
+    """The defaults notebook 03 reads are values its parameter check accepts."""
+    settings = training.DEFAULT_TRAINING
+    checked = parameters.check(image_size=models.DEFAULT_CONFIG["image_size"], **settings)
+    assert {name: checked[name] for name in settings} == settings
 
 
 def test_invalid_arguments(tmp_path, images):
