@@ -38,8 +38,9 @@ Codebook
     (re-used from :mod:`oasis_helpers.quantizer`), but over a whole set: the
     training log's ``batch_perplexity`` is a mean of per-batch perplexities, usually
     lower (one batch holds fewer distinct codes than a whole set).
-    :func:`codebook_health` gives the whole-set statistics of a bare quantizer
-    layer on a set of vectors (notebook 02).
+    :func:`code_statistics` gives both and the histogram of a set of code grids at once
+    (notebook 03); :func:`codebook_health` gives the whole-set statistics of a bare
+    quantizer layer on a set of vectors (notebook 02).
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ __all__ = [
     "brain_psnr_per_slice",
     "brain_ssim_per_slice",
     "code_histogram",
+    "code_statistics",
     "codebook_health",
     "codebook_usage",
     "evaluate_reconstructions",
@@ -330,6 +332,24 @@ def codebook_usage(indices, num_embeddings: int) -> float:
     """Fraction of the ``K`` codes that occur at least once in ``indices``."""
     indices = _check_indices(indices, num_embeddings)
     return float(codebook_usage_from_counts(code_counts(indices, num_embeddings)))
+
+
+def code_statistics(indices, num_embeddings: int) -> dict[str, Any]:
+    """The whole-set statistics of code indices (any shape, e.g. code grids ``[N, h, w]``).
+
+    Returns:
+        ``counts`` (int64 ``[K]``, as :func:`code_histogram`), ``code_perplexity`` and
+        ``codebook_usage`` (floats, the very values of :func:`perplexity` and
+        :func:`codebook_usage`): the keys :func:`codebook_health` and
+        :func:`oasis_helpers.plots.plot_code_frequencies` use.
+    """
+    indices = _check_indices(indices, num_embeddings)
+    counts = code_counts(indices, num_embeddings)
+    return {
+        "counts": code_histogram(indices, num_embeddings),
+        "code_perplexity": float(perplexity_from_counts(counts)),
+        "codebook_usage": float(codebook_usage_from_counts(counts)),
+    }
 
 
 def codebook_health(layer, vectors, batch_size: int = 65536) -> dict[str, Any]:

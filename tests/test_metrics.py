@@ -147,6 +147,19 @@ def test_perplexity_and_codebook_usage_from_indices():
     np.testing.assert_array_equal(metrics.code_histogram(two, 4), [3, 1, 0, 0])
 
 
+def test_code_statistics_of_code_grids_are_the_single_metrics_at_once():
+    grids = np.array([[[0, 0], [0, 1]], [[1, 1], [3, 0]]])  # two 2x2 grids: 4 x 0, 3 x 1, 1 x 3
+    statistics = metrics.code_statistics(grids, 5)
+    np.testing.assert_array_equal(statistics["counts"], [4, 3, 0, 1, 0])
+    assert statistics["counts"].dtype == np.int64
+    assert statistics["codebook_usage"] == metrics.codebook_usage(grids, 5) == pytest.approx(0.6)
+    assert statistics["code_perplexity"] == metrics.perplexity(grids, 5)
+    entropy = -sum(p * math.log(p) for p in (4 / 8, 3 / 8, 1 / 8))
+    assert statistics["code_perplexity"] == pytest.approx(math.exp(entropy), rel=1e-5)
+    with pytest.raises(ValueError, match=r"lie in \[0, 2\]"):
+        metrics.code_statistics(grids, 3)
+
+
 def test_codebook_metrics_reject_bad_indices():
     with pytest.raises(ValueError, match=r"lie in \[0, 7\]"):
         metrics.perplexity(np.array([0, 8]), 8)
