@@ -1,17 +1,19 @@
 """Figures shared by the notebooks: slice grids, intensity histograms, mask overlays.
 
-Every function returns a matplotlib ``Figure`` (the notebook shows it and may
-save it with :func:`save_figure`). Images are float ``[H, W]`` or ``[H, W, 1]``
-in ``[0, 1]`` and are drawn in gray with a fixed ``[0, 1]`` range, so that
-intensities can be compared between panels. Titles of demo data say that it is
-a stand-in, not OASIS (:func:`source_title`).
+Every figure function returns a matplotlib ``Figure`` (the notebook shows it and
+may save it with :func:`save_figure`); :func:`markdown_table` returns a table for
+``display``. Images are float ``[H, W]`` or ``[H, W, 1]`` in ``[0, 1]`` and are
+drawn in gray with a fixed ``[0, 1]`` range, so that intensities can be compared
+between panels. Titles of demo data say that it is a stand-in, not OASIS
+(:func:`source_title`).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -463,6 +465,253 @@ class LivePlot(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         if self._figure is not None:
             _plt().close(self._figure)
+
+
+# ---------------------------------------------------------------------------------------------
+# The VQ-VAE (notebook 03)
+# ---------------------------------------------------------------------------------------------
+#: Bar colours of :func:`plot_numbers_per_slice`, by the ``part`` of a layer.
+PART_COLOURS = {"encoder": "tab:blue", "quantizer": "tab:red", "decoder": "tab:green"}
+
+
+def plot_numbers_per_slice(table: Sequence[Mapping[str, Any]], image_size: int, figsize=(12, 3.5)):
+    """How many numbers describe one slice after each layer: one bar per row of ``table``.
+
+    Args:
+        table: rows of :func:`oasis_helpers.models.layer_shape_table` (``part``, ``layer``,
+            ``output_shape`` without the batch axis, e.g. ``(64, 64, 16)``). An encoder or
+            decoder layer counts every number of its output; the quantizer counts one
+            integer per position of its ``[h, w, D]`` output (``h * w``: the code grid).
+        image_size: side ``S`` of the slice; a dashed line marks its ``S**2`` pixels.
+
+    Returns:
+        A figure with one axis (log scale), bars coloured by part (:data:`PART_COLOURS`).
+    """
+    plt = _plt()
+    sizes = [
+        int(
+            np.prod(row["output_shape"][:-1] if row["part"] == "quantizer" else row["output_shape"])
+        )
+        for row in table
+    ]
+    figure, axis = plt.subplots(figsize=figsize)
+    axis.bar(range(len(table)), sizes, color=[PART_COLOURS[row["part"]] for row in table])
+    axis.axhline(image_size**2, color="0.4", linestyle="--", label="pixels of the slice")
+    axis.set_yscale("log")
+    axis.set_xticks(range(len(table)), [row["layer"] for row in table], rotation=75, fontsize=7)
+    axis.set(
+        ylabel="numbers per slice",
+        title="numbers per slice through the VQ-VAE "
+        "(blue: encoder; red: the code grid, one integer per position; green: decoder)",
+    )
+    axis.legend(fontsize=8)
+    return figure
+
+
+def plot_reconstruction_metrics(
+    per_slice: Mapping[str, np.ndarray], ssim_mark: float = 0.95, figsize=(11, 3.5)
+):
+    """Histograms of per-slice SSIM and PSNR, over the whole slice and inside the brain.
+
+    Args:
+        per_slice: ``{"ssim", "ssim_brain", "psnr", "psnr_brain"} -> float [N]`` (as
+            :func:`oasis_helpers.metrics.evaluate_reconstructions` returns under
+            ``"per_slice"``). NaN (a slice without brain) is left out; a whole-slice PSNR
+            is capped at :data:`oasis_helpers.metrics.MAX_PSNR` (a perfect copy is infinite).
+        ssim_mark: SSIM at which a dashed line is drawn.
+
+    Returns:
+        A figure with two axes: SSIM (left) and PSNR in dB (right), whole slice and brain.
+    """
+    from oasis_helpers.metrics import MAX_PSNR
+
+    plt = _plt()
+    ssim, ssim_brain = np.asarray(per_slice["ssim"]), np.asarray(per_slice["ssim_brain"])
+    psnr, psnr_brain = np.asarray(per_slice["psnr"]), np.asarray(per_slice["psnr_brain"])
+    figure, axes = plt.subplots(1, 2, figsize=figsize)
+    bins = np.linspace(min(np.nanmin(ssim_brain), np.nanmin(ssim)), 1, 30)
+    axes[0].hist(ssim, bins=bins, alpha=0.7, label="whole slice")
+    axes[0].hist(ssim_brain[np.isfinite(ssim_brain)], bins=bins, alpha=0.7, label="brain")
+    axes[0].axvline(ssim_mark, color="0.3", linestyle="--", linewidth=1)
+    axes[0].set(title=f"SSIM on {len(ssim)} test slices", xlabel="SSIM", ylabel="slices")
+    axes[1].hist(np.minimum(psnr, MAX_PSNR), bins=30, alpha=0.7, label="whole slice")
+    axes[1].hist(psnr_brain[np.isfinite(psnr_brain)], bins=30, alpha=0.7, label="brain")
+    axes[1].set(title="PSNR", xlabel="dB")
+    for axis in axes:
+        axis.legend(fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+def _row_label(axis, text: str) -> None:
+    """Write ``text`` vertically left of an image axis (the name of a row of panels)."""
+    axis.text(
+        -0.08, 0.5, text, transform=axis.transAxes, rotation=90, va="center", ha="right", fontsize=9
+    )
+
+
+def plot_best_and_worst(
+    images,
+    reconstructions,
+    per_slice: Mapping[str, np.ndarray],
+    split=None,
+    count: int = 3,
+    error_max: float = 0.25,
+):
+    """The slices with the highest and the lowest brain SSIM: original, reconstruction, error.
+
+    Args:
+        images, reconstructions: float ``[N, H, W, 1]`` (or ``[N, H, W]``) in ``[0, 1]``.
+        per_slice: ``"ssim"``, ``"ssim_brain"``, ``"psnr"`` -> float ``[N]`` (as
+            :func:`oasis_helpers.metrics.evaluate_reconstructions` gives). Slices without
+            brain (NaN) count as the best.
+        split: optional data split whose ``subject_ids`` and ``slice_ids`` name the slices.
+        count: slices of each kind (at most ``N``).
+        error_max: top of the colour scale of ``|error|``.
+
+    Returns:
+        A figure of 3 rows (original, reconstruction, absolute error) and ``2 * count``
+        columns: the best first (highest brain SSIM first), then the worst (lowest first).
+    """
+    plt = _plt()
+    order = np.argsort(np.nan_to_num(np.asarray(per_slice["ssim_brain"]), nan=np.inf))
+    count = min(count, len(order))
+    chosen = [*order[::-1][:count], *order[:count]]
+    labels = ["best"] * count + ["worst"] * count
+    names = [
+        f"{split.subject_ids[index]}\nslice {split.slice_ids[index]}"
+        if split is not None
+        else f"slice {index}"
+        for index in chosen
+    ]
+    figure, axes = plt.subplots(3, len(chosen), figsize=(2.4 * len(chosen), 7.4), squeeze=False)
+    for column, index in enumerate(chosen):
+        image, reconstruction = _as_2d(images[index]), _as_2d(reconstructions[index])
+        axes[0, column].imshow(image, cmap="gray", vmin=0, vmax=1)
+        axes[0, column].set_title(f"{labels[column]}: {names[column]}", fontsize=8)
+        axes[1, column].imshow(reconstruction, cmap="gray", vmin=0, vmax=1)
+        axes[1, column].set_title(
+            f"SSIM {per_slice['ssim'][index]:.3f} / brain {per_slice['ssim_brain'][index]:.3f}",
+            fontsize=8,
+        )
+        axes[2, column].imshow(np.abs(image - reconstruction), cmap="magma", vmin=0, vmax=error_max)
+        axes[2, column].set_title(f"|error|, PSNR {per_slice['psnr'][index]:.1f} dB", fontsize=8)
+    for axis in axes.ravel():
+        axis.axis("off")
+    for row, name in enumerate(["original", "reconstruction", "absolute error"]):
+        _row_label(axes[row, 0], name)
+    figure.tight_layout()
+    return figure
+
+
+def plot_code_grids(images, codes, slice_ids=None, count: int = 4):
+    """Slices (top row) above their code grids (bottom row, one colour per code index).
+
+    Args:
+        images: float ``[N, H, W, 1]`` (or ``[N, H, W]``) in ``[0, 1]``.
+        codes: int ``[N, h, w]``, the code grid of each slice (e.g. ``model.encode(images)``).
+        slice_ids: optional ``[N]`` slice ids for the titles.
+        count: panels; the slices shown are evenly spaced over the ``N``.
+
+    Returns:
+        A figure of 2 rows and ``min(count, N)`` columns. Colours (``tab20``) are arbitrary
+        and repeat every 20 codes.
+    """
+    plt = _plt()
+    if len(images) != len(codes):
+        raise ValueError(f"got {len(images)} images but {len(codes)} code grids")
+    shown = np.linspace(0, len(images) - 1, min(count, len(images))).astype(int)
+    figure, axes = plt.subplots(2, len(shown), figsize=(3 * len(shown), 6), squeeze=False)
+    for column, index in enumerate(shown):
+        grid = np.asarray(codes[index])
+        axes[0, column].imshow(_as_2d(images[index]), cmap="gray", vmin=0, vmax=1)
+        title = f"slice {slice_ids[index]}" if slice_ids is not None else f"slice {index}"
+        axes[0, column].set_title(title, fontsize=8)
+        axes[1, column].imshow(grid, cmap="tab20", interpolation="nearest")
+        axes[1, column].set_title(f"{grid.shape[0]} x {grid.shape[1]} codes", fontsize=8)
+    for axis in axes.ravel():
+        axis.axis("off")
+    figure.tight_layout()
+    return figure
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables
+# ---------------------------------------------------------------------------------------------
+def _cell_text(value: Any, format: str | Callable[[Any], str] | None, float_format: str) -> str:
+    if callable(format):
+        text = format(value)
+    elif format is not None:
+        text = format.format(value)
+    elif isinstance(value, float | np.floating):
+        text = float_format.format(value)
+    elif isinstance(value, tuple):
+        text = " x ".join(str(item) for item in value)
+    else:
+        text = str(value)
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(
+    rows: Sequence[Mapping[str, Any] | Sequence[Any]],
+    columns: Sequence[str] | Mapping[str, str] | None = None,
+    formats: Mapping[str, str | Callable[[Any], str]] | None = None,
+    float_format: str = "{:.3f}",
+):
+    """A Markdown table of ``rows``, for a notebook to ``display``.
+
+    Args:
+        rows: dicts (a cell is ``row[key]``; other keys are ignored) or sequences (one
+            value per column, in order).
+        columns: the column keys in order, or ``{key: header}``. With a list, a header is
+            its key with spaces for underscores (``"output_shape"`` -> ``output shape``).
+            ``None``: the keys of the first (dict) row. Sequence rows need ``columns``
+            (their keys are the headers).
+        formats: ``{key: format}``, a ``str.format`` template (``"{:.1%}"``, ``"{:,}"``,
+            ``"`{}`"``) or a function of the value that returns the cell's text.
+        float_format: the template of floats without a format of their own. Tuples
+            without one are joined with ``" x "`` (shapes: ``64 x 64 x 16``); anything
+            else is ``str(value)``. A ``|`` in a cell is escaped, a newline becomes a space.
+
+    Returns:
+        ``IPython.display.Markdown``; its text is ``.data``: a header line, a ``|---|``
+        line and one line per row.
+
+    Raises:
+        ValueError: no columns (or none given for sequence rows), or a sequence row
+            whose length is not the number of columns.
+    """
+    from IPython.display import Markdown
+
+    rows = list(rows)
+    if columns is None:
+        if not rows or not isinstance(rows[0], Mapping):
+            raise ValueError("markdown_table needs columns unless the rows are dicts")
+        columns = list(rows[0])
+    headers = (
+        dict(columns)
+        if isinstance(columns, Mapping)
+        else {key: key.replace("_", " ") for key in columns}
+    )
+    if not headers:
+        raise ValueError("markdown_table needs at least one column")
+    keys, formats = list(headers), dict(formats or {})
+    lines = ["| " + " | ".join(headers.values()) + " |", "|" + "---|" * len(keys)]
+    for number, row in enumerate(rows):
+        if isinstance(row, Mapping):
+            values = [row[key] for key in keys]
+        else:
+            values = list(row)
+            if len(values) != len(keys):
+                raise ValueError(
+                    f"row {number} has {len(values)} values for {len(keys)} columns {keys}"
+                )
+        cells = [
+            _cell_text(value, formats.get(key), float_format)
+            for key, value in zip(keys, values, strict=True)
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return Markdown("\n".join(lines))
 
 
 # -- the PixelCNN prior (notebook 04) -------------------------------------------------------------
