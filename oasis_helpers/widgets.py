@@ -1,7 +1,8 @@
 """Interactive widgets of the notebooks (built only when ``interactive`` is True).
 
 Widgets never gate computation: every notebook draws its static figures first,
-and a widget only lets the reader look around. The browser renders its picture
+and a widget only lets the reader look around; an expensive action (training a
+variant, :func:`vqvae_trainer`) waits behind a button. The browser renders its picture
 to PNG bytes shown in an ``ipywidgets.Image`` (no ``Output`` widget, no
 ``clear_output``), which keeps it fast and safe to build in headless runs.
 """
@@ -120,3 +121,104 @@ def slice_browser(source, split: str = "train", show_masks: bool = True):
     draw()
     controls = widgets.HBox([split_choice, mask_box])
     return widgets.VBox([controls, subject_slider, slice_slider, picture, caption])
+
+
+def _code_picture(codes: np.ndarray) -> np.ndarray:
+    """An RGB ``[h, w, 3]`` picture of a code grid: 20 colours (``tab20``), repeating over K."""
+    from matplotlib import colormaps
+
+    return colormaps["tab20"](np.asarray(codes) % 20)[..., :3]
+
+
+def vqvae_trainer(
+    model_config: dict,
+    settings: dict,
+    train_data,
+    strategy,
+    base_dir,
+    images,
+    sample_size: int = 32,
+):
+    """Train a fresh VQ-VAE with another codebook size ``K``, code size ``D`` and ``beta``.
+
+    Notebook 03's "Try it". Pressing *Train* builds ``models.make_vqvae`` from
+    ``model_config`` with the chosen ``num_embeddings``, ``embedding_dim`` and
+    ``commitment_cost``, in the folder of that configuration
+    (``training.config_run_dir(base_dir, config, settings)``: pressing again with the same
+    choice continues its run), and trains it with ``training.fit_with_settings`` and the
+    notebook's own ``settings`` (the same call as the notebook's training), for the chosen
+    minutes at most. The caption then gives the epochs, the folder, the SSIM and the code
+    perplexity of the first ``sample_size`` of ``images`` and the bits per slice; the
+    pictures show the first image, its reconstruction and its code grid.
+
+    Args:
+        model_config: the keyword arguments of the notebook's model (``make_vqvae``).
+        settings: the notebook's data and training settings (``fit_with_settings``).
+        train_data: the training ``tf.data.Dataset``.
+        strategy: the distribution strategy to build the models under.
+        base_dir: the folder of the widget's runs (one subfolder per configuration).
+        images: float ``[N, H, W, 1]`` test slices in ``[0, 1]``.
+        sample_size: test slices evaluated after training.
+
+    Returns:
+        An ``ipywidgets.VBox``: the K and D pickers, the beta and minutes sliders, the
+        button, the caption and the three pictures (display it).
+    """
+    import ipywidgets as widgets
+
+    from oasis_helpers import metrics, models, training
+
+    current = {**models.DEFAULT_CONFIG, **model_config}  # the values the pickers start from
+    size, dim = current["num_embeddings"], current["embedding_dim"]
+    size_picker = widgets.Dropdown(
+        options=sorted({32, 64, 128, 256, 512, 1024, size}), value=size, description="K"
+    )
+    dim_picker = widgets.Dropdown(
+        options=sorted({4, 8, 16, 32, 64, dim}), value=dim, description="D"
+    )
+    beta_slider = widgets.FloatSlider(
+        value=current["commitment_cost"], min=0.05, max=2.0, step=0.05, description="beta"
+    )
+    minutes_slider = widgets.FloatSlider(
+        value=1.0, min=0.5, max=10.0, step=0.5, description="minutes"
+    )
+    button = widgets.Button(description="Train", button_style="primary")
+    caption = widgets.HTML()
+    pictures = [widgets.Image(format="png", width=220) for _ in range(3)]
+    sample = np.asarray(images[: min(sample_size, len(images))])
+
+    def train(_):
+        size, dim, beta = size_picker.value, dim_picker.value, beta_slider.value
+        caption.value = (
+            f"training K={size}, D={dim}, beta={beta} for {minutes_slider.value} min ..."
+        )
+        config = dict(model_config, num_embeddings=size, embedding_dim=dim, commitment_cost=beta)
+        folder = training.config_run_dir(base_dir, config, settings)
+        variant = models.make_vqvae(strategy, learning_rate=settings["learning_rate"], **config)
+        result = training.fit_with_settings(
+            variant, train_data, folder, settings, max_train_minutes=minutes_slider.value, verbose=0
+        )
+        reconstructions = variant.reconstruct(sample)
+        codes = variant.encode(sample)
+        bits = models.bits_per_slice(current["image_size"], current["downsample"], size)
+        caption.value = (
+            f"{result.epochs_completed} epochs in {folder.name}: SSIM "
+            f"{metrics.ssim(sample, reconstructions):.4f} on {len(sample)} test slices, "
+            f"perplexity {metrics.perplexity(codes, size):.1f}, {bits:,.0f} bits per slice"
+        )
+        shown = (sample[0, ..., 0], reconstructions[0, ..., 0], _code_picture(codes[0]))
+        for picture, image, title in zip(
+            pictures, shown, ("original", "reconstruction", "codes"), strict=True
+        ):
+            picture.value = render_png(image, title, size_inches=3.0)
+
+    button.on_click(train)
+    return widgets.VBox(
+        [
+            widgets.HBox([size_picker, dim_picker]),
+            widgets.HBox([beta_slider, minutes_slider]),
+            button,
+            caption,
+            widgets.HBox(pictures),
+        ]
+    )

@@ -1,10 +1,12 @@
-"""The widget driver of the notebook tests finds what ipywidgets would swallow."""
+"""The widget driver of the notebook tests finds what ipywidgets would swallow; the package's
+widgets do what their controls say."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import papermill
 import pytest
 
@@ -65,3 +67,34 @@ def test_driver_fails_on_callbacks_that_ipywidgets_swallows(tmp_path):
     assert "button callback is broken" in str(caught.value) + printed
     assert "dropdown observer is broken" in str(caught.value) + printed
     assert '"Button": 1' in printed and '"Dropdown": 1' in printed and '"IntSlider": 1' in printed
+
+
+def test_vqvae_trainer_trains_the_chosen_variant_in_a_folder_of_its_own(tmp_path):
+    """Notebook 03's "Try it": Train builds the chosen K / D / beta, trains it with the
+    notebook's settings in that configuration's folder, and shows what it learnt."""
+    import tensorflow as tf
+
+    from oasis_helpers import training, widgets
+
+    images = np.random.default_rng(0).uniform(0, 1, (4, 16, 16, 1)).astype(np.float32)
+    model_config = {"image_size": 16, "channels": (4, 4), "num_residual_blocks": 1}
+    model_config.update(residual_channels=4, num_embeddings=8, embedding_dim=4)
+    settings = {"seed": 0, "epochs": 1, "steps_per_epoch": 2, "batch_size": 2}
+    settings.update(learning_rate=1e-3, max_train_minutes=None)
+    train_data = tf.data.Dataset.from_tensor_slices(images).batch(2).repeat()
+    strategy = tf.distribute.get_strategy()
+    box = widgets.vqvae_trainer(model_config, settings, train_data, strategy, tmp_path, images)
+    (size_picker, dim_picker), (beta_slider, minutes_slider) = (
+        row.children for row in box.children[:2]
+    )
+    button, caption, pictures = box.children[2:]
+    assert (size_picker.value, dim_picker.value, beta_slider.value) == (8, 4, 0.25)
+
+    size_picker.value, beta_slider.value = 32, 0.5
+    button.click()
+    config = dict(model_config, num_embeddings=32, embedding_dim=4, commitment_cost=0.5)
+    folder = training.config_run_dir(tmp_path, config, settings)
+    assert training.read_history(folder)["loss"], "the variant was not trained in its folder"
+    assert caption.value.startswith(f"1 epochs in {folder.name}: SSIM ")
+    assert "on 4 test slices" in caption.value and f"{4 * 4 * 5:,} bits per slice" in caption.value
+    assert all(bytes(picture.value).startswith(b"\x89PNG") for picture in pictures.children)
