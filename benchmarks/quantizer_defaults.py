@@ -37,6 +37,7 @@ import tensorflow as tf  # noqa: E402
 from oasis_helpers import data, runs  # noqa: E402
 from oasis_helpers.quantizer import (  # noqa: E402
     DEFAULT_EMA_DECAY,
+    PATCH_STUDY,
     VectorQuantizer,
     VectorQuantizerEMA,
     code_counts,
@@ -44,7 +45,7 @@ from oasis_helpers.quantizer import (  # noqa: E402
     perplexity_from_counts,
 )
 
-K, D = 512, 16
+K, D = PATCH_STUDY["num_embeddings"], PATCH_STUDY["embedding_dim"]  # notebook 02's
 
 
 EMA_DECAY = DEFAULT_EMA_DECAY  # set from --ema-decay in main()
@@ -72,7 +73,7 @@ def task_patches(kind, init, dead, train, val, steps, seed):
     runs.seed_everything(seed)
     layer = make_layer(kind, init, dead, seed)
     layer.build((None, D))
-    optimizer = keras.optimizers.Adam(1e-3)
+    optimizer = keras.optimizers.Adam(PATCH_STUDY["learning_rate"])
     rng = np.random.default_rng(seed)
 
     @tf.function
@@ -86,7 +87,7 @@ def task_patches(kind, init, dead, train, val, steps, seed):
 
     start = time.perf_counter()
     for _ in range(steps):
-        step(tf.constant(train[rng.integers(0, len(train), 1024)]))
+        step(tf.constant(train[rng.integers(0, len(train), PATCH_STUDY["batch_size"])]))
     seconds = time.perf_counter() - start
     perplexity, usage, idx = health(layer, val)
     mse = float(np.mean((val - layer.lookup(idx).numpy()) ** 2))
@@ -150,7 +151,7 @@ def task_autoencoder(kind, init, dead, train, val, steps, seed):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default="benchmarks/results/quantizer_defaults.json")
-    parser.add_argument("--steps-a", type=int, default=300)
+    parser.add_argument("--steps-a", type=int, default=PATCH_STUDY["steps"])
     parser.add_argument("--steps-b", type=int, default=400)
     parser.add_argument("--seeds", type=int, nargs="*", default=[0])
     parser.add_argument("--tasks", nargs="*", default=["patches", "autoencoder"])
@@ -166,8 +167,9 @@ def main():
     source = data.load_slices(None, image_size=args.image_size, seed=42)
     train_images = source.splits["train"].float_images()  # 64x64 demo slices: small
     val_images = source.splits["validate"].float_images()
-    train_patches = data.sample_patches(train_images, 4, max_patches=args.max_patches, seed=0)
-    val_patches = data.sample_patches(val_images, 4, max_patches=args.max_patches // 4, seed=1)
+    patch = PATCH_STUDY["patch_size"]
+    train_patches = data.sample_patches(train_images, patch, max_patches=args.max_patches, seed=0)
+    val_patches = data.sample_patches(val_images, patch, max_patches=args.max_patches // 4, seed=1)
     inits = [None if i == "none" else i for i in args.inits]
     results = []
     deads = [None if d == "none" else int(d) for d in args.dead]

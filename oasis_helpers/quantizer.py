@@ -73,6 +73,7 @@ __all__ = [
     "DEFAULT_EMA_DECAY",
     "DEFAULT_INIT",
     "INIT_METHODS",
+    "PATCH_STUDY",
     "VectorQuantizer",
     "VectorQuantizerEMA",
     "code_counts",
@@ -95,6 +96,22 @@ DEFAULT_INIT = "kmeans++"
 DEFAULT_DEAD_CODE_STEPS = 20
 #: ``gamma``, the decay of the EMA codebook's moving averages.
 DEFAULT_EMA_DECAY = 0.95
+
+#: The patch study: a quantizer alone fitted to ``patch_size x patch_size`` patches of brain
+#: slices (``embedding_dim = patch_size**2`` numbers each) with ``num_embeddings`` codes, for
+#: ``steps`` steps of ``batch_size`` patches (Adam at ``learning_rate`` for the
+#: gradient-trained codebook). Notebook 02's defaults (the README's notebook-02 table) and the
+#: "patches" task of ``benchmarks/quantizer_defaults.py`` (which chose the defaults above).
+#: Its codebook is twice the series' VQ-VAE's (``models.DEFAULT_CONFIG``: 256).
+PATCH_STUDY: dict[str, Any] = {
+    "num_embeddings": 512,  # K
+    "embedding_dim": 16,  # D: the 16 pixels of a 4x4 patch
+    "patch_size": 4,
+    "commitment_cost": DEFAULT_COMMITMENT_COST,  # beta
+    "steps": 300,
+    "batch_size": 1024,
+    "learning_rate": 1e-3,
+}
 
 # k-means++ seeding looks at no more than this many (randomly chosen) vectors of the batch.
 _KMEANS_MAX_POINTS = 8192

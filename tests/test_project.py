@@ -115,20 +115,27 @@ def test_notebook_checks_its_parameters_before_any_work(path):
     assert "parameters.check(" in source, f"{path.name}: the derived-values cell checks nothing"
 
 
-def test_notebook_03_reads_the_default_model_and_training_from_the_package():
-    """Each default of models.DEFAULT_CONFIG / training.DEFAULT_TRAINING appears in
-    notebook 03's parameters by name, never as a second copy of its value."""
-    from oasis_helpers import models, training
+@pytest.mark.parametrize(
+    ("stem", "holders"),
+    [
+        ("02_vector_quantizer", ("quantizer.PATCH_STUDY",)),
+        ("03_train_vqvae", ("models.DEFAULT_CONFIG", "training.DEFAULT_TRAINING")),
+    ],
+)
+def test_notebook_reads_its_defaults_from_the_package(stem, holders):
+    """Each default of the package's dictionaries (quantizer.PATCH_STUDY for notebook 02,
+    models.DEFAULT_CONFIG and training.DEFAULT_TRAINING for notebook 03) appears in the
+    notebook's parameters by name, never as a second copy of its value."""
+    import importlib
 
-    source = _parameters_cell(ROOT / "notebooks" / "03_train_vqvae.ipynb")
-    for holder, defaults in (
-        ("models.DEFAULT_CONFIG", models.DEFAULT_CONFIG),
-        ("training.DEFAULT_TRAINING", training.DEFAULT_TRAINING),
-    ):
+    source = _parameters_cell(ROOT / "notebooks" / f"{stem}.ipynb")
+    for holder in holders:
+        module, dictionary = holder.split(".")
+        defaults = getattr(importlib.import_module(f"oasis_helpers.{module}"), dictionary)
         for name in defaults:
             pattern = rf"^{name}\s*=\s*{re.escape(holder)}\[\"{name}\"\]"
             assert re.search(pattern, source, re.MULTILINE), (
-                f"notebook 03 should set {name} = {holder}[{name!r}]"
+                f"notebook {stem[:2]} should set {name} = {holder}[{name!r}]"
             )
 
 
