@@ -11,7 +11,7 @@ between panels. Titles of demo data say that it is a stand-in, not OASIS
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -653,7 +653,7 @@ def _cell_text(value: Any, format: str | Callable[[Any], str] | None, float_form
 
 
 def markdown_table(
-    rows: Sequence[Mapping[str, Any] | Sequence[Any]],
+    rows: Iterable[Mapping[str, Any] | Sequence[Any]],
     columns: Sequence[str] | Mapping[str, str] | None = None,
     formats: Mapping[str, str | Callable[[Any], str]] | None = None,
     float_format: str = "{:.3f}",
@@ -662,7 +662,7 @@ def markdown_table(
 
     Args:
         rows: dicts (a cell is ``row[key]``; other keys are ignored) or sequences (one
-            value per column, in order).
+            value per column, in order), e.g. ``results.items()``.
         columns: the column keys in order, or ``{key: header}``. With a list, a header is
             its key with spaces for underscores (``"output_shape"`` -> ``output shape``).
             ``None``: the keys of the first (dict) row. Sequence rows need ``columns``

@@ -149,7 +149,7 @@ def test_markdown_table_of_dicts_with_formats():
 
 def test_markdown_table_of_sequences_escapes_pipes_and_checks_lengths():
     table = plots.markdown_table(
-        [("prior", 1.23456), ("a|b", np.float32(2.5)), ("two\nlines", 3)],
+        {"prior": 1.23456, "a|b": np.float32(2.5), "two\nlines": 3}.items(),
         ["what", "distance"],
         float_format="{:.2f}",
     )
