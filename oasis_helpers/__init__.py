@@ -3,8 +3,8 @@
 One module per idea: ``data`` (a package: layout detection, PNG, Analyze/NIfTI
 volumes, the tf.data pipeline and crops, behind ``load_slices``), ``demo`` (the
 embedded MNI152-based demo cohort), ``quantizer`` (vector-quantizer layers and
-their losses), ``models`` (encoder, decoder, VQ-VAE, the default configuration,
-the code grids of ``codes.npz``), ``training`` (``fit``, resume by configuration)
+their losses), ``models`` (encoder, decoder, VQ-VAE, the default configuration),
+``code_grids`` (the code grids of ``codes.npz``), ``training`` (``fit``, resume by configuration)
 and ``callbacks`` (the checkpoints, budget, schedule and guards behind it),
 ``distributed`` (training on several machines), ``prior`` (the PixelCNN prior over
 code grids), ``blind_spot`` (a model of each code given its surroundings, which tells

@@ -10,11 +10,22 @@ from __future__ import annotations
 
 import zlib
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
 PNG_SPLITS = ("train", "validate", "test")
 MASK_VALUES = np.array([0, 85, 170, 255], np.uint8)  # background, CSF, grey, white matter
+
+#: The tiny VQ-VAE of the model and code-grid tests: 32x32 slices, an 8x8 grid of 16 codes.
+TINY_VQVAE = {
+    "image_size": 32,
+    "channels": (8, 16),
+    "num_residual_blocks": 1,
+    "residual_channels": 8,
+    "num_embeddings": 16,
+    "embedding_dim": 4,
+}
 
 
 def phantom_volume(
@@ -268,3 +279,22 @@ def write_full_size_png_layout(
         list(pool.map(write, jobs))
     done.write_text(expected)
     return base
+
+
+def fake_source(images, uint8: bool = False):
+    """A SliceSource look-alike: two splits of a few slices of made-up subjects."""
+    stored = (np.round(images * 255).astype(np.uint8) if uint8 else images).copy()
+    return SimpleNamespace(
+        splits={
+            "train": SimpleNamespace(
+                images=stored[:5],
+                subject_ids=np.array(["a", "a", "b", "a", "c"]),
+                slice_ids=np.array([4, 2, 7, 3, 9], np.int32),
+            ),
+            "test": SimpleNamespace(
+                images=stored[5:8],
+                subject_ids=np.array(["d", "d", "d"]),
+                slice_ids=np.array([10, 0, 5], np.int32),
+            ),
+        }
+    )
