@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import pytest
 
-from oasis_helpers import metrics, prior, training
+from oasis_helpers import prior, training
 
 NUM_CODES = 7
 
@@ -395,34 +395,6 @@ def test_an_unfitted_neighbour_table_samples_its_unigram_fallback():
     np.testing.assert_allclose(table.nll_map_bits(samples), math.log2(NUM_CODES), rtol=1e-6)
 
 
-# ---------------------------------------------------------------------------------------------
-# sample quality
-# ---------------------------------------------------------------------------------------------
-def test_frechet_distance_of_gaussians():
-    rng = np.random.default_rng(0)
-    first = rng.normal(size=(4000, 3))
-    assert metrics.frechet_distance(first, rng.normal(size=(4000, 3))) < 0.02
-    shifted = rng.normal(size=(4000, 3)) + np.array([2.0, 0.0, 0.0])
-    assert metrics.frechet_distance(first, shifted) == pytest.approx(4.0, abs=0.15)
-    # N(0, 1) vs N(0, 4) in one dimension: (1 - 2)^2 = 1
-    wide = rng.normal(size=(4000, 1)) * 2.0
-    assert metrics.frechet_distance(first[:, :1], wide) == pytest.approx(1.0, abs=0.15)
-    with pytest.raises(ValueError, match="feature sets"):
-        metrics.frechet_distance(first, first[:, :2])
-
-
-def test_diversity_and_nearest_ssim():
-    rng = np.random.default_rng(0)
-    images = rng.random((6, 32, 32, 1)).astype(np.float32)
-    copies = np.repeat(images[:1], 4, axis=0)
-    assert prior.mean_pairwise_ssim(copies) == pytest.approx(1.0, abs=1e-4)
-    assert prior.mean_pairwise_ssim(images) < 0.2
-    nearest = prior.nearest_ssim(images[:3] * 0.999, images, candidates=2)
-    assert nearest.shape == (3,) and np.all(nearest > 0.99)
-    strangers = prior.nearest_ssim(rng.random((3, 32, 32, 1)).astype(np.float32), images)
-    assert np.all(strangers < 0.2)
-
-
 def test_receptive_field_pictures_show_the_blind_spot_and_its_removal():
     target = (6, 5)
     plain = prior.plain_pixelcnn_receptive_field(4, 3, 9, 11, target)
@@ -434,28 +406,6 @@ def test_receptive_field_pictures_show_the_blind_spot_and_its_removal():
     # the plain stack misses the upper right (its blind spot); the gated one sees it
     assert not plain[5, 8] and gated[5, 8]
     assert gated.sum() > plain.sum()
-
-
-def test_encoder_features_pool_the_pre_quantisation_output():
-    from oasis_helpers import models
-
-    keras.utils.set_random_seed(0)
-    vqvae = models.VQVAE(
-        image_size=16,
-        channels=(4, 4),
-        num_residual_blocks=1,
-        residual_channels=4,
-        num_embeddings=8,
-        embedding_dim=3,
-    )
-    images = np.random.default_rng(0).random((5, 16, 16, 1)).astype(np.float32)
-    features = prior.encoder_features(vqvae, images, grid=2, batch_size=2)
-    assert features.shape == (5, 3 * (2 * 2 + 1))
-    z_e = np.asarray(vqvae.encoder(images))
-    np.testing.assert_allclose(features[:, -3:], z_e.std(axis=(1, 2)), rtol=1e-4, atol=1e-6)
-    np.testing.assert_allclose(
-        features[:, :3], z_e[:, :2, :2].mean(axis=(1, 2)), rtol=1e-4, atol=1e-6
-    )
 
 
 def test_neighbour_table_chooses_its_smoothing_on_validation_grids():
