@@ -46,7 +46,7 @@ Anomaly maps
       ``|G_sigma * (x - x_healed)|`` over several restorations. The threshold comes from healthy
       validation grids only (:func:`choose_restoration_threshold`).
       :func:`restore_with_prior` runs it with notebook 04's PixelCNN: by default on the
-      fast sampler's row caches (``prior.FastSampler.restore``, about one sampling pass
+      fast sampler's row caches (:func:`restore_with_sampler`, about one sampling pass
       per batch), with ``fast=False`` on full network passes (the reference);
       :func:`restoration_region` confines it to the brain codes near what one prior pass
       flags, so that a replacement cannot derail every code after it.
@@ -125,6 +125,7 @@ __all__ = [
     "restore_codes",
     "restore_repeatedly",
     "restore_with_prior",
+    "restore_with_sampler",
     "slice_auroc",
     "slice_scores",
     "synthesize_lesions",
@@ -714,9 +715,9 @@ def restore_repeatedly(
     """``R = num_restorations`` independent restorations of the same grids, stacked.
 
     ``restore(codes, threshold=..., seed=...)`` is one restoration, e.g.
-    ``functools.partial(restore_codes, conditional_probabilities=...)`` or a fast sampler's
-    restoration with the same contract; restoration ``r`` gets the ``r``-th integer of
-    ``np.random.SeedSequence(seed).generate_state(R)`` as its seed.
+    ``functools.partial(restore_codes, conditional_probabilities=...)`` or
+    ``functools.partial(restore_with_prior, model)``; restoration ``r`` gets the ``r``-th
+    integer of ``np.random.SeedSequence(seed).generate_state(R)`` as its seed.
 
     Returns:
         :class:`Restoration` whose fields have shape ``[R, N, h, w]``; decode each
@@ -729,15 +730,110 @@ def restore_repeatedly(
     return Restoration(*(np.stack(field) for field in zip(*results, strict=True)))
 
 
-def _prior_sampler(model):
-    """The model's cached :class:`oasis_helpers.prior.FastSampler` (shared with sampling)."""
-    from oasis_helpers import prior
+def restore_with_sampler(
+    sampler,
+    codes,
+    threshold: float,
+    seed: int = 0,
+    positions=None,
+    temperature: float = 1.0,
+    truncate: bool = True,
+    region=None,
+    progress: bool = False,
+) -> Restoration:
+    """The algorithm of :func:`restore_codes` on a fast sampler's row caches.
 
-    sampler = getattr(model, "_oasis_fast_sampler", None)
-    if sampler is None:
-        sampler = prior.FastSampler(model)
-        model._oasis_fast_sampler = sampler
-    return sampler
+    Walks the grid in raster order like sampling does, with the same row caches
+    (:meth:`oasis_helpers.prior.FastSampler.walk_rows`), but feeds the *healed* codes
+    forward. At position ``(i, j)``, with ``p = softmax(logits(healed codes before (i, j)))``
+    ``[N, K]`` and the observed code ``z = codes[:, i, j]``:
+
+    * keep ``z`` where ``p[z] >= threshold`` (or outside ``region``);
+    * else draw a replacement from ``q_k ∝ p_k^(1/temperature)``, restricted to the
+      codes with ``p_k >= threshold`` when ``truncate`` (and some exist), with the
+      stateless seed ``fold_in(seed, i * w + j)`` of :func:`oasis_helpers.prior.draw_codes`.
+
+    The cost is one sampling pass over the batch (one vertical-stack pass per row, the
+    horizontal stack and head on one position per step), not one network pass per flagged
+    code. Each row's walk is one compiled function per value of ``truncate``, traced on the
+    first call and kept on the sampler (:meth:`~oasis_helpers.prior.FastSampler.row_function`).
+    :func:`restore_codes` is the reference.
+
+    Args:
+        sampler: a :class:`oasis_helpers.prior.FastSampler` (e.g.
+            ``prior.fast_sampler(model)``, the one sampling uses).
+        codes: int ``[N, h, w]`` observed code grids.
+        threshold: probability in ``[0, 1]``; 0 keeps every code.
+        seed: seeds the replacement draws.
+        positions: the slices' heights ``[N]`` (or one value) for a conditional prior.
+        temperature: ``> 0``, divides the replacement's logits.
+        truncate: draw replacements only among codes with ``p_k >= threshold``.
+        region: optional bool ``[N, h, w]`` or ``[h, w]``: only these positions may change.
+        progress: show a progress bar over the rows.
+
+    Returns:
+        :class:`Restoration` (fields ``[N, h, w]``); its ``probabilities`` are ``p[z]`` of
+        each observed code given the healed codes before it.
+    """
+    import tensorflow as tf
+
+    from oasis_helpers.prior.inputs import check_codes, check_positions
+    from oasis_helpers.prior.sampling import check_sampling, draw_codes
+
+    model = sampler.model
+    codes = check_codes(codes, model.num_embeddings)
+    count, height, width = codes.shape
+    if not 0.0 <= float(threshold) <= 1.0:
+        raise ValueError(f"threshold must be a probability in [0, 1], got {threshold}")
+    temperature, _ = check_sampling(temperature, None, model.num_embeddings)
+    positions = check_positions(positions, count, model.conditional)
+    region = np.ones(codes.shape, bool) if region is None else np.asarray(region, bool)
+    try:
+        region = np.broadcast_to(region, codes.shape)
+    except ValueError:
+        raise ValueError(
+            f"region must have shape [N, h, w] or [h, w] = {codes.shape[1:]}, got {region.shape}"
+        ) from None
+
+    def build():
+        def restoration_row(links, features, observed_row, region_row, row, limit, heat, seed):
+            row_width = tf.shape(links[0])[1]
+
+            def choose(logits, column):  # logits [B, K] given the healed codes before
+                distribution = tf.nn.softmax(logits)
+                observed = observed_row[:, column]
+                observed_probability = tf.gather(distribution, observed, batch_dims=1)
+                resample = (observed_probability < limit) & region_row[:, column]
+                proposal = tf.nn.log_softmax(logits)
+                if truncate:
+                    likely = distribution >= limit
+                    keep = likely | ~tf.reduce_any(likely, axis=1, keepdims=True)
+                    proposal = tf.where(keep, proposal, tf.constant(-1e9, proposal.dtype))
+                drawn = draw_codes(proposal, heat, None, seed, row * row_width + column)
+                code = tf.where(resample, drawn, observed)
+                return code, resample, observed_probability
+
+            return sampler.walk_row(links, features, choose, (tf.bool, tf.float32))
+
+        return restoration_row
+
+    restoration_row = sampler.row_function(("restoration", bool(truncate)), build)
+    constants = (
+        tf.constant(float(threshold), tf.float32),
+        tf.constant(temperature, tf.float32),
+        tf.constant([int(seed), 0], dtype=tf.int64),
+    )
+
+    def row_walk(links, row_features, row):
+        observed, allowed = tf.constant(codes[:, row]), tf.constant(region[:, row])
+        return restoration_row(links, row_features, observed, allowed, tf.constant(row), *constants)
+
+    outputs = sampler.walk_rows(count, height, width, positions, row_walk, progress)
+    healed, flagged, probabilities = (
+        np.stack([np.asarray(output[index]) for output in outputs], axis=1).astype(dtype)
+        for index, dtype in enumerate((np.int32, bool, np.float32))
+    )
+    return Restoration(healed, flagged, healed != codes, probabilities)
 
 
 def restore_with_prior(
@@ -754,8 +850,9 @@ def restore_with_prior(
     """Restore code grids with a PixelCNN prior (notebook 04's ``GatedPixelCNN``).
 
     The algorithm of :func:`restore_codes`. ``fast=True`` (the default) runs it with the
-    fast sampler's row caches (:meth:`oasis_helpers.prior.FastSampler.restore`): a batch
-    costs about one sampling pass, and draws use the sampler's stateless seeds.
+    fast sampler's row caches (:func:`restore_with_sampler` on the model's
+    ``prior.fast_sampler``): a batch costs about one sampling pass, and draws use the
+    sampler's stateless seeds.
     ``fast=False`` is the reference: :func:`restore_codes` on
     :func:`conditional_from_full_pass` of the full network (one full pass per position
     where some grid changed, NumPy draws); both flag and keep the same codes, and at a
@@ -776,16 +873,18 @@ def restore_with_prior(
             f"codes must be an integer array [N, h, w], got {codes.dtype} {codes.shape}"
         )
     if fast:
-        healed, flagged, probabilities = _prior_sampler(model).restore(
+        from oasis_helpers import prior
+
+        return restore_with_sampler(
+            prior.fast_sampler(model),
             codes,
             threshold,
+            seed,
             positions=positions,
             temperature=temperature,
-            seed=seed,
             truncate=truncate,
             region=region,
         )
-        return Restoration(healed, flagged, healed != codes, probabilities)
     from scipy.special import softmax
 
     from oasis_helpers import prior

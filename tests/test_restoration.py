@@ -1,4 +1,4 @@
-"""Prior-guided restoration with the fast sampler's caches (``FastSampler.restore``).
+"""Prior-guided restoration with the fast sampler's caches (``anomaly.restore_with_sampler``).
 
 The reference is ``anomaly.restore_codes`` on the full network
 (``anomaly.conditional_from_full_pass``); tiny untrained priors over a few codes on grids
@@ -138,13 +138,13 @@ def test_repeated_fast_restorations_stack_and_bad_inputs_are_refused():
     assert not np.array_equal(stacked.codes[0], stacked.codes[1])
     sampler = prior.FastSampler(model)
     with pytest.raises(ValueError, match="threshold"):
-        sampler.restore(codes, 1.5)
+        anomaly.restore_with_sampler(sampler, codes, 1.5)
     with pytest.raises(ValueError, match="codes"):
-        sampler.restore(codes + NUM_CODES, 0.1)
+        anomaly.restore_with_sampler(sampler, codes + NUM_CODES, 0.1)
     with pytest.raises(ValueError, match="region"):
-        sampler.restore(codes, 0.1, region=np.ones((2, 2), bool))
+        anomaly.restore_with_sampler(sampler, codes, 0.1, region=np.ones((2, 2), bool))
     with pytest.raises(ValueError, match="temperature"):
-        sampler.restore(codes, 0.1, temperature=0.0)
+        anomaly.restore_with_sampler(sampler, codes, 0.1, temperature=0.0)
 
 
 class _BlockVQVAE:
@@ -245,9 +245,11 @@ def test_compiled_with_xla_the_restoration_is_the_same():
     codes = _codes(seed=4)
     threshold = _threshold(model, codes, 0.4)
     options = {"positions": _positions(model), "seed": 2, "temperature": 1.0}
-    plain = prior.FastSampler(model).restore(codes, threshold, **options)
-    compiled = prior.FastSampler(model, jit_compile=True).restore(codes, threshold, **options)
-    assert plain[1].any()
-    np.testing.assert_array_equal(compiled[0], plain[0])
-    np.testing.assert_array_equal(compiled[1], plain[1])
-    np.testing.assert_allclose(compiled[2], plain[2], atol=1e-5)
+    plain = anomaly.restore_with_sampler(prior.FastSampler(model), codes, threshold, **options)
+    compiled = anomaly.restore_with_sampler(
+        prior.FastSampler(model, jit_compile=True), codes, threshold, **options
+    )
+    assert plain.flagged.any()
+    np.testing.assert_array_equal(compiled.codes, plain.codes)
+    np.testing.assert_array_equal(compiled.flagged, plain.flagged)
+    np.testing.assert_allclose(compiled.probabilities, plain.probabilities, atol=1e-5)
