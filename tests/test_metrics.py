@@ -225,3 +225,17 @@ def test_encoder_features_pool_the_pre_quantisation_output():
     np.testing.assert_allclose(
         features[:, :3], z_e[:, :2, :2].mean(axis=(1, 2)), rtol=1e-4, atol=1e-6
     )
+
+
+def test_metrics_and_quantizer_import_no_model_module():
+    """Imports point one way: the metrics take models as arguments and import none."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from oasis_helpers import metrics; "
+        "print(sorted(m for m in sys.modules if m.startswith('oasis_helpers.')))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['oasis_helpers.metrics', 'oasis_helpers.quantizer']"
