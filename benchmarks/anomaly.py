@@ -70,7 +70,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 from scipy import ndimage  # noqa: E402
 
-from oasis_helpers import anomaly, blind_spot, data, models, prior, runs  # noqa: E402
+from oasis_helpers import anomaly, blind_spot, code_grids, data, models, prior, runs  # noqa: E402
 
 #: Gaussian ``sigma`` (pixels) of the signed differences compared beside the default.
 SIGMAS = tuple(sorted({0.0, anomaly.DEFAULT_DIFFERENCE_SMOOTHING, 2.0}))
@@ -178,7 +178,7 @@ def main() -> None:
     arguments = parser.parse_args()
 
     run_dir = runs.resolve_run_dir(arguments.run_dir)
-    grids = models.load_codes(run_dir)
+    grids = code_grids.load_codes(run_dir)
     vqvae = models.load_vqvae(runs.require_artifact(run_dir, "03_train_vqvae", "vqvae.keras"))
     model = prior.load_prior(
         runs.require_artifact(run_dir, "04_pixelcnn_prior", "prior.keras"), compile=False

@@ -64,9 +64,9 @@ def measure(run_dir: Path, state: str, epochs: int) -> dict:
 
     import keras
 
-    from oasis_helpers import blind_spot, models
+    from oasis_helpers import blind_spot, code_grids
 
-    grids = models.load_codes(run_dir)
+    grids = code_grids.load_codes(run_dir)
     train = grids["train"]
     keras.utils.set_random_seed(42)
     model = blind_spot.make_blind_spot_model(grids.num_embeddings, train.codes.shape[1])

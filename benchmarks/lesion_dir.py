@@ -1,7 +1,7 @@
 """Notebook 05 on ``lesion_dir`` folders, as a user would run it: two kinds of lesions.
 
 Writes two ``lesion_dir`` folders of 48 slices of the unseen test subjects as PNG files
-(``images/`` and ``masks/``, the layout of ``anomaly.LESION_DIR_LAYOUT``):
+(``images/`` and ``masks/``, the layout of ``data.LESION_DIR_LAYOUT``):
 
 * ``synthesiser``: the series' own lesions (``anomaly.synthesize_lesions``, seed 7,
   80 % of the slices), on every other test slice from the first;

@@ -1,8 +1,12 @@
 """Run bookkeeping shared by every notebook: seeding, run directories,
 ``metrics.json``, atomic file writes and the choice of distribution strategy and precision.
 
-The notebook contract (DESIGN.md): each notebook writes its artifacts to
-``run_dir/<notebook stem>/`` and ends by writing ``metrics.json`` there.
+What the notebooks rely on (the README's tour of the series): each notebook writes its
+artifacts to ``run_dir/<notebook stem>/`` (:func:`notebook_dir`) and ends by writing
+``metrics.json`` there (:func:`write_metrics`); a later notebook reads an earlier one's
+artifacts through :func:`require_artifact` and :func:`load_saved_model`, whose errors say
+which notebook to run first. A relative ``run_dir`` is taken from the repository root
+(:func:`resolve_run_dir`), not from the notebook's folder.
 """
 
 from __future__ import annotations

@@ -1,5 +1,33 @@
-"""Shared pytest set-up: quiet TensorFlow logs before anything imports it."""
+"""Shared pytest set-up: quiet TensorFlow logs before anything imports it, and the
+fixtures that more than one test module uses."""
 
 import os
 
+import numpy as np
+import oasis_fixtures as fx
+import pytest
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture(scope="module")
+def images():
+    """16 slices ``[16, 32, 32, 1]``: a disc of random intensities on black."""
+    rng = np.random.default_rng(0)
+    rows, cols = np.mgrid[:32, :32]
+    disk = ((rows - 16) ** 2 + (cols - 16) ** 2 < 100).astype(np.float32)
+    return (disk * rng.uniform(0.3, 0.9, (16, 32, 32)))[..., None].astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def trained(images):
+    """A tiny EMA model (:data:`oasis_fixtures.TINY_VQVAE`) after two epochs of (eager)
+    training, and its history."""
+    import keras
+
+    from oasis_helpers import models
+
+    keras.utils.set_random_seed(0)
+    model = models.make_vqvae(learning_rate=3e-3, run_eagerly=True, **fx.TINY_VQVAE)
+    history = model.fit(images, batch_size=8, epochs=2, verbose=0)
+    return model, history.history

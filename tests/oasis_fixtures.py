@@ -1,20 +1,37 @@
-"""Writers of small but real OASIS-style data sets for the tests.
+"""Small data sets and stand-in models that more than one test module uses.
 
-Every function writes genuine files (PNG with Pillow, Analyze 7.5 and NIfTI with
-nibabel) in the folder layouts that :mod:`oasis_helpers.data` detects, filled with
-a brain-like phantom: an ellipsoid of "white matter" inside a "grey matter" shell,
-with dark "CSF" ventricles, on a zero background (like skull-stripped OASIS data).
+The writers make small but real OASIS-style data sets: genuine files (PNG with Pillow,
+Analyze 7.5 and NIfTI with nibabel) in the folder layouts that :mod:`oasis_helpers.data`
+detects, filled with a brain-like phantom: an ellipsoid of "white matter" inside a "grey
+matter" shell, with dark "CSF" ventricles, on a zero background (like skull-stripped
+OASIS data).
+
+The rest, at the end: the tiny VQ-VAE settings and a SliceSource look-alike (models and
+code grids), tiny untrained PixelCNN priors over :data:`PRIOR_CODES` codes with their
+code grids (prior, restoration, blind-spot model), and a block-mean stand-in VQ-VAE with
+disc slices (anomaly maps). They import ``oasis_helpers`` only when called.
 """
 
 from __future__ import annotations
 
 import zlib
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
 PNG_SPLITS = ("train", "validate", "test")
 MASK_VALUES = np.array([0, 85, 170, 255], np.uint8)  # background, CSF, grey, white matter
+
+#: The tiny VQ-VAE of the model and code-grid tests: 32x32 slices, an 8x8 grid of 16 codes.
+TINY_VQVAE = {
+    "image_size": 32,
+    "channels": (8, 16),
+    "num_residual_blocks": 1,
+    "residual_channels": 8,
+    "num_embeddings": 16,
+    "embedding_dim": 4,
+}
 
 
 def phantom_volume(
@@ -268,3 +285,109 @@ def write_full_size_png_layout(
         list(pool.map(write, jobs))
     done.write_text(expected)
     return base
+
+
+def fake_source(images, uint8: bool = False):
+    """A SliceSource look-alike: two splits of a few slices of made-up subjects."""
+    stored = (np.round(images * 255).astype(np.uint8) if uint8 else images).copy()
+    return SimpleNamespace(
+        splits={
+            "train": SimpleNamespace(
+                images=stored[:5],
+                subject_ids=np.array(["a", "a", "b", "a", "c"]),
+                slice_ids=np.array([4, 2, 7, 3, 9], np.int32),
+            ),
+            "test": SimpleNamespace(
+                images=stored[5:8],
+                subject_ids=np.array(["d", "d", "d"]),
+                slice_ids=np.array([10, 0, 5], np.int32),
+            ),
+        }
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# tiny priors and a stand-in VQ-VAE
+# ---------------------------------------------------------------------------------------------
+#: The codebook size of the tiny priors.
+PRIOR_CODES = 7
+
+
+def tiny_prior(
+    num_layers: int = 3,
+    conditional: bool = False,
+    kernel_size: int = 3,
+    seed: int = 1,
+    coordinates: bool = True,
+    dilations=(1,),
+):
+    """An untrained :class:`oasis_helpers.prior.GatedPixelCNN` over :data:`PRIOR_CODES`
+    codes with 8 channels, seeded."""
+    import keras
+
+    from oasis_helpers import prior
+
+    keras.utils.set_random_seed(seed)
+    return prior.GatedPixelCNN(
+        num_embeddings=PRIOR_CODES,
+        hidden_channels=8,
+        num_layers=num_layers,
+        kernel_size=kernel_size,
+        head_channels=8,
+        conditional=conditional,
+        coordinates=coordinates,
+        dilations=dilations,
+    )
+
+
+def peaked_prior(conditional: bool = False, coordinates: bool = True, dilations=(1,), seed=1):
+    """A :func:`tiny_prior` whose output layer is scaled up, so that its distributions are
+    peaked like a trained one's (an untrained head gives nearly uniform ones, whose
+    near-ties would make a comparison of draws hinge on rounding)."""
+    model = tiny_prior(
+        conditional=conditional, seed=seed, coordinates=coordinates, dilations=dilations
+    )
+    model.head_logits.kernel.assign(model.head_logits.kernel * 100.0)
+    return model
+
+
+def random_codes(count: int, height: int, width: int, seed: int = 0) -> np.ndarray:
+    """Uniform code grids int32 ``[count, height, width]`` over :data:`PRIOR_CODES` codes."""
+    return (
+        np.random.default_rng(seed)
+        .integers(0, PRIOR_CODES, (count, height, width))
+        .astype(np.int32)
+    )
+
+
+def prior_positions(model, count: int, value: float = 0.4):
+    """``count`` equal heights for a conditional prior, ``None`` for an unconditional one."""
+    return np.full(count, value, np.float32) if model.conditional else None
+
+
+class BlockVQVAE:
+    """A stand-in VQ-VAE: each 4x4 block's mean intensity quantised to one of
+    :data:`PRIOR_CODES` levels."""
+
+    factor = 4
+
+    def encode(self, images):
+        images = np.asarray(images, np.float32)[..., 0]
+        count, height, width = images.shape
+        blocks = images.reshape(count, height // 4, 4, width // 4, 4).mean(axis=(2, 4))
+        return np.minimum((blocks * PRIOR_CODES).astype(np.int32), PRIOR_CODES - 1)
+
+    def decode(self, codes):
+        levels = (np.asarray(codes, np.float32) + 0.5) / PRIOR_CODES
+        return np.repeat(np.repeat(levels, 4, axis=1), 4, axis=2)[..., None]
+
+    def reconstruct(self, images):
+        return self.decode(self.encode(images))
+
+
+def disc_slices(seed: int = 0) -> np.ndarray:
+    """Two 24x24 slices ``[2, 24, 24, 1]``: a disc of random intensities on black."""
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[:24, :24]
+    brain = (np.hypot(rows - 12, cols - 12) < 9).astype(np.float32)
+    return (brain * rng.uniform(0.3, 0.9, (2, 24, 24)))[..., None].astype(np.float32)

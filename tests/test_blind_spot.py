@@ -8,8 +8,8 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import oasis_fixtures as fx
 import pytest
-from test_restoration import NUM_CODES, _BlockVQVAE, _disc_slices, _tiny
 
 from oasis_helpers import anomaly, blind_spot, prior, training
 
@@ -108,11 +108,13 @@ def test_flag_probabilities_are_the_geometric_mean_over_the_box():
 
 
 def test_with_a_flag_model_restoration_changes_only_codes_near_its_flags():
-    prior_model = _tiny(conditional=True)
+    prior_model = fx.peaked_prior(conditional=True)
     keras.utils.set_random_seed(4)
-    flag_model = blind_spot.make_blind_spot_model(num_embeddings=NUM_CODES, grid_size=6, hole=1)
-    images = _disc_slices()
-    vqvae = _BlockVQVAE()
+    flag_model = blind_spot.make_blind_spot_model(
+        num_embeddings=fx.PRIOR_CODES, grid_size=6, hole=1
+    )
+    images = fx.disc_slices()
+    vqvae = fx.BlockVQVAE()
     codes = vqvae.encode(images)
     flags, _ = anomaly.flag_probabilities(flag_model, codes, 0.5)
     flag_threshold = float(np.quantile(flags, 0.2))

@@ -1,7 +1,8 @@
 """The VQ-VAE: defaults, shapes, codes, save/load, the training metrics and losses,
-mixed precision, and the code grids file (save_codes / load_codes).
+mixed precision, and which worker writes the codes, figures and models.
 
-Tiny models on 32x32 images; most training runs eagerly (no graph tracing) to stay fast.
+Tiny models on 32x32 images (the ``images`` and ``trained`` fixtures of tests/conftest.py);
+most training runs eagerly (no graph tracing) to stay fast.
 """
 
 from __future__ import annotations
@@ -9,25 +10,18 @@ from __future__ import annotations
 import importlib.util
 import inspect
 from pathlib import Path
-from types import SimpleNamespace
 
 import keras
 import numpy as np
+import oasis_fixtures as fx
 import pytest
 import tensorflow as tf
 
-from oasis_helpers import models, quantizer
+from oasis_helpers import code_grids, models, quantizer
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 
-TINY = {
-    "image_size": 32,
-    "channels": (8, 16),
-    "num_residual_blocks": 1,
-    "residual_channels": 8,
-    "num_embeddings": 16,
-    "embedding_dim": 4,
-}
+TINY = fx.TINY_VQVAE  # the settings of the trained fixture (tests/conftest.py)
 METRIC_NAMES = {
     "loss",
     "reconstruction_loss",
@@ -35,23 +29,6 @@ METRIC_NAMES = {
     "batch_perplexity",
     "batch_codebook_usage",
 }
-
-
-@pytest.fixture(scope="module")
-def images():
-    rng = np.random.default_rng(0)
-    rows, cols = np.mgrid[:32, :32]
-    disk = ((rows - 16) ** 2 + (cols - 16) ** 2 < 100).astype(np.float32)
-    return (disk * rng.uniform(0.3, 0.9, (16, 32, 32)))[..., None].astype(np.float32)
-
-
-@pytest.fixture(scope="module")
-def trained(images):
-    """A tiny EMA model after two epochs of (eager) training, and its history."""
-    keras.utils.set_random_seed(0)
-    model = models.make_vqvae(learning_rate=3e-3, run_eagerly=True, **TINY)
-    history = model.fit(images, batch_size=8, epochs=2, verbose=0)
-    return model, history.history
 
 
 @pytest.mark.parametrize("downsample, grid", [(2, 16), (4, 8), (8, 4)])
@@ -357,36 +334,6 @@ def test_quantizer_settings_have_their_own_arguments():
     assert restored.dead_code_steps == 100  # the layer default of that time
 
 
-# ------------------------------------------------------------------------------------------------
-# The code grids file
-# ------------------------------------------------------------------------------------------------
-def _fake_source(images, uint8: bool = False):
-    """A SliceSource look-alike: two splits of a few slices of made-up subjects."""
-    stored = (np.round(images * 255).astype(np.uint8) if uint8 else images).copy()
-    return SimpleNamespace(
-        splits={
-            "train": SimpleNamespace(
-                images=stored[:5],
-                subject_ids=np.array(["a", "a", "b", "a", "c"]),
-                slice_ids=np.array([4, 2, 7, 3, 9], np.int32),
-            ),
-            "test": SimpleNamespace(
-                images=stored[5:8],
-                subject_ids=np.array(["d", "d", "d"]),
-                slice_ids=np.array([10, 0, 5], np.int32),
-            ),
-        }
-    )
-
-
-def test_axial_positions():
-    positions = models.axial_positions(["a", "a", "b", "a", "c"], [4, 2, 7, 3, 9])
-    np.testing.assert_allclose(positions, [1.0, 0.0, 0.5, 0.5, 0.5])
-    assert positions.dtype == np.float32
-    with pytest.raises(ValueError, match="same length"):
-        models.axial_positions(["a"], [1, 2])
-
-
 def test_only_the_chief_writes_codes_figures_and_models(monkeypatch, tmp_path, trained, images):
     import json
 
@@ -406,11 +353,11 @@ def test_only_the_chief_writes_codes_figures_and_models(monkeypatch, tmp_path, t
             json.dumps({"cluster": workers, "task": {"type": "worker", "index": index}}),
         )
         folder = tmp_path / f"worker{index}"
-        grids = models.save_codes(folder / models.CODES_FILE, model, _fake_source(images))
+        grids = code_grids.save_codes(folder / code_grids.CODES_FILE, model, fx.fake_source(images))
         assert grids["train"].codes.shape == (5, 8, 8)  # every worker encodes
         figure_path = plots.save_figure(figure, folder, "figure")
         model_path = runs.save_model(model, folder / "vqvae.keras")
-        for path in (folder / models.CODES_FILE, figure_path, model_path):
+        for path in (folder / code_grids.CODES_FILE, figure_path, model_path):
             assert path.exists() == writes, (index, path)
     plt.close(figure)
     assert not list((tmp_path / "worker0").glob("*.partial*"))
@@ -418,42 +365,3 @@ def test_only_the_chief_writes_codes_figures_and_models(monkeypatch, tmp_path, t
     np.testing.assert_array_equal(reloaded.encode(images[:2]), model.encode(images[:2]))
     with pytest.raises(ValueError, match=r"\.keras"):
         runs.save_model(model, tmp_path / "vqvae.h5")
-
-
-def test_save_and_load_codes(tmp_path, trained, images):
-    model, _ = trained
-    source = _fake_source(images)
-    path = tmp_path / "03_train_vqvae" / models.CODES_FILE
-    written = models.save_codes(path, model, source, batch_size=2)
-    assert path.exists() and not list(path.parent.glob("*.partial*"))
-    grids = models.load_codes(tmp_path)
-    assert isinstance(grids, models.CodeGrids)
-    assert list(grids.splits) == ["train", "test"]
-    assert (grids.num_embeddings, grids.embedding_dim) == (16, 4)
-    assert (grids.downsample, grids.image_size, grids.code_size) == (4, 32, 8)
-    train = grids["train"]
-    assert train.codes.shape == (5, 8, 8) and train.codes.dtype == np.int32
-    np.testing.assert_array_equal(train.codes, model.encode(images[:5]))
-    np.testing.assert_array_equal(train.subject_ids, ["a", "a", "b", "a", "c"])
-    np.testing.assert_array_equal(train.slice_ids, [4, 2, 7, 3, 9])
-    np.testing.assert_allclose(train.positions, [1.0, 0.0, 0.5, 0.5, 0.5])
-    np.testing.assert_allclose(grids["test"].positions, [1.0, 0.0, 0.5])
-    assert grids["test"].positions.dtype == np.float32
-    np.testing.assert_array_equal(written["test"].codes, grids["test"].codes)
-    with pytest.raises(KeyError, match="validate"):
-        grids["validate"]
-    # uint8 slices (how the data package stores them) give the same codes as float ones
-    models.save_codes(path, model, _fake_source(images, uint8=True))
-    reread = models.load_codes(tmp_path)
-    quantised_images = np.round(images[:5] * 255).astype(np.float32) / 255
-    np.testing.assert_array_equal(reread["train"].codes, model.encode(quantised_images))
-
-
-def test_load_codes_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="run notebooks/03_train_vqvae.ipynb first"):
-        models.load_codes(tmp_path)
-    folder = tmp_path / "03_train_vqvae"
-    folder.mkdir()
-    np.savez(folder / models.CODES_FILE, train_codes=np.zeros((1, 2, 2), np.int32))
-    with pytest.raises(ValueError, match="train_subject_ids"):
-        models.load_codes(tmp_path)

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from oasis_helpers import callbacks, demo, models, runs, training
+from oasis_helpers import callbacks, code_grids, demo, runs, training
 
 
 def test_seed_everything_seeds_python_numpy_and_tensorflow(monkeypatch):
@@ -66,7 +66,7 @@ def _tiny_keras_model():
 
 
 def _code_writer(path: Path) -> None:
-    """models.save_codes with a stand-in model (encode returns zeros) and two splits."""
+    """code_grids.save_codes with a stand-in model (encode returns zeros) and two splits."""
     model = SimpleNamespace(
         num_embeddings=4,
         embedding_dim=2,
@@ -80,7 +80,7 @@ def _code_writer(path: Path) -> None:
         subject_ids=np.array(["a", "a", "b"]),
         slice_ids=np.array([0, 1, 0], np.int32),
     )
-    models.save_codes(path, model, SimpleNamespace(splits={"train": split, "test": split}))
+    code_grids.save_codes(path, model, SimpleNamespace(splits={"train": split, "test": split}))
 
 
 def _demo_cache_writer(path: Path) -> None:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import oasis_fixtures as fx
 import pytest
 import tensorflow as tf
 
@@ -32,12 +33,7 @@ from oasis_helpers import metrics as metrics_module
 from oasis_helpers import quantizer as quantizer_module
 
 TINY = {
-    "image_size": 32,
-    "channels": (8, 16),
-    "num_residual_blocks": 1,
-    "residual_channels": 8,
-    "num_embeddings": 16,
-    "embedding_dim": 4,
+    **fx.TINY_VQVAE,
     # deterministic quantizer: fixed seed for its data initialisation
     "quantizer_options": {"seed": 7},
 }

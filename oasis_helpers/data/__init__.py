@@ -26,6 +26,9 @@ are used: per batch by :func:`make_dataset` (a shuffled, optionally augmented,
 batched ``tf.data`` pipeline), :func:`brain_crops` and :func:`sample_patches`,
 or for chosen slices with ``split.float_images(indices)``.
 
+:func:`load_lesion_dir` reads the user's own annotated lesions (``lesion_dir/images`` and
+``lesion_dir/masks``, PNG files of the same names) for notebook 05's evaluation.
+
 Modules, one idea each:
 
 * :mod:`~oasis_helpers.data.layouts`: the layouts, their detection, the errors;
@@ -37,6 +40,7 @@ Modules, one idea each:
 * :mod:`~oasis_helpers.data.demo_slices`: the demo cohort as a source;
 * :mod:`~oasis_helpers.data.summary`: :func:`inspect_source` and :func:`describe`;
 * :mod:`~oasis_helpers.data.loading`: :func:`load_slices`, the entry point;
+* :mod:`~oasis_helpers.data.lesion_dir`: :func:`load_lesion_dir`, annotated lesion slices;
 * :mod:`~oasis_helpers.data.pipeline`: ``tf.data`` pipelines, augmentation,
   brain crops and patch samples;
 * :mod:`~oasis_helpers.data.resampling` and :mod:`~oasis_helpers.data.workers`:
@@ -68,6 +72,12 @@ from oasis_helpers.data.layouts import (
     UnreadableFileError,
     detect_layout,
 )
+from oasis_helpers.data.lesion_dir import (
+    LESION_DIR_LAYOUT,
+    LesionDirError,
+    LesionSlices,
+    load_lesion_dir,
+)
 from oasis_helpers.data.loading import MIN_IMAGE_SIZE, load_slices
 from oasis_helpers.data.pipeline import (
     augment_batch,
@@ -94,6 +104,7 @@ from oasis_helpers.data.volumes import (
 
 __all__ = [
     "LAYOUTS",
+    "LESION_DIR_LAYOUT",
     "LAYOUT_LABELS",
     "LAYOUT_TREES",
     "MASK_LABELS",
@@ -105,6 +116,8 @@ __all__ = [
     "SPLIT_FRACTIONS",
     "DataLayoutError",
     "FloatImages",
+    "LesionDirError",
+    "LesionSlices",
     "SliceSource",
     "SliceSplit",
     "UnreadableFileError",
@@ -119,6 +132,7 @@ __all__ = [
     "floats_from_pixels",
     "inspect_source",
     "load_demo_slices",
+    "load_lesion_dir",
     "load_png_slices",
     "load_slices",
     "load_volume_slices",

@@ -89,12 +89,12 @@ class UnreadableFileError(ValueError):
 # ============================================================================ detection
 
 
-def _natural_key(text: str) -> list:
+def natural_key(text: str) -> list:
     """Sort key that orders ``case_2`` before ``case_10``."""
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
 
 
-def _visible(path: Path) -> bool:
+def is_visible(path: Path) -> bool:
     """False for hidden files and folders (``.DS_Store``, ``._case_1.png`` from macOS)."""
     return not path.name.startswith(".")
 
@@ -128,7 +128,7 @@ def _png_root(path: Path) -> Path | None:
 
     if holds_png_splits(path):
         return path
-    children = sorted(child for child in path.iterdir() if child.is_dir() and _visible(child))
+    children = sorted(child for child in path.iterdir() if child.is_dir() and is_visible(child))
     for child in children:
         if holds_png_splits(child):
             return child
@@ -146,8 +146,8 @@ _OASIS1_PATTERNS = (
 def _oasis1_images(path: Path) -> list[Path]:
     found: set[Path] = set()
     for pattern in _OASIS1_PATTERNS:
-        found.update(candidate for candidate in path.glob(pattern) if _visible(candidate))
-    return sorted(found, key=lambda candidate: _natural_key(str(candidate)))
+        found.update(candidate for candidate in path.glob(pattern) if is_visible(candidate))
+    return sorted(found, key=lambda candidate: natural_key(str(candidate)))
 
 
 _MASK_NAME = re.compile(r"(^|[_\-.])(seg|dseg|fseg|mask|label|labels|probseg|aseg)([_\-.]|$)")
@@ -166,7 +166,7 @@ def _nifti_files(path: Path) -> tuple[list[Path], list[Path]]:
             if name.startswith(".") or not (lower.endswith(".nii") or lower.endswith(".nii.gz")):
                 continue
             (masks if _MASK_NAME.search(lower) else volumes).append(Path(folder) / name)
-    key = lambda candidate: _natural_key(str(candidate))  # noqa: E731
+    key = lambda candidate: natural_key(str(candidate))  # noqa: E731
     return sorted(volumes, key=key), sorted(masks, key=key)
 
 
@@ -188,7 +188,7 @@ def detect_layout(data_dir: str | os.PathLike | None) -> tuple[str, Path | None]
         raise DataLayoutError(f"data_dir {path} does not exist.\n\n{LAYOUT_TREES}")
     if not path.is_dir():
         raise DataLayoutError(f"data_dir {path} is a file, not a folder.\n\n{LAYOUT_TREES}")
-    entries = [entry for entry in path.iterdir() if _visible(entry)]
+    entries = [entry for entry in path.iterdir() if is_visible(entry)]
     if not entries:
         raise DataLayoutError(f"data_dir {path} is empty.\n\n{LAYOUT_TREES}")
     png_root = _png_root(path)

@@ -29,11 +29,11 @@ from oasis_helpers.data.layouts import (
     DataLayoutError,
     UnreadableFileError,
     _check_on_error,
-    _natural_key,
-    _visible,
     _warn_skipped,
+    is_visible,
+    natural_key,
 )
-from oasis_helpers.data.resampling import _resize, mask_values_to_labels
+from oasis_helpers.data.resampling import mask_values_to_labels, pad_and_resize
 from oasis_helpers.data.summary import inspect_source
 from oasis_helpers.data.workers import _parallel_map
 
@@ -89,7 +89,7 @@ def _scan_png(entry: _PngEntry) -> _PngEntry:
     return entry
 
 
-def _decode_png(path: Path, image_size: int, as_mask: bool) -> np.ndarray:
+def decode_png(path: Path, image_size: int, as_mask: bool) -> np.ndarray:
     """Decode one PNG to ``[image_size, image_size]``: intensities or uint8 labels.
 
     Intensities come as the raw uint8 pixels (0..255) for 8-bit images that
@@ -123,19 +123,19 @@ def _decode_png(path: Path, image_size: int, as_mask: bool) -> np.ndarray:
     if as_mask:
         if pixels.dtype != np.uint8:
             pixels = np.rint(pixels * 255.0).astype(np.uint8)
-        return _resize(mask_values_to_labels(pixels), image_size, nearest=True)
+        return pad_and_resize(mask_values_to_labels(pixels), image_size, nearest=True)
     if pixels.dtype == np.uint8 and pixels.shape == (image_size, image_size):
         return pixels  # the common case: stored as they are
     if pixels.dtype == np.uint8:
         pixels = pixels.astype(np.float32) / 255.0
-    return np.clip(_resize(pixels, image_size), 0.0, 1.0).astype(np.float32)
+    return np.clip(pad_and_resize(pixels, image_size), 0.0, 1.0).astype(np.float32)
 
 
 def _list_png_folder(folder: Path) -> tuple[list[_PngEntry], list[str]]:
     """PNG entries of one folder (natural order) and the names of ignored files."""
     pngs, ignored = [], []
-    for item in sorted(folder.iterdir(), key=lambda path: _natural_key(path.name)):
-        if item.is_file() and _visible(item) and item.suffix.lower() == ".png":
+    for item in sorted(folder.iterdir(), key=lambda path: natural_key(path.name)):
+        if item.is_file() and is_visible(item) and item.suffix.lower() == ".png":
             pngs.append(item)
         elif item.is_file():
             ignored.append(item.name)
@@ -143,7 +143,7 @@ def _list_png_folder(folder: Path) -> tuple[list[_PngEntry], list[str]]:
     for position, path in enumerate(pngs):
         subject, slice_id = _parse_png_name(path, position)
         entries.append(_PngEntry(path=path, subject=subject, slice_id=slice_id))
-    entries.sort(key=lambda entry: (_natural_key(entry.subject), entry.slice_id))
+    entries.sort(key=lambda entry: (natural_key(entry.subject), entry.slice_id))
     return entries, ignored
 
 
@@ -279,13 +279,13 @@ def load_png_slices(
         ):
             entry = entries[selected[slot]]
             try:
-                decoded = _decode_png(entry.path, image_size, as_mask=False)
+                decoded = decode_png(entry.path, image_size, as_mask=False)
                 if decoded.dtype != np.uint8:  # 16-bit or resized: rounded to 8 bits
                     decoded = pixels_from_floats(decoded)
                 pixels[slot, :, :, 0] = decoded
                 mask_path = mask_paths[selected[slot]] if masks is not None else None
                 if mask_path is not None:
-                    masks[slot] = _decode_png(mask_path, image_size, as_mask=True)
+                    masks[slot] = decode_png(mask_path, image_size, as_mask=True)
             except UnreadableFileError as error:
                 if on_error == "raise":
                     raise

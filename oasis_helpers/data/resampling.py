@@ -17,7 +17,7 @@ def _pad_to_square(array: np.ndarray) -> np.ndarray:
     return square
 
 
-def _resize(array: np.ndarray, image_size: int, nearest: bool = False) -> np.ndarray:
+def pad_and_resize(array: np.ndarray, image_size: int, nearest: bool = False) -> np.ndarray:
     """Pad a 2D array to a square, then resize it to ``image_size`` (PIL).
 
     Intensities use bilinear resampling (antialiased when shrinking); label masks

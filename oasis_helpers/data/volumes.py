@@ -38,12 +38,12 @@ from oasis_helpers.data.layouts import (
     DataLayoutError,
     UnreadableFileError,
     _check_on_error,
-    _natural_key,
     _nifti_files,
     _oasis1_images,
     _warn_skipped,
+    natural_key,
 )
-from oasis_helpers.data.resampling import _resize, mask_values_to_labels
+from oasis_helpers.data.resampling import mask_values_to_labels, pad_and_resize
 from oasis_helpers.data.summary import inspect_source
 from oasis_helpers.data.workers import _parallel_map
 
@@ -116,7 +116,7 @@ def split_subjects(
         raise ValueError(
             f"split fractions must be three non-negative numbers summing to 1, got {fractions}"
         )
-    subjects = sorted(set(map(str, subject_ids)), key=_natural_key)
+    subjects = sorted(set(map(str, subject_ids)), key=natural_key)
     order = [subjects[i] for i in np.random.default_rng(seed).permutation(len(subjects))]
     count = len(order)
     if count < 3:
@@ -124,7 +124,7 @@ def split_subjects(
             f"only {count} subject(s): all go to train; validate and test are empty",
             stacklevel=2,
         )
-        return {"train": sorted(order, key=_natural_key), "validate": [], "test": []}
+        return {"train": sorted(order, key=natural_key), "validate": [], "test": []}
     n_validate = max(1, round(count * fractions[1])) if fractions[1] > 0 else 0
     n_test = max(1, round(count * fractions[2])) if fractions[2] > 0 else 0
     n_validate = min(n_validate, count - 1 - (n_test > 0))
@@ -135,7 +135,7 @@ def split_subjects(
         "validate": order[n_train : n_train + n_validate],
         "test": order[n_train + n_validate :],
     }
-    return {split: sorted(members, key=_natural_key) for split, members in parts.items()}
+    return {split: sorted(members, key=natural_key) for split, members in parts.items()}
 
 
 def read_volume(path: str | os.PathLike, labels: bool = False) -> np.ndarray:
@@ -266,9 +266,11 @@ def axial_slices(
     for z in planes:
         if per_slice[z] < min_brain_fraction * box_area:
             continue
-        images.append(np.clip(_resize(framed(np.rot90(volume[:, :, z])), image_size), 0, 1))
+        images.append(np.clip(pad_and_resize(framed(np.rot90(volume[:, :, z])), image_size), 0, 1))
         if labels is not None:
-            masks.append(_resize(framed(np.rot90(labels[:, :, z])), image_size, nearest=True))
+            masks.append(
+                pad_and_resize(framed(np.rot90(labels[:, :, z])), image_size, nearest=True)
+            )
         kept.append(int(z))
     stacked = (
         np.stack(images).astype(np.float32)

@@ -1,0 +1,100 @@
+"""A gated PixelCNN prior over VQ-VAE code grids: the model, its likelihood, baselines, sampling.
+
+The prior (van den Oord et al. 2016, "Conditional Image Generation with PixelCNN
+Decoders") factorises the probability of a code grid ``c`` of ``h x w`` codes from
+a codebook of ``K`` in raster order (row by row, left to right)::
+
+    p(c) = prod_{i, j} p(c[i, j] | c[<i, :], c[i, <j]  [, position])
+
+Shapes, for ``B`` grids::
+
+    codes      [B, h, w]    int32 in [0, K)
+    positions  [B]          float32 in [0, 1]: the slice's normalised axial height
+                            (0 lowest slice of its subject, 1 highest); only when
+                            the model is ``conditional``
+    logits     [B, h, w, K] float32: unnormalised log p(c[i, j] = k | past)
+
+Modules, one idea each:
+
+* :mod:`~oasis_helpers.prior.model`: :class:`GatedBlock`, :class:`GatedPixelCNN` (the
+  architecture and its maths), :func:`make_prior`, :func:`compile_prior`,
+  :func:`load_prior`, :data:`DEFAULT_PRIOR` and :data:`DEFAULT_PRIOR_TRAINING`;
+* :mod:`~oasis_helpers.prior.dataset`: :func:`make_code_dataset`, the training pairs;
+* :mod:`~oasis_helpers.prior.likelihood`: :func:`prior_logits` and the negative
+  log-likelihood in bits per code (:func:`nll_map_bits`, :func:`nll_bits_per_slice`,
+  :func:`nll_bits_per_code`);
+* :mod:`~oasis_helpers.prior.baselines`: :class:`UniformBaseline`,
+  :class:`UnigramBaseline`, :class:`NeighbourBaseline`, with the same interface;
+* :mod:`~oasis_helpers.prior.sampling`: :class:`FastSampler` (cached, compiled, with a
+  public row walk), :func:`sample_codes`, :func:`sample_codes_naive`, temperature and
+  top-k draws (:func:`draw_codes`);
+* :mod:`~oasis_helpers.prior.receptive_field`: what a position sees, measured
+  (:func:`receptive_field_map`) and for a plain masked PixelCNN
+  (:func:`plain_pixelcnn_receptive_field`);
+* :mod:`~oasis_helpers.prior.inputs`: the checks of codes, heights and counts they share.
+
+The quality of samples (Frechet distance, diversity, memorisation) is measured by
+:mod:`oasis_helpers.metrics`; restoring lesioned grids with the prior is
+:mod:`oasis_helpers.anomaly.restoration`'s. Importing this package imports TensorFlow
+and Keras (and registers the model's classes for ``prior.keras`` files).
+"""
+
+from oasis_helpers.prior.baselines import (
+    SMOOTHING_CANDIDATES,
+    NeighbourBaseline,
+    UniformBaseline,
+    UnigramBaseline,
+)
+from oasis_helpers.prior.dataset import make_code_dataset
+from oasis_helpers.prior.likelihood import (
+    nll_bits_per_code,
+    nll_bits_per_slice,
+    nll_map_bits,
+    prior_logits,
+)
+from oasis_helpers.prior.model import (
+    DEFAULT_PRIOR,
+    DEFAULT_PRIOR_TRAINING,
+    GatedBlock,
+    GatedPixelCNN,
+    compile_prior,
+    load_prior,
+    make_prior,
+)
+from oasis_helpers.prior.receptive_field import (
+    plain_pixelcnn_receptive_field,
+    receptive_field_map,
+)
+from oasis_helpers.prior.sampling import (
+    FastSampler,
+    draw_codes,
+    fast_sampler,
+    sample_codes,
+    sample_codes_naive,
+)
+
+__all__ = [
+    "DEFAULT_PRIOR",
+    "DEFAULT_PRIOR_TRAINING",
+    "SMOOTHING_CANDIDATES",
+    "FastSampler",
+    "GatedBlock",
+    "GatedPixelCNN",
+    "NeighbourBaseline",
+    "UniformBaseline",
+    "UnigramBaseline",
+    "compile_prior",
+    "draw_codes",
+    "fast_sampler",
+    "load_prior",
+    "make_code_dataset",
+    "make_prior",
+    "nll_bits_per_code",
+    "nll_bits_per_slice",
+    "nll_map_bits",
+    "plain_pixelcnn_receptive_field",
+    "prior_logits",
+    "receptive_field_map",
+    "sample_codes",
+    "sample_codes_naive",
+]

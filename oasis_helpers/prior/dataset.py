@@ -1,0 +1,47 @@
+"""The prior's training data: a ``tf.data`` pipeline of code grids (and slice heights).
+
+The prior learns next-code prediction from the grids themselves: a grid is both the
+input and the target, since the model's causality keeps each position from seeing its
+own code. Train on it with ``training.fit`` after :func:`oasis_helpers.prior.compile_prior`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from oasis_helpers.prior.inputs import check_positive_int
+
+__all__ = ["make_code_dataset"]
+
+
+def make_code_dataset(
+    codes,
+    positions=None,
+    batch_size: int = 32,
+    shuffle: bool = True,
+    repeat: bool = True,
+    seed: int = 0,
+) -> tf.data.Dataset:
+    """A ``tf.data`` pipeline of training pairs for the prior.
+
+    Yields ``(codes, codes)`` or, with ``positions``, ``((codes, positions), codes)``:
+    codes int32 ``[B, h, w]`` are both the input and the target (the model's
+    causality makes this next-code prediction).
+    """
+    codes = np.asarray(codes).astype(np.int32)
+    if codes.ndim != 3 or len(codes) == 0:
+        raise ValueError(f"codes must have shape [N, h, w] with N >= 1, got {codes.shape}")
+    batch_size = check_positive_int("batch_size", batch_size)
+    if positions is None:
+        dataset = tf.data.Dataset.from_tensor_slices((codes, codes))
+    else:
+        positions = np.asarray(positions, dtype=np.float32).reshape(-1)
+        if len(positions) != len(codes):
+            raise ValueError(f"got {len(positions)} positions for {len(codes)} code grids")
+        dataset = tf.data.Dataset.from_tensor_slices(((codes, positions), codes))
+    if shuffle:
+        dataset = dataset.shuffle(min(len(codes), 10_000), seed=seed)
+    if repeat:
+        dataset = dataset.repeat()
+    return dataset.batch(batch_size, drop_remainder=repeat).prefetch(tf.data.AUTOTUNE)

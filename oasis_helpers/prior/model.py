@@ -1,0 +1,504 @@
+"""The gated PixelCNN (van den Oord et al. 2016): its blocks, the model, its defaults.
+
+Architecture (:class:`GatedPixelCNN`), for ``B`` grids of ``h x w`` codes from a
+codebook of ``K``::
+
+    x  = Embedding(K, C)(codes)                            [B, h, w, C]
+    v, h = x, x
+    for each of L gated blocks (the first is of "type A": it cannot see c[i, j]):
+        v_pre = VConv(v)      + bias_v(position)           [B, h, w, 2C]
+        v     = tanh(v_pre[:C]) * sigmoid(v_pre[C:])
+        h_pre = HConv(h') + Conv1x1(down(v_pre)) + bias_h(position)
+        h     = [h +] Conv1x1(tanh(h_pre[:C]) * sigmoid(h_pre[C:]))   (residual after block 1)
+    logits = Conv1x1_K(ReLU(Conv1x1(ReLU(h))))
+
+* ``VConv`` has an ``(n + 1) x k`` kernel (``n = k // 2``) over rows ``i-n .. i``
+  and columns ``j-n .. j+n`` (causal padding: ``n`` zero rows on top, ``n`` zero
+  columns on each side). The vertical stack at row ``i`` thus sees rows ``<= i``;
+  ``down`` (shift down by one row) makes what reaches the horizontal stack see
+  rows ``< i`` only: every position above, in the whole receptive-field width,
+  so there is **no blind spot**.
+* ``HConv`` has a ``1 x (n + 1)`` kernel over columns ``j-n .. j`` of the same row
+  (``n`` zero columns on the left). In block 1 its input ``h'`` is ``x`` shifted
+  right by one column, so position ``(i, j)`` never sees its own code; later blocks
+  see ``(i, j)`` of the previous block, which already excludes ``c[i, j]``.
+* Dilation (``dilations``, repeated over the blocks): block ``b`` with dilation ``d``
+  reads every ``d``-th row/column, over rows ``i-n*d .. i`` and columns
+  ``j-n*d .. j+n*d`` (vertical) and ``j-n*d .. j`` (horizontal), with ``n*d`` zeros of
+  padding instead of ``n``; the shifts that make it causal are unchanged, so a
+  schedule like ``(1, 2, 4, 8)`` reaches 16 rows up with 4 blocks (31 with 8).
+* Position (``coordinates``, ``conditional``): the inputs ``u`` of a position, its grid
+  coordinates ``(i / (h - 1), j / (w - 1))`` and the slice's height, expanded to Fourier
+  features ``[u, sin(pi f u), cos(pi f u)]`` through ``Dense(64, relu)`` (or alone, without
+  ``feature_frequencies``), then a shared ``Dense(32, tanh)`` (:meth:`GatedPixelCNN.feature_map`);
+  per block two ``Dense(2C)`` give the gate biases ``bias_v`` and ``bias_h``.
+
+Masks are implemented by shifting and cropping, not by masked kernels; the tests
+check causality by perturbing codes (never by reading constants).
+
+:data:`DEFAULT_PRIOR` is the model notebook 04 trains and :data:`DEFAULT_PRIOR_TRAINING`
+how; :func:`make_prior` builds and compiles one, :func:`load_prior` reads a saved
+``prior.keras`` in safe mode.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+from oasis_helpers import runs
+from oasis_helpers.prior.inputs import check_positive_int
+
+__all__ = [
+    "DEFAULT_PRIOR",
+    "DEFAULT_PRIOR_TRAINING",
+    "POSITION_FEATURES",
+    "POSITION_HIDDEN",
+    "GatedBlock",
+    "GatedPixelCNN",
+    "compile_prior",
+    "gate",
+    "load_prior",
+    "make_prior",
+]
+
+#: The default prior: what notebook 04 trains (the codebook size comes from notebook 03).
+#: Chosen with ``benchmarks/prior_budget.py`` for a CPU without oneDNN: 4 blocks of 32
+#: channels train at about twice the grids per second of 8 and, at the learning rate of
+#: :data:`DEFAULT_PRIOR_TRAINING`, beat every baseline on bits per code and Frechet
+#: distance within its steps (``summary.defaults`` of its results file).
+DEFAULT_PRIOR: dict[str, Any] = {
+    "num_embeddings": 256,
+    "hidden_channels": 32,
+    "num_layers": 4,
+    "kernel_size": 3,
+    "head_channels": 128,
+    "conditional": True,
+    # where in the slice a position is (grid coordinates through the position network
+    # below): without it a receptive field of a few codes cannot tell the middle of a slice
+    # from its edge, and samples were shapeless blobs of tissue
+    "coordinates": True,
+    # dilation of each block's convolutions, repeated over the blocks: (1, 2, 4, 8) lets 4
+    # blocks of kernel 3 see 16 rows up (8 blocks: 31; (1,) alone: 5); the position network
+    # below says where in the slice a position is, which a brain's outline needs most
+    "dilations": (1, 2, 4, 8),
+    # frequencies f of the Fourier features sin(pi f u), cos(pi f u) of each position input u
+    # (grid coordinates, height) that feed a small network (hidden layer of
+    # POSITION_HIDDEN units) before the shared features; () keeps the single Dense layer.
+    # Measured on the demo (400 steps of 16 grids, 64 samples against the 96 test slices,
+    # /tmp scripts, numbers in the README): Frechet 0.039 with coordinates, dilations
+    # (1, 2, 4, 8) and these frequencies, against 1.55 with the single Dense layer,
+    # 0.76 without coordinates and 1.42 with neither (unigram codes: 0.26)
+    "feature_frequencies": (1, 2, 4, 8),
+}
+
+#: How notebook 04 trains the default prior: Adam with a cosine schedule on batches of code
+#: grids for ``epochs * steps_per_epoch`` steps. The training stops by its epochs, so its
+#: result does not depend on the machine's speed; ``max_train_minutes`` is only a safety net
+#: that a default run on a slow CPU does not reach (``benchmarks/prior_budget.py``:
+#: ``summary.defaults.train_seconds``). What the samples' layout needs is optimizer steps,
+#: not grids: 100 steps of 16 grids at 2e-3 left them shapeless (Frechet distance worse
+#: than the unigram codes'; ``summary.8_blocks_lr2e-3_100_steps``), and 160 steps of 16 at
+#: 6e-3 did so on some codes; 320 steps of 8 grids at 4e-3 cost about the same time.
+DEFAULT_PRIOR_TRAINING: dict[str, Any] = {
+    "epochs": 16,
+    "steps_per_epoch": 20,
+    "batch_size": 8,
+    "learning_rate": 4e-3,
+    "max_train_minutes": 20.0,
+}
+
+#: Width of the shared features (of the grid coordinates and the slice's height) that feed
+#: each block's gate biases.
+POSITION_FEATURES = 32
+#: Hidden width of the position network when it has Fourier features.
+POSITION_HIDDEN = 64
+
+
+def gate(preactivation):
+    """``tanh(a) * sigmoid(b)`` of ``preactivation = [a, b]`` split on the last axis.
+
+    The gate of both stacks, in the full pass and in the fast sampler's cached steps.
+    """
+    first, second = ops.split(preactivation, 2, axis=-1)
+    return ops.tanh(first) * ops.sigmoid(second)
+
+
+def _down_shift(tensor):
+    """Shift ``[B, h, w, C]`` down by one row (zeros enter at the top)."""
+    return ops.pad(tensor[:, :-1], [[0, 0], [1, 0], [0, 0], [0, 0]])
+
+
+def _right_shift(tensor):
+    """Shift ``[B, h, w, C]`` right by one column (zeros enter on the left)."""
+    return ops.pad(tensor[:, :, :-1], [[0, 0], [0, 0], [1, 0], [0, 0]])
+
+
+@keras.saving.register_keras_serializable(package="oasis_helpers")
+class GatedBlock(layers.Layer):
+    """One gated block: a vertical and a horizontal stack step.
+
+    ``call(vertical, horizontal, position_features)`` with ``vertical`` and
+    ``horizontal`` ``[B, h, w, C]`` and ``position_features`` ``[B, h, w, F]`` (or
+    ``None``) returns the block's ``(vertical, horizontal)`` outputs ``[B, h, w, C]``.
+    See the module docstring for the maths.
+
+    Args:
+        channels: ``C``, the width of both stacks.
+        kernel_size: ``k`` (odd, >= 3); the vertical kernel is ``(k//2 + 1) x k``,
+            the horizontal one ``1 x (k//2 + 1)``.
+        first: block 1 ("type A"): the horizontal input is shifted right by one
+            column and there is no residual connection.
+        conditional: add gate biases computed from the features (coordinates, height).
+        dilation: ``d`` (>= 1): both convolutions take every ``d``-th row/column, so the
+            vertical one reads rows ``i - n*d, ..., i`` and columns ``j - n*d .. j + n*d``
+            (step ``d``), the horizontal one columns ``j - n*d, ..., j`` (step ``d``).
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        kernel_size: int = 3,
+        first: bool = False,
+        conditional: bool = False,
+        dilation: int = 1,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.channels = check_positive_int("channels", channels)
+        kernel_size = check_positive_int("kernel_size", kernel_size, 3)
+        if kernel_size % 2 == 0:
+            raise ValueError(f"kernel_size must be odd (3, 5, 7, ...), got {kernel_size}")
+        self.kernel_size = kernel_size
+        self.first = bool(first)
+        self.conditional = bool(conditional)
+        self.dilation = check_positive_int("dilation", dilation)
+        self.taps = kernel_size // 2  # n
+        self.reach = self.taps * self.dilation  # n * d: rows above / columns either side
+        gates = 2 * self.channels
+        self.vertical_conv = layers.Conv2D(
+            gates,
+            (self.taps + 1, kernel_size),
+            padding="valid",
+            dilation_rate=self.dilation,
+            name="vertical_conv",
+        )
+        self.horizontal_conv = layers.Conv2D(
+            gates,
+            (1, self.taps + 1),
+            padding="valid",
+            dilation_rate=(1, self.dilation),
+            name="horizontal_conv",
+        )
+        self.link = layers.Conv2D(gates, 1, name="vertical_to_horizontal")
+        self.horizontal_output = layers.Conv2D(self.channels, 1, name="horizontal_output")
+        if self.conditional:
+            self.vertical_bias = layers.Dense(gates, name="vertical_position_bias")
+            self.horizontal_bias = layers.Dense(gates, name="horizontal_position_bias")
+
+    # pieces shared by the full pass and the fast sampler --------------------------------------
+    def position_biases(self, position_features):
+        """Gate biases ``([..., 2C], [..., 2C])`` from features ``[..., F]`` (or ``(0, 0)``).
+
+        Features ``[B, h, w, F]`` (or ``[B, 1, 1, F]``) give biases that broadcast
+        against the stacks' pre-activations ``[B, h, w, 2C]``.
+        """
+        if not self.conditional or position_features is None:
+            return 0.0, 0.0
+        return self.vertical_bias(position_features), self.horizontal_bias(position_features)
+
+    def vertical_preactivation(self, vertical, vertical_bias):
+        """``VConv`` with causal padding: ``[B, r, w, C] -> [B, r, w, 2C]`` (rows ``<= i``)."""
+        reach = self.reach
+        padded = ops.pad(vertical, [[0, 0], [reach, 0], [reach, reach], [0, 0]])
+        return self.vertical_conv(padded) + vertical_bias
+
+    def call(self, vertical, horizontal, position_features=None):
+        vertical_bias, horizontal_bias = self.position_biases(position_features)
+        vertical_pre = self.vertical_preactivation(vertical, vertical_bias)
+        link = self.link(_down_shift(vertical_pre))
+        horizontal_in = _right_shift(horizontal) if self.first else horizontal
+        padded = ops.pad(horizontal_in, [[0, 0], [0, 0], [self.reach, 0], [0, 0]])
+        horizontal_pre = self.horizontal_conv(padded) + link + horizontal_bias
+        horizontal_out = self.horizontal_output(gate(horizontal_pre))
+        if not self.first:
+            horizontal_out = horizontal + horizontal_out
+        return gate(vertical_pre), horizontal_out
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(
+            {
+                "channels": self.channels,
+                "kernel_size": self.kernel_size,
+                "first": self.first,
+                "conditional": self.conditional,
+                "dilation": self.dilation,
+            }
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="oasis_helpers")
+class GatedPixelCNN(keras.Model):
+    """Gated PixelCNN over code grids (see the module docstring for the maths).
+
+    ``model(codes)`` (unconditional) or ``model((codes, positions))``
+    (conditional) returns logits ``[B, h, w, K]`` for codes ``[B, h, w]`` int32
+    and positions ``[B]`` (or ``[B, 1]``) float32 in ``[0, 1]``. Fully
+    convolutional: any ``h, w``. Train with :func:`compile_prior` (sparse
+    cross-entropy from logits, in nats per code) and ``training.fit`` on
+    :func:`make_code_dataset`.
+
+    Args:
+        num_embeddings: ``K``, the codebook size of the VQ-VAE.
+        hidden_channels: ``C``, width of the embedding and of both stacks.
+        num_layers: ``L``, gated blocks (>= 1).
+        kernel_size: ``k`` (odd, >= 3); the receptive field reaches
+            ``L * (k // 2)`` rows above (plus one) and as many columns left/right.
+        head_channels: width of the output head's hidden 1x1 convolution.
+        conditional: condition on the slice's normalised axial position.
+        coordinates: give every position its normalised grid coordinates
+            ``(i / (h - 1), j / (w - 1))`` through the gate biases, so that the prior
+            knows where in the slice it is (a brain sits in the middle of its grid;
+            without them, a receptive field of a few codes cannot tell).
+        dilations: dilation of the blocks' convolutions, repeated over the blocks
+            (block ``b`` gets ``dilations[b % len(dilations)]``); e.g. ``(1, 2, 4, 8)``
+            with 8 blocks of kernel 3 reaches 31 rows up instead of 9. Each block's
+            reach is ``(k // 2) * d``; a dilation larger than one plus the reach of the
+            blocks before it (e.g. ``(1, 4)``) leaves holes in the receptive field.
+    """
+
+    def __init__(
+        self,
+        num_embeddings: int = DEFAULT_PRIOR["num_embeddings"],
+        hidden_channels: int = DEFAULT_PRIOR["hidden_channels"],
+        num_layers: int = DEFAULT_PRIOR["num_layers"],
+        kernel_size: int = DEFAULT_PRIOR["kernel_size"],
+        head_channels: int = DEFAULT_PRIOR["head_channels"],
+        conditional: bool = DEFAULT_PRIOR["conditional"],
+        coordinates: bool = DEFAULT_PRIOR["coordinates"],
+        dilations=DEFAULT_PRIOR["dilations"],
+        feature_frequencies=DEFAULT_PRIOR["feature_frequencies"],
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.num_embeddings = check_positive_int("num_embeddings", num_embeddings, 2)
+        self.hidden_channels = check_positive_int("hidden_channels", hidden_channels)
+        self.num_layers = check_positive_int("num_layers", num_layers)
+        self.kernel_size = check_positive_int("kernel_size", kernel_size, 3)
+        self.head_channels = check_positive_int("head_channels", head_channels)
+        self.conditional = bool(conditional)
+        self.coordinates = bool(coordinates)
+        if isinstance(dilations, (int, np.integer)):
+            dilations = (dilations,)
+        if len(dilations) == 0:
+            raise ValueError("dilations must name at least one dilation, got an empty sequence")
+        self.dilations = tuple(check_positive_int("dilations", value) for value in dilations)
+        if isinstance(feature_frequencies, (int, float, np.number)):
+            feature_frequencies = (feature_frequencies,)
+        self.feature_frequencies = tuple(float(value) for value in feature_frequencies)
+        if any(not value > 0 for value in self.feature_frequencies):
+            raise ValueError(
+                f"feature_frequencies must be positive, got {list(self.feature_frequencies)}"
+            )
+        self.position_hidden = (
+            layers.Dense(POSITION_HIDDEN, activation="relu", name="position_hidden")
+            if self.has_features and self.feature_frequencies
+            else None
+        )
+        self.embedding = layers.Embedding(self.num_embeddings, self.hidden_channels, name="embed")
+        self.position_features = (
+            layers.Dense(POSITION_FEATURES, activation="tanh", name="position_features")
+            if self.has_features
+            else None
+        )
+        self.blocks = [
+            GatedBlock(
+                self.hidden_channels,
+                self.kernel_size,
+                first=index == 0,
+                conditional=self.has_features,
+                dilation=self.dilations[index % len(self.dilations)],
+                name=f"gated_block_{index + 1}",
+            )
+            for index in range(self.num_layers)
+        ]
+        self.head_hidden = layers.Conv2D(self.head_channels, 1, name="head_hidden")
+        self.head_logits = layers.Conv2D(self.num_embeddings, 1, name="head_logits")
+        self.build()
+
+    def build(self, input_shape=None):
+        if not self.embedding.built:  # one tiny forward pass creates every weight
+            codes = ops.zeros((1, 2, 2), dtype="int32")
+            positions = ops.zeros((1, 1), dtype="float32") if self.conditional else None
+            self._forward(codes, positions)
+        self.built = True
+
+    # inputs -------------------------------------------------------------------------------------
+    def split_inputs(self, inputs):
+        """``(codes [B, h, w] int32, positions [B, 1] float32 or None)`` from ``inputs``."""
+        if isinstance(inputs, dict):
+            codes, positions = inputs["codes"], inputs.get("positions")
+        elif isinstance(inputs, (tuple, list)):
+            if len(inputs) != 2:
+                raise ValueError(
+                    f"expected codes or (codes, positions) as inputs, got {len(inputs)} items"
+                )
+            codes, positions = inputs
+        else:
+            codes, positions = inputs, None
+        if self.conditional and positions is None:
+            raise ValueError(
+                "this prior is conditional: call it with (codes, positions), positions "
+                "float32 [B] in [0, 1]"
+            )
+        codes = ops.cast(codes, "int32")
+        if len(codes.shape) != 3:
+            raise ValueError(f"expected codes of shape [B, h, w], got {tuple(codes.shape)}")
+        if self.conditional:
+            positions = ops.reshape(ops.cast(positions, "float32"), (-1, 1))
+        else:
+            positions = None
+        return codes, positions
+
+    @property
+    def has_features(self) -> bool:
+        """Whether the gates get biases from coordinates and/or the slice's height."""
+        return self.conditional or self.coordinates
+
+    def feature_map(self, positions, batch, height, width):
+        """Shared features ``[B, h, w, 32]`` (``[B, 1, 1, 32]`` with the height alone).
+
+        The inputs ``u`` are, per position, the grid coordinates
+        ``(i / (h - 1), j / (w - 1))`` (when ``coordinates``) and the slice's height
+        (when ``conditional``). With ``feature_frequencies`` ``f_1..f_m`` they are
+        expanded to ``[u, sin(pi f u), cos(pi f u)]`` (Fourier features, so that a
+        small network can draw a brain's outline as a function of where it is) and
+        pass ``Dense(64, relu)``; then the shared ``Dense(32, tanh)``. ``None`` when
+        the model has neither input.
+        """
+        if not self.has_features:
+            return None
+        parts = []
+        if self.coordinates:
+            rows = ops.cast(ops.arange(height), "float32") / ops.cast(
+                ops.maximum(height - 1, 1), "float32"
+            )
+            columns = ops.cast(ops.arange(width), "float32") / ops.cast(
+                ops.maximum(width - 1, 1), "float32"
+            )
+            grid = ops.stack(
+                [
+                    ops.broadcast_to(rows[:, None], (height, width)),
+                    ops.broadcast_to(columns[None, :], (height, width)),
+                ],
+                axis=-1,
+            )
+            parts.append(ops.broadcast_to(grid[None], (batch, height, width, 2)))
+        if self.conditional:
+            heights = ops.reshape(ops.cast(positions, "float32"), (-1, 1, 1, 1))
+            if self.coordinates:
+                heights = ops.broadcast_to(heights, (batch, height, width, 1))
+            parts.append(heights)
+        inputs = parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=-1)
+        if self.position_hidden is not None:
+            frequencies = ops.convert_to_tensor(self.feature_frequencies, "float32") * math.pi
+            angles = [  # [..., F] per input: pi f u
+                inputs[..., index : index + 1] * frequencies for index in range(inputs.shape[-1])
+            ]
+            inputs = ops.concatenate(
+                [inputs, *(ops.sin(angle) for angle in angles), *(ops.cos(a) for a in angles)],
+                axis=-1,
+            )
+            inputs = self.position_hidden(inputs)
+        return self.position_features(inputs)
+
+    def head(self, horizontal):
+        """Logits ``[..., K]`` from the last horizontal output ``[..., C]`` (1x1 layers)."""
+        hidden = ops.relu(self.head_hidden(ops.relu(horizontal)))
+        return self.head_logits(hidden)
+
+    def _forward(self, codes, positions):
+        shape = ops.shape(codes)
+        features = self.feature_map(positions, shape[0], shape[1], shape[2])
+        embedded = self.embedding(codes)
+        vertical, horizontal = embedded, embedded
+        for block in self.blocks:
+            vertical, horizontal = block(vertical, horizontal, features)
+        return self.head(horizontal)
+
+    def call(self, inputs, training=False):
+        codes, positions = self.split_inputs(inputs)
+        return self._forward(codes, positions)
+
+    def compute_output_shape(self, input_shape):
+        if isinstance(input_shape, (tuple, list)) and isinstance(input_shape[0], (tuple, list)):
+            input_shape = input_shape[0]
+        return tuple(input_shape) + (self.num_embeddings,)
+
+    @property
+    def receptive_field(self) -> dict[str, int]:
+        """Rows above and columns left/right of a position that its logits can see.
+
+        ``sum_b (k // 2) * d_b`` over the blocks (plus one row above and one column left
+        from the first block's shifts).
+        """
+        reach = sum(block.reach for block in self.blocks)
+        return {
+            "rows_above": reach + 1,
+            "columns_left": reach + 1,
+            "columns_right": reach,
+        }
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(
+            {
+                "num_embeddings": self.num_embeddings,
+                "hidden_channels": self.hidden_channels,
+                "num_layers": self.num_layers,
+                "kernel_size": self.kernel_size,
+                "head_channels": self.head_channels,
+                "conditional": self.conditional,
+                "coordinates": self.coordinates,
+                "dilations": list(self.dilations),
+                "feature_frequencies": list(self.feature_frequencies),
+            }
+        )
+        return config
+
+
+def compile_prior(model: GatedPixelCNN, learning_rate: float = 1e-3, jit_compile="auto"):
+    """Compile ``model`` with Adam and sparse cross-entropy from logits (nats per code).
+
+    Bits per code are ``loss / ln 2``. Returns the model.
+    """
+    if not learning_rate > 0:
+        raise ValueError(f"learning_rate must be positive, got {learning_rate}")
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=jit_compile,
+    )
+    return model
+
+
+def make_prior(learning_rate: float = 1e-3, **config) -> GatedPixelCNN:
+    """A compiled :class:`GatedPixelCNN`: ``DEFAULT_PRIOR`` updated with ``config``."""
+    unknown = set(config) - set(DEFAULT_PRIOR)
+    if unknown:
+        raise ValueError(
+            f"unknown prior settings {sorted(unknown)}; allowed: {sorted(DEFAULT_PRIOR)}"
+        )
+    return compile_prior(GatedPixelCNN(**{**DEFAULT_PRIOR, **config}), learning_rate)
+
+
+def load_prior(path: str | os.PathLike, compile: bool = True) -> GatedPixelCNN:
+    """Load a saved ``prior.keras`` with ``safe_mode=True``; ``FileNotFoundError`` if missing."""
+    return runs.load_saved_model(path, GatedPixelCNN, "04_pixelcnn_prior", compile=compile)
