@@ -100,9 +100,8 @@ def test_same_configuration_resumes_and_config_run_dir_keys_folders(tmp_path, im
     assert (folder / training.CONFIG_FILE).exists()  # fit leaves config_run_dir's file alone
 
 
-def test_a_backup_without_a_recorded_configuration_is_refused(tmp_path, images):
-    # the layout of keras.callbacks.BackupAndRestore, written by older versions
-    (tmp_path / training.BACKUP_DIR).mkdir()
-    (tmp_path / training.BACKUP_DIR / "training_metadata.json").write_text('{"epoch": 3}')
-    with pytest.raises(training.ConfigMismatchError, match="older version.*resume=False"):
-        training.fit(_model(), _dataset(images), tmp_path, epochs=5, verbose=0)
+def test_a_backup_whose_configuration_was_deleted_is_refused(tmp_path, images):
+    training.fit(_model(), _dataset(images), tmp_path, epochs=1, verbose=0)
+    (tmp_path / training.RUN_CONFIG).unlink()  # the backup of epoch 1 stays
+    with pytest.raises(training.ConfigMismatchError, match="no run_config.json.*resume=False"):
+        training.fit(_model(), _dataset(images), tmp_path, epochs=2, verbose=0)

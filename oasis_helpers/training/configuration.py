@@ -32,16 +32,13 @@ from oasis_helpers.training.run_files import BACKUP_DIR, CONFIG_FILE, RUN_CONFIG
 #: Settings that may change between calls on one run (raise them to train on).
 RESUMABLE_SETTINGS = ("epochs", "max_train_minutes")
 
-#: Files of Keras' own BackupAndRestore, written by versions that kept no run_config.json.
-_LEGACY_BACKUP_FILES = ("latest.weights.h5", "training_metadata.json")
-
 
 class ConfigMismatchError(ValueError):
     """``run_dir`` holds a run of another configuration than the one asked to resume.
 
     ``differences`` maps each differing setting (``"model.num_embeddings"``,
-    ``"settings.crop_size"``...) to ``(stored, requested)``; for a run folder that
-    recorded no configuration (written by an older version) it is empty.
+    ``"settings.crop_size"``...) to ``(stored, requested)``; it is empty when the folder's
+    configuration cannot be read (a backup without ``run_config.json``, invalid JSON).
     """
 
     def __init__(self, message: str, differences: dict[str, tuple[Any, Any]] | None = None):
@@ -143,12 +140,11 @@ def _check_configuration(run_dir: Path, configuration: dict[str, Any]) -> None:
     )
     path = run_dir / RUN_CONFIG
     if not path.exists():
-        legacy = any((run_dir / BACKUP_DIR / name).exists() for name in _LEGACY_BACKUP_FILES)
-        if legacy or backup_epochs(run_dir / BACKUP_DIR):
+        # fit writes run_config.json before the first backup: it was deleted since
+        if backup_epochs(run_dir / BACKUP_DIR):
             raise ConfigMismatchError(
-                f"{run_dir} holds a training backup but no {RUN_CONFIG} (it was written by an "
-                f"older version of oasis_helpers), so it is unknown which configuration it "
-                f"belongs to and it cannot be resumed safely. {fresh}"
+                f"{run_dir} holds a training backup but no {RUN_CONFIG}, so it is unknown "
+                f"which configuration it belongs to and it cannot be resumed safely. {fresh}"
             )
         return
     try:

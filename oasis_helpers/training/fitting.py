@@ -180,7 +180,7 @@ def fit(
 
     Raises:
         ConfigMismatchError: ``resume=True`` and ``run_dir`` holds a run of another
-            configuration (or a backup that recorded none); nothing was loaded.
+            configuration (or a backup whose run_config.json is gone); nothing was loaded.
         TrainingDivergedError: the training loss became NaN/inf (the last good
             epoch stays in ``run_dir/backup``).
         ValueError: invalid arguments.
