@@ -14,8 +14,8 @@ Modules, one idea each:
 * :mod:`~oasis_helpers.plots.slices`: brain slices, tissue masks, splits, intensity
   histograms, augmentation (notebook 01; :func:`show_slices` also in 04 and 05);
 * :mod:`~oasis_helpers.plots.codebooks`: the vector quantizer and its codebook: Voronoi
-  cells, commitment, codebook health, code frequencies, the size sweep, codes as
-  patches (notebook 02; code frequencies also in 03);
+  cells, the commitment cost, brain patches, codebook health, code frequencies, the size
+  sweep, codes as patches (notebook 02; code frequencies also in 03);
 * :mod:`~oasis_helpers.plots.training_curves`: training curves, drawn once or live
   (notebooks 03 and 04);
 * :mod:`~oasis_helpers.plots.codes`: a slice as codes: numbers per slice through the
@@ -31,10 +31,12 @@ Every public name is re-exported here: ``plots.show_slices``, ``plots.LivePlot``
 
 from oasis_helpers.plots.codebooks import (
     plot_code_frequencies,
+    plot_commitment,
     plot_quantizer_training,
     plot_size_sweep,
     plot_voronoi,
     show_codebook,
+    show_patches,
 )
 from oasis_helpers.plots.codes import PART_COLOURS, plot_code_grids, plot_numbers_per_slice
 from oasis_helpers.plots.figures import save_figure, source_title
@@ -68,6 +70,7 @@ __all__ = [
     "plot_bits_per_code",
     "plot_code_frequencies",
     "plot_code_grids",
+    "plot_commitment",
     "plot_history",
     "plot_nll_maps",
     "plot_numbers_per_slice",
@@ -78,6 +81,7 @@ __all__ = [
     "plot_voronoi",
     "save_figure",
     "show_codebook",
+    "show_patches",
     "show_slices",
     "source_title",
     "split_grid",

@@ -1,15 +1,16 @@
 """The vector quantizer and its codebook (notebook 02, and the code frequencies of notebook
-03): Voronoi cells of a 2D codebook, codebook health while fitting, how often each code is
-used, the codebook-size sweep, and codes drawn as image patches.
+03): Voronoi cells of a 2D codebook, what the commitment cost does, brain patches as the
+vectors to quantize, codebook health while fitting, how often each code is used, the
+codebook-size sweep, and codes drawn as image patches.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from oasis_helpers.plots.figures import _plt
+from oasis_helpers.plots.figures import _as_2d, _plt
 
 
 def plot_voronoi(ax, layer, points=None, extent=(-3, 3, -3, 3), resolution: int = 300):
@@ -47,6 +48,72 @@ def plot_voronoi(ax, layer, points=None, extent=(-3, 3, -3, 3), resolution: int 
     ax.set_ylim(extent[2], extent[3])
     ax.set_aspect("equal")
     return ax
+
+
+def plot_commitment(
+    runs: Mapping[float, tuple[Sequence[float], Sequence[float]]],
+    window: int = 10,
+    figsize=(10, 3.4),
+):
+    """What the commitment cost does: code gaps and code switches per step, one line per beta.
+
+    Args:
+        runs: ``{beta: (gaps, switches)}``, per training step the mean squared distance
+            ``||z_e - z_q||^2`` of the encoder outputs to their codes and the fraction of
+            vectors whose code changed in that step (notebook 02's commitment experiment).
+        window: steps of the moving mean drawn for the switches (they are noisy).
+
+    Returns:
+        A figure with two axes: the gaps (left) and the switches' ``window``-step moving
+        mean (right).
+    """
+    plt = _plt()
+    figure, axes = plt.subplots(1, 2, figsize=figsize)
+    for beta, (gaps, switches) in runs.items():
+        axes[0].plot(gaps, label=f"beta = {beta}")
+        moving_mean = np.convolve(switches, np.ones(window) / window, mode="valid")
+        axes[1].plot(moving_mean, label=f"beta = {beta}")
+    axes[0].set(title="mean ||z_e - z_q||^2", xlabel="step")
+    axes[1].set(title=f"fraction of vectors changing code ({window}-step mean)", xlabel="step")
+    axes[0].legend()
+    figure.tight_layout()
+    return figure
+
+
+def show_patches(image, patches, patch_size: int, grid: int = 8, seed: int = 0, figsize=(9, 4)):
+    """A slice (left) and ``grid x grid`` patches drawn at random from ``patches`` (right).
+
+    Args:
+        image: the slice, float ``[H, W]`` or ``[H, W, 1]`` in ``[0, 1]``.
+        patches: float ``[M, patch_size**2]``, flattened ``patch_size x patch_size``
+            patches (as :func:`oasis_helpers.data.sample_patches` gives), ``M >= grid**2``.
+        patch_size: side of a patch.
+        grid: patches per row and per column of the mosaic.
+        seed: seeds which patches are shown.
+
+    Returns:
+        A figure with two axes: the slice and the mosaic (``grid * patch_size`` pixels
+        square), both gray in ``[0, 1]``.
+    """
+    patches = np.asarray(patches)
+    count = grid * grid
+    if patches.ndim != 2 or patches.shape[1] != patch_size * patch_size or len(patches) < count:
+        raise ValueError(
+            f"show_patches needs at least {count} patches of {patch_size * patch_size} values, "
+            f"got shape {patches.shape}"
+        )
+    plt = _plt()
+    sample = patches[np.random.default_rng(seed).choice(len(patches), count, replace=False)]
+    tiles = sample.reshape(grid, grid, patch_size, patch_size).transpose(0, 2, 1, 3)
+    figure, axes = plt.subplots(1, 2, figsize=figsize)
+    axes[0].imshow(_as_2d(image), cmap="gray", vmin=0, vmax=1)
+    axes[0].set(title="a training slice")
+    side = grid * patch_size
+    axes[1].imshow(tiles.reshape(side, side), cmap="gray", vmin=0, vmax=1)
+    axes[1].set(title=f"{count} random {patch_size}x{patch_size} patches")
+    for axis in axes:
+        axis.set_axis_off()
+    return figure
 
 
 def plot_quantizer_training(histories: dict[str, dict], num_embeddings: int, figsize=(12, 3.6)):
