@@ -4,13 +4,14 @@ One module per idea: ``data`` (a package: layout detection, PNG, Analyze/NIfTI
 volumes, the tf.data pipeline and crops, behind ``load_slices``), ``demo`` (the
 embedded MNI152-based demo cohort), ``quantizer`` (vector-quantizer layers and
 their losses), ``models`` (encoder, decoder, VQ-VAE, the default configuration,
-the code grids of ``codes.npz``), ``training`` (``fit``, resume by configuration)
+the code grids of ``codes.npz``), ``training`` (a package: ``fit``, resume by configuration)
 and ``callbacks`` (the checkpoints, budget, schedule and guards behind it),
 ``distributed`` (training on several machines), ``prior`` (the PixelCNN prior over
 code grids), ``blind_spot`` (a model of each code given its surroundings, which tells
 restoration where to heal), ``anomaly`` (lesions, anomaly maps, restoration), ``metrics`` (SSIM,
-PSNR, perplexity, codebook health), ``plots`` and ``widgets`` (the only modules
-that draw), ``parameters`` (checks a notebook's parameters before any work),
+PSNR, perplexity, codebook health), ``patch_study`` (notebook 02's quantizer on brain
+patches), ``plots`` (a package) and ``widgets`` (the only modules that draw),
+``parameters`` (checks a notebook's parameters before any work),
 ``runs`` (seeding, run directories, metrics.json, strategy selection) and
 ``series`` (the headless runner behind ``make run``).
 
