@@ -139,6 +139,16 @@ def test_notebook_reads_its_defaults_from_the_package(stem, holders):
             )
 
 
+def test_notebook_01_starts_slices_per_volume_at_the_loaders_default():
+    """The loaders' default, data.DEFAULT_SLICES_PER_VOLUME, appears in notebook 01's
+    parameters by name, never as a second copy of its value."""
+    source = _parameters_cell(ROOT / "notebooks" / "01_data_loader.ipynb")
+    pattern = r"^slices_per_volume\s*=\s*data\.DEFAULT_SLICES_PER_VOLUME\b"
+    assert re.search(pattern, source, re.MULTILINE), (
+        "notebook 01 should set slices_per_volume = data.DEFAULT_SLICES_PER_VOLUME"
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # The wheel (``pip install .``, not editable) holds every module
 # ---------------------------------------------------------------------------------------------
