@@ -4,18 +4,19 @@ One module per idea (a package where an idea has parts): ``data`` (a package: la
 detection, PNG, Analyze/NIfTI volumes, the tf.data pipeline and crops, behind
 ``load_slices``; the user's own lesions, ``load_lesion_dir``), ``demo`` (the embedded
 MNI152-based demo cohort), ``quantizer`` (vector-quantizer layers and their losses),
-``models`` (encoder, decoder, VQ-VAE, the default configuration), ``code_grids`` (the
-code grids of ``codes.npz``), ``training`` (``fit``, resume by configuration) and
-``callbacks`` (the checkpoints, budget, schedule and guards behind it), ``distributed``
-(training on several machines), ``prior`` (a package: the PixelCNN prior over code
-grids, its likelihood, baselines and fast sampling), ``blind_spot`` (a model of each
-code given its surroundings, which tells restoration where to heal), ``anomaly`` (a
-package: lesions, anomaly maps, restoration, evaluation), ``metrics`` (SSIM, PSNR,
-perplexity, codebook health, sample quality), ``plots`` and ``widgets`` (the only
-modules that draw), ``parameters`` (checks a notebook's parameters before any work),
-``runs`` (seeding, run directories, metrics.json, strategy selection) and ``series``
-(the headless runner behind ``make run``). ``data``, ``quantizer`` and ``metrics``
-import no model module.
+``patch_study`` (notebook 02's quantizer on brain patches), ``models`` (encoder, decoder,
+VQ-VAE, the default configuration), ``code_grids`` (the code grids of ``codes.npz``),
+``training`` (a package: ``fit``, resume by configuration) and ``callbacks`` (the
+checkpoints, budget, schedule and guards behind it), ``distributed`` (training on several
+machines), ``prior`` (a package: the PixelCNN prior over code grids, its likelihood,
+baselines and fast sampling), ``blind_spot`` (a model of each code given its
+surroundings, which tells restoration where to heal), ``anomaly`` (a package: lesions,
+anomaly maps, restoration, evaluation), ``metrics`` (SSIM, PSNR, perplexity, codebook
+health, sample quality), ``plots`` (a package) and ``widgets`` (the only modules that
+draw), ``parameters`` (checks a notebook's parameters before any work), ``runs``
+(seeding, run directories, metrics.json, strategy selection) and ``series`` (the headless
+runner behind ``make run``). ``data``, ``quantizer`` and ``metrics`` import no model
+module.
 
 Modules are imported lazily by the notebooks (``from oasis_helpers import data``)
 so that importing the package itself does not pull in TensorFlow. It does set

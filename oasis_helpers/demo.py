@@ -43,6 +43,7 @@ import numpy as np
 from scipy import ndimage
 
 from oasis_helpers import runs
+from oasis_helpers.data.slicing import DEFAULT_BRAIN_FILL, DEFAULT_SLICE_RANGE
 
 SPLITS = ("train", "validate", "test")
 
@@ -86,7 +87,7 @@ class DemoConfig:
     slices_per_subject: int = DEFAULT_SLICES_PER_SUBJECT
     image_size: int = 256
     seed: int = 42
-    slice_range: tuple[float, float] = (0.3, 0.85)
+    slice_range: tuple[float, float] = DEFAULT_SLICE_RANGE
     control_spacing_mm: float = 24.0
     deformation_mm: float = 2.5
     rotation_deg: float = 6.0
@@ -95,7 +96,7 @@ class DemoConfig:
     gamma_range: tuple[float, float] = (0.8, 1.25)
     bias_strength: float = 0.1
     noise_std: float = 0.012
-    brain_fill: float = 0.72
+    brain_fill: float = DEFAULT_BRAIN_FILL
 
     def __post_init__(self) -> None:
         unknown = set(self.subjects) - set(SPLITS)

@@ -1,8 +1,13 @@
 """Check a notebook's parameters before any work, with errors that say what is allowed.
 
-Each notebook calls :func:`check` in the cell after its parameters cell, with the
-parameters it has (and, for notebook 03, the replica count of its distribution
-strategy)::
+Each notebook checks its parameters in the cell after its parameters cell, with
+:func:`check_notebook`: the parameters named in :data:`NOTEBOOK_PARAMETERS` for it, read
+from the notebook's variables (and, for notebook 03, the replica count of its
+distribution strategy)::
+
+    parameters.check_notebook("03_train_vqvae", globals(), replicas=strategy.num_replicas_in_sync)
+
+which is :func:`check` of those values by name::
 
     parameters.check(image_size=image_size, crop_size=crop_size, downsample=downsample,
                      batch_size=batch_size, replicas=strategy.num_replicas_in_sync, ...)
@@ -24,9 +29,10 @@ enforces live where they are enforced and are called from here: ``downsample`` a
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["LIMITS", "ParameterError", "check"]
+__all__ = ["LIMITS", "NOTEBOOK_PARAMETERS", "ParameterError", "check", "check_notebook"]
 
 #: Inclusive ``(minimum, maximum)`` of the integer parameters (``None``: no maximum).
 #: The maxima catch typing slips (an extra zero) long before memory runs out.
@@ -68,6 +74,27 @@ LIMITS: dict[str, tuple[int, int | None]] = {
 POSITIVE = ("learning_rate", "max_train_minutes", "temperature")
 #: Parameters where ``None`` means "off" (no crops, no budget, no restarts).
 OPTIONAL = ("crop_size", "max_train_minutes", "dead_code_steps", "flag_dilation")
+
+
+#: The parameters each notebook checks, by their names in its parameters cell, in the order
+#: checked. The cell's other names have no rule here (``data_dir``, ``run_dir``, ``smoke``,
+#: ``interactive``, notebook 01's ``augment`` and ``on_error``, notebook 03's ``channels``,
+#: ``resume`` and ``mixed_precision``); ``tests/test_project.py`` checks that every
+#: parameter with a rule is listed.
+NOTEBOOK_PARAMETERS: dict[str, tuple[str, ...]] = {
+    "01_data_loader": ("image_size", "batch_size", "slices_per_volume", "seed"),
+    "02_vector_quantizer": (
+        *("image_size", "seed", "num_embeddings", "embedding_dim", "patch_size"),
+        *("commitment_cost", "steps", "batch_size", "learning_rate", "max_patches"),
+        *("sweep_sizes", "sweep_steps"),
+    ),
+    "03_train_vqvae": (
+        *("image_size", "downsample", "num_residual_blocks", "residual_channels"),
+        *("num_embeddings", "embedding_dim", "commitment_cost", "quantizer", "ema_decay"),
+        *("dead_code_steps", "epochs", "steps_per_epoch", "batch_size", "crop_size"),
+        *("learning_rate", "validation_slices", "max_train_minutes", "seed"),
+    ),
+}
 
 
 class ParameterError(ValueError):
@@ -296,3 +323,30 @@ def check(replicas: int = 1, **values: Any) -> dict[str, Any]:
                 "is one vector to quantize",
             )
     return checked
+
+
+def check_notebook(stem: str, namespace: Mapping[str, Any], replicas: int = 1) -> dict[str, Any]:
+    """:func:`check` of the parameters of notebook ``stem`` (:data:`NOTEBOOK_PARAMETERS`).
+
+    Args:
+        stem: the notebook's file name without ``.ipynb`` (``"03_train_vqvae"``).
+        namespace: the notebook's variables, ``globals()``: each parameter is read by name.
+        replicas: replicas of the distribution strategy (as :func:`check`).
+
+    Returns:
+        The checked values by name, as :func:`check` returns them.
+
+    Raises:
+        ParameterError: a value outside its range (as :func:`check`).
+        KeyError: no parameter list for ``stem``, or ``namespace`` lacks a parameter of it
+            (its parameters cell has not run).
+    """
+    if stem not in NOTEBOOK_PARAMETERS:
+        raise KeyError(
+            f"no parameters are listed for notebook {stem!r}: {sorted(NOTEBOOK_PARAMETERS)}"
+        )
+    names = NOTEBOOK_PARAMETERS[stem]
+    missing = [name for name in names if name not in namespace]
+    if missing:
+        raise KeyError(f"notebook {stem} has no {missing}: run its parameters cell first")
+    return check(replicas=replicas, **{name: namespace[name] for name in names})

@@ -1,10 +1,11 @@
 """Interactive widgets of the notebooks (built only when ``interactive`` is True).
 
 Widgets never gate computation: every notebook draws its static figures first,
-and a widget only lets the reader look around; an expensive action (training a
-variant, :func:`vqvae_trainer`) waits behind a button. The browser renders its picture
-to PNG bytes shown in an ``ipywidgets.Image`` (no ``Output`` widget, no
-``clear_output``), which keeps it fast and safe to build in headless runs.
+and a widget only lets the reader look around; an expensive action (fitting a
+codebook-size sweep, :func:`size_sweeper`; training a variant, :func:`vqvae_trainer`)
+waits behind a button and makes the same call as the notebook's own computation.
+Pictures are rendered to PNG bytes shown in an ``ipywidgets.Image`` (no ``Output``
+widget, no ``clear_output``), which keeps them fast and safe to build in headless runs.
 """
 
 from __future__ import annotations
@@ -35,6 +36,20 @@ def render_png(picture: np.ndarray, title: str = "", size_inches: float = 4.2) -
         figure.suptitle(title, fontsize=9, y=0.985)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=80)
+    return buffer.getvalue()
+
+
+def figure_png(figure, dpi: int = 80) -> bytes:
+    """A matplotlib figure (e.g. from :mod:`oasis_helpers.plots`) as PNG bytes; closes it.
+
+    Closing keeps a widget's callback, which draws a new figure each time, from piling up
+    figures in ``pyplot`` (or showing them under the cell).
+    """
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(figure)
     return buffer.getvalue()
 
 
@@ -121,6 +136,72 @@ def slice_browser(source, split: str = "train", show_masks: bool = True):
     draw()
     controls = widgets.HBox([split_choice, mask_box])
     return widgets.VBox([controls, subject_slider, slice_slider, picture, caption])
+
+
+#: The layers :func:`size_sweeper` offers: label -> class name in :mod:`oasis_helpers.quantizer`.
+SWEEP_LAYERS = {"EMA (defaults)": "VectorQuantizerEMA", "plain (defaults)": "VectorQuantizer"}
+
+
+def size_sweeper(train_vectors, validation_vectors, sizes, steps: int, **sweep_options):
+    """Fit a codebook-size sweep of the sizes, layer and steps the reader picks.
+
+    Notebook 02's "How large should the codebook be?": pressing *Fit sweep* calls
+    :func:`oasis_helpers.patch_study.codebook_size_sweep` with the picked sizes ``K``,
+    steps per size and layer (EMA or plain, each with its defaults), and with the
+    notebook's own vectors and ``sweep_options`` (the same call as the notebook's sweep).
+    The picture is :func:`oasis_helpers.plots.plot_size_sweep` of the results; the
+    caption gives each size's usage, perplexity and patch MSE.
+
+    Args:
+        train_vectors, validation_vectors: the notebook's training and validation patches.
+        sizes: the sizes picked at first (the notebook's sweep).
+        steps: the steps per size at first (10 to 1000).
+        **sweep_options: the other keyword arguments of ``codebook_size_sweep``
+            (``commitment_cost``, ``batch_size``, ``learning_rate``, ``seed``).
+
+    Returns:
+        An ``ipywidgets.VBox``: the size, layer and steps pickers, the button, the caption
+        and the picture (display it).
+    """
+    import ipywidgets as widgets
+
+    from oasis_helpers import patch_study, plots, quantizer
+
+    size_picker = widgets.SelectMultiple(
+        options=sorted({8, 16, 32, 64, 128, 256, 512, 1024, 2048, *sizes}),
+        value=tuple(sizes),
+        description="sizes K",
+    )
+    layer_picker = widgets.Dropdown(options=list(SWEEP_LAYERS.items()), description="layer")
+    steps_picker = widgets.IntSlider(value=steps, min=10, max=1000, step=10, description="steps")
+    button = widgets.Button(description="Fit sweep", button_style="primary")
+    caption = widgets.HTML()
+    picture = widgets.Image(format="png", width=720)
+
+    def fit(_):
+        chosen = sorted(size_picker.value)
+        if not chosen:
+            caption.value = "pick at least one size"
+            return
+        caption.value = f"fitting {len(chosen)} sizes for {steps_picker.value} steps each ..."
+        results = patch_study.codebook_size_sweep(
+            train_vectors,
+            validation_vectors,
+            chosen,
+            steps_picker.value,
+            layer_class=getattr(quantizer, layer_picker.value),
+            **sweep_options,
+        )
+        picture.value = figure_png(plots.plot_size_sweep(results))
+        caption.value = f"{layer_picker.value}, {steps_picker.value} steps: " + "; ".join(
+            f"K = {row['num_embeddings']}: usage {row['codebook_usage']:.1%}, perplexity "
+            f"{row['code_perplexity']:.1f}, MSE {row['reconstruction_mse']:.5f}"
+            for row in results
+        )
+
+    button.on_click(fit)
+    controls = widgets.HBox([size_picker, layer_picker, steps_picker])
+    return widgets.VBox([controls, button, caption, picture])
 
 
 def _code_picture(codes: np.ndarray) -> np.ndarray:

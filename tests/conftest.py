@@ -1,5 +1,5 @@
 """Shared pytest set-up: quiet TensorFlow logs before anything imports it, and the
-fixtures that more than one test module uses."""
+fixtures that more than one test module uses (tiny models and images, closing figures)."""
 
 import os
 
@@ -31,3 +31,15 @@ def trained(images):
     model = models.make_vqvae(learning_rate=3e-3, run_eagerly=True, **fx.TINY_VQVAE)
     history = model.fit(images, batch_size=8, epochs=2, verbose=0)
     return model, history.history
+
+
+@pytest.fixture
+def close_figures():
+    """Draw with matplotlib's Agg backend (no window) and close every figure the test drew."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    yield
+    plt.close("all")

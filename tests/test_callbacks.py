@@ -1,6 +1,6 @@
 """The pieces of :mod:`oasis_helpers.callbacks` on their own (no training: fast).
 
-``tests/test_training.py`` tests them at work inside ``training.fit``.
+``tests/test_training_fitting.py`` tests them at work inside ``training.fit``.
 """
 
 from __future__ import annotations
@@ -84,3 +84,14 @@ def test_epoch_backup_keeps_the_newest_two_complete_folders(tmp_path):
 def test_time_budget_rejects_a_budget_that_is_not_positive():
     with pytest.raises(ValueError, match="positive"):
         callbacks.TimeBudget(0)
+
+
+def test_cosine_schedule_values():
+    schedule = callbacks.CosineSchedule(peak=1e-3, epochs=10, final_fraction=0.1)
+    assert schedule.rate(0, 0, 100) == pytest.approx(1e-3)
+    assert schedule.rate(5, 0, 100) == pytest.approx(1e-4 + 0.9e-3 * 0.5)
+    assert schedule.rate(10, 0, 100) == pytest.approx(1e-4)
+    # time progress wins when it is ahead of the epochs
+    assert schedule.rate(1, 0, 100, elapsed_fraction=1.0) == pytest.approx(1e-4)
+    with pytest.raises(ValueError, match="positive"):
+        callbacks.CosineSchedule(peak=0.0, epochs=3)

@@ -744,6 +744,22 @@ def test_brain_crops_of_images_of_unknown_size_check_crop_size_in_the_graph():
         next(iter(crops))
 
 
+def test_brain_crops_are_centred_in_the_brain():
+    import tensorflow as tf
+
+    images = np.zeros((6, 64, 64, 1), np.float32)
+    images[:, 40:50, 10:20] = 1.0  # a small "brain" off-centre
+    images[5] = 0.0  # no brain: the centre crop
+    dataset = tf.data.Dataset.from_tensor_slices(images).batch(8)
+    batches = list(data.brain_crops(dataset, crop_size=16, batch_size=3, seed=1))
+    assert [tuple(batch.shape) for batch in batches] == [(3, 16, 16, 1)] * 2
+    crops = np.concatenate(batches)
+    assert (crops[:5].mean(axis=(1, 2, 3)) > 0.2).all()  # every crop holds brain
+    assert crops[5].max() == 0.0
+    again = np.concatenate(list(data.brain_crops(dataset, 16, 3, seed=1)))
+    np.testing.assert_array_equal(crops, again)  # seeded
+
+
 def test_image_size_below_the_minimum_is_refused_naming_it(png_root):
     with pytest.raises(ValueError, match=r"image_size must be a whole number of pixels >= 8"):
         data.load_slices(png_root, image_size=4)

@@ -214,3 +214,18 @@ def test_notebook_05_counts_and_optional_dilation():
     assert "blind_spot_epochs = 0" in _error(blind_spot_epochs=0)
     checked = parameters.check(flag_dilation=None, flag_quantiles=(0.01, 0.1))
     assert checked == {"flag_dilation": None, "flag_quantiles": [0.01, 0.1]}
+
+
+def test_check_notebook_reads_the_notebooks_parameters_by_name():
+    names = parameters.NOTEBOOK_PARAMETERS["01_data_loader"]
+    namespace = {"image_size": 64, "batch_size": 8.0, "slices_per_volume": 4, "seed": 1}
+    namespace.update(data_dir=None, parameters=parameters)  # other variables are left alone
+    checked = parameters.check_notebook("01_data_loader", namespace)
+    assert checked == {"image_size": 64, "batch_size": 8, "slices_per_volume": 4, "seed": 1}
+    assert tuple(checked) == names
+    with pytest.raises(ParameterError, match="batch_size = 6"):
+        parameters.check_notebook("01_data_loader", dict(namespace, batch_size=6), replicas=4)
+    with pytest.raises(KeyError, match=r"has no \['seed'\]"):
+        parameters.check_notebook("01_data_loader", {k: namespace[k] for k in names[:3]})
+    with pytest.raises(KeyError, match="no parameters are listed for notebook '09_x'"):
+        parameters.check_notebook("09_x", namespace)

@@ -107,12 +107,48 @@ def _parameters_cell(path: Path) -> str:
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_checks_its_parameters_before_any_work(path):
     """The first code cell after the parameters cell (where derived values are computed)
-    calls ``parameters.check`` (issue 7 item 6)."""
+    calls ``parameters.check`` or ``parameters.check_notebook`` (issue 7 item 6)."""
     cells = _cells(path)
     tagged = [i for i, cell in enumerate(cells) if "parameters" in cell["metadata"].get("tags", [])]
     following = next(cell for cell in cells[tagged[0] + 1 :] if cell["cell_type"] == "code")
     source = "".join(following["source"])
-    assert "parameters.check(" in source, f"{path.name}: the derived-values cell checks nothing"
+    checks = ("parameters.check(", f'parameters.check_notebook("{path.stem}", globals()')
+    assert any(call in source for call in checks), (
+        f"{path.name}: the derived-values cell checks nothing"
+    )
+
+
+def _has_rule(name: str) -> bool:
+    """Whether ``parameters.check`` has a rule for a parameter of this name."""
+    from oasis_helpers import parameters
+
+    try:
+        parameters.check(**{name: []})  # a value no rule accepts, but sweep_sizes
+    except TypeError as error:
+        return "has no rule" not in str(error)
+    except ValueError:
+        return True
+    return True
+
+
+@pytest.mark.parametrize("stem", ["01_data_loader", "02_vector_quantizer", "03_train_vqvae"])
+def test_notebook_parameters_lists_every_parameter_with_a_rule(stem):
+    """``parameters.NOTEBOOK_PARAMETERS[stem]`` (what ``check_notebook`` checks) names
+    parameters of the notebook's parameters cell, and every one there that has a rule."""
+    from oasis_helpers import parameters
+
+    tree = ast.parse(_parameters_cell(ROOT / "notebooks" / f"{stem}.ipynb"))
+    assigned = {
+        target.id
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+    listed = parameters.NOTEBOOK_PARAMETERS[stem]
+    assert set(listed) <= assigned, sorted(set(listed) - assigned)
+    unchecked = sorted(name for name in assigned - set(listed) if _has_rule(name))
+    assert not unchecked, f"add {unchecked} to parameters.NOTEBOOK_PARAMETERS[{stem!r}]"
 
 
 @pytest.mark.parametrize(
@@ -137,6 +173,16 @@ def test_notebook_reads_its_defaults_from_the_package(stem, holders):
             assert re.search(pattern, source, re.MULTILINE), (
                 f"notebook {stem[:2]} should set {name} = {holder}[{name!r}]"
             )
+
+
+def test_notebook_01_starts_slices_per_volume_at_the_loaders_default():
+    """The loaders' default, data.DEFAULT_SLICES_PER_VOLUME, appears in notebook 01's
+    parameters by name, never as a second copy of its value."""
+    source = _parameters_cell(ROOT / "notebooks" / "01_data_loader.ipynb")
+    pattern = r"^slices_per_volume\s*=\s*data\.DEFAULT_SLICES_PER_VOLUME\b"
+    assert re.search(pattern, source, re.MULTILINE), (
+        "notebook 01 should set slices_per_volume = data.DEFAULT_SLICES_PER_VOLUME"
+    )
 
 
 # ---------------------------------------------------------------------------------------------

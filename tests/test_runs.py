@@ -55,7 +55,8 @@ def test_a_failed_write_leaves_the_previous_file_and_no_temporary(tmp_path):
 
 def test_the_package_has_one_atomic_writer():
     assert callbacks.write_atomically is runs.write_atomically
-    assert training.write_atomically is runs.write_atomically
+    for module in (training.configuration, training.fitting, training.run_files):
+        assert module.write_atomically is runs.write_atomically
 
 
 def _tiny_keras_model():

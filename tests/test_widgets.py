@@ -98,3 +98,34 @@ def test_vqvae_trainer_trains_the_chosen_variant_in_a_folder_of_its_own(tmp_path
     assert caption.value.startswith(f"1 epochs in {folder.name}: SSIM ")
     assert "on 4 test slices" in caption.value and f"{4 * 4 * 5:,} bits per slice" in caption.value
     assert all(bytes(picture.value).startswith(b"\x89PNG") for picture in pictures.children)
+
+
+def test_size_sweeper_fits_the_picked_sizes_and_layer_with_the_notebooks_options():
+    """Notebook 02's sweep widget: Fit sweep makes the notebook's own call with the picks."""
+    from oasis_helpers import patch_study, quantizer, widgets
+
+    rng = np.random.default_rng(0)
+    train, validation = (rng.uniform(0, 1, (count, 4)).astype(np.float32) for count in (200, 50))
+    options = {"commitment_cost": 0.25, "batch_size": 32, "learning_rate": 1e-2, "seed": 1}
+    box = widgets.size_sweeper(train, validation, [4], 10, **options)
+    (size_picker, layer_picker, steps_picker), button, caption, picture = (
+        box.children[0].children,
+        *box.children[1:],
+    )
+    assert (size_picker.value, steps_picker.value) == ((4,), 10)
+
+    size_picker.value, layer_picker.value, steps_picker.value = (8, 4), "VectorQuantizer", 20
+    button.click()
+    expected = patch_study.codebook_size_sweep(
+        train, validation, [4, 8], 20, layer_class=quantizer.VectorQuantizer, **options
+    )
+    assert caption.value.startswith("VectorQuantizer, 20 steps: K = 4: usage ")
+    for row in expected:
+        assert f"perplexity {row['code_perplexity']:.1f}, MSE {row['reconstruction_mse']:.5f}" in (
+            caption.value
+        )
+    assert bytes(picture.value).startswith(b"\x89PNG")
+
+    size_picker.value = ()
+    button.click()
+    assert caption.value == "pick at least one size"

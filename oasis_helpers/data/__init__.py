@@ -37,6 +37,8 @@ Modules, one idea each:
 * :mod:`~oasis_helpers.data.png`: checking and decoding the OASIS PNG slices;
 * :mod:`~oasis_helpers.data.volumes`: Analyze / NIfTI volumes, subject splits,
   reorientation, axial slices;
+* :mod:`~oasis_helpers.data.slicing`: which axial slices a volume gives and how they are
+  framed (the defaults the volume loaders and the demo cohort share);
 * :mod:`~oasis_helpers.data.demo_slices`: the demo cohort as a source;
 * :mod:`~oasis_helpers.data.summary`: :func:`inspect_source` and :func:`describe`;
 * :mod:`~oasis_helpers.data.loading`: :func:`load_slices`, the entry point;
@@ -90,6 +92,12 @@ from oasis_helpers.data.pipeline import (
 )
 from oasis_helpers.data.png import load_png_slices
 from oasis_helpers.data.resampling import mask_values_to_labels
+from oasis_helpers.data.slicing import (
+    DEFAULT_BRAIN_FILL,
+    DEFAULT_SLICE_RANGE,
+    DEFAULT_SLICES_PER_VOLUME,
+    VOLUME_BRAIN_THRESHOLD,
+)
 from oasis_helpers.data.summary import describe, inspect_source
 from oasis_helpers.data.volumes import (
     VolumeRecord,
@@ -103,6 +111,9 @@ from oasis_helpers.data.volumes import (
 )
 
 __all__ = [
+    "DEFAULT_BRAIN_FILL",
+    "DEFAULT_SLICES_PER_VOLUME",
+    "DEFAULT_SLICE_RANGE",
     "LAYOUTS",
     "LESION_DIR_LAYOUT",
     "LAYOUT_LABELS",
@@ -114,6 +125,7 @@ __all__ = [
     "SMOKE_SUBJECTS",
     "SPLITS",
     "SPLIT_FRACTIONS",
+    "VOLUME_BRAIN_THRESHOLD",
     "DataLayoutError",
     "FloatImages",
     "LesionDirError",

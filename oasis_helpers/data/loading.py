@@ -8,6 +8,11 @@ from oasis_helpers.data.containers import SliceSource
 from oasis_helpers.data.demo_slices import load_demo_slices
 from oasis_helpers.data.layouts import SPLIT_FRACTIONS, _check_on_error, detect_layout
 from oasis_helpers.data.png import load_png_slices
+from oasis_helpers.data.slicing import (
+    DEFAULT_BRAIN_FILL,
+    DEFAULT_SLICE_RANGE,
+    DEFAULT_SLICES_PER_VOLUME,
+)
 from oasis_helpers.data.volumes import load_volume_slices
 
 #: The smallest ``image_size`` the loaders accept (pixels).
@@ -35,9 +40,9 @@ def load_slices(
     on_error: str = "raise",
     *,
     split_fractions: tuple[float, float, float] = SPLIT_FRACTIONS,
-    slices_per_volume: int | None = 32,
-    slice_range: tuple[float, float] = (0.3, 0.85),
-    brain_fill: float = 0.72,
+    slices_per_volume: int | None = DEFAULT_SLICES_PER_VOLUME,
+    slice_range: tuple[float, float] = DEFAULT_SLICE_RANGE,
+    brain_fill: float = DEFAULT_BRAIN_FILL,
     workers: int | None = None,
     use_cache: bool = True,
     cache_dir: str | os.PathLike | None = None,

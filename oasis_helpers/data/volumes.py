@@ -44,6 +44,12 @@ from oasis_helpers.data.layouts import (
     natural_key,
 )
 from oasis_helpers.data.resampling import mask_values_to_labels, pad_and_resize
+from oasis_helpers.data.slicing import (
+    DEFAULT_BRAIN_FILL,
+    DEFAULT_SLICE_RANGE,
+    DEFAULT_SLICES_PER_VOLUME,
+    VOLUME_BRAIN_THRESHOLD,
+)
 from oasis_helpers.data.summary import inspect_source
 from oasis_helpers.data.workers import _parallel_map
 
@@ -203,9 +209,9 @@ def scale_intensity(
 def axial_slices(
     volume: np.ndarray,
     image_size: int = 256,
-    slices_per_volume: int | None = 32,
-    slice_range: tuple[float, float] = (0.3, 0.85),
-    brain_fill: float = 0.72,
+    slices_per_volume: int | None = DEFAULT_SLICES_PER_VOLUME,
+    slice_range: tuple[float, float] = DEFAULT_SLICE_RANGE,
+    brain_fill: float = DEFAULT_BRAIN_FILL,
     labels: np.ndarray | None = None,
     min_brain_fraction: float = 0.02,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -230,7 +236,7 @@ def axial_slices(
     low, high = slice_range
     if not 0.0 <= low < high <= 1.0:
         raise ValueError(f"slice_range must satisfy 0 <= low < high <= 1, got {slice_range}")
-    brain = volume > 0.05
+    brain = volume > VOLUME_BRAIN_THRESHOLD
     per_slice = brain.sum(axis=(0, 1))
     occupied = np.flatnonzero(per_slice > 0)
     if occupied.size == 0:
@@ -295,9 +301,9 @@ def load_volume_slices(
     smoke: bool = False,
     on_error: str = "raise",
     split_fractions: tuple[float, float, float] = SPLIT_FRACTIONS,
-    slices_per_volume: int | None = 32,
-    slice_range: tuple[float, float] = (0.3, 0.85),
-    brain_fill: float = 0.72,
+    slices_per_volume: int | None = DEFAULT_SLICES_PER_VOLUME,
+    slice_range: tuple[float, float] = DEFAULT_SLICE_RANGE,
+    brain_fill: float = DEFAULT_BRAIN_FILL,
     workers: int | None = None,
     with_masks: bool = True,
 ) -> SliceSource:

@@ -1,14 +1,13 @@
-"""Training that survives faults and knows what it resumes.
+"""Training that survives faults: :func:`oasis_helpers.training.fit`.
 
-Resume after an interruption, continue with more epochs, refuse to resume another
-configuration, NaN stops with a clear message, logs, checkpoints that survive
-SIGKILL in the middle of a write, both branches of the time budget, the compiled
-(graph-mode) path with k-means++ initialisation and dead-code restarts, and two
-replicas.
+Resume after an interruption, continue with more epochs, NaN stops with a clear
+message, logs, checkpoints that survive SIGKILL in the middle of a write, both
+branches of the time budget, the compiled (graph-mode) path with k-means++
+initialisation and dead-code restarts, and two replicas.
 
-Tiny models (16-32 px). The file mechanics are tested eagerly (no graph tracing:
-fast); the VQ-VAE training that users run (``make run``, GPUs) is tested in graph
-mode, as ``model.fit`` runs it by default.
+Tiny models (``tests/tiny_vqvae.py``). The file mechanics are tested eagerly (no graph
+tracing: fast); the VQ-VAE training that users run (``make run``, GPUs) is tested in
+graph mode, as ``model.fit`` runs it by default.
 """
 
 from __future__ import annotations
@@ -24,19 +23,13 @@ from pathlib import Path
 
 import keras
 import numpy as np
-import oasis_fixtures as fx
 import pytest
 import tensorflow as tf
+from tiny_vqvae import TINY, _dataset, _disks, _model, _weights
 
-from oasis_helpers import callbacks, data, models, parameters, plots, training
-from oasis_helpers import metrics as metrics_module
+from oasis_helpers import callbacks, models, training
 from oasis_helpers import quantizer as quantizer_module
 
-TINY = {
-    **fx.TINY_VQVAE,
-    # deterministic quantizer: fixed seed for its data initialisation
-    "quantizer_options": {"seed": 7},
-}
 #: An even smaller model for the graph-mode tests (tracing cost grows with the layers).
 GRAPH_TINY = {
     "image_size": 16,
@@ -49,38 +42,17 @@ GRAPH_TINY = {
     "dead_code_steps": 2,
     "quantizer_options": {"init": "kmeans++", "seed": 3},
 }
+
+
 ROOT = Path(__file__).resolve().parent.parent
+
+
 SUBPROCESS_ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(ROOT))
-
-
-def _disks(count: int, size: int, seed: int = 0) -> np.ndarray:
-    """``count`` bright disks of random intensity and radius on black, float32 [N, S, S, 1]."""
-    rng = np.random.default_rng(seed)
-    rows, cols = np.mgrid[:size, :size]
-    radius = rng.uniform(0.2, 0.4, (count, 1, 1)) * size
-    disk = ((rows - size / 2) ** 2 + (cols - size / 2) ** 2 < radius**2).astype(np.float32)
-    return (disk * rng.uniform(0.3, 0.9, (count, 1, 1)))[..., None].astype(np.float32)
 
 
 @pytest.fixture(scope="module")
 def images():
     return _disks(16, 32)
-
-
-def _dataset(images, batch_size: int = 8):
-    """``len(images) / batch_size`` batches per epoch in a fixed order (repeatable runs)."""
-    return tf.data.Dataset.from_tensor_slices(images).batch(batch_size)
-
-
-def _model(seed: int = 0, learning_rate: float = 2e-3, **overrides):
-    keras.utils.set_random_seed(seed)
-    return models.make_vqvae(
-        learning_rate=learning_rate, run_eagerly=True, **dict(TINY, **overrides)
-    )
-
-
-def _weights(model) -> list[np.ndarray]:
-    return [np.asarray(weight) for weight in model.weights]
 
 
 class _Interrupt(keras.callbacks.Callback):
@@ -167,100 +139,6 @@ def test_rerun_restores_and_larger_epochs_continue(tmp_path, images):
     fresh = _model()
     result = training.fit(fresh, _dataset(images), tmp_path, epochs=1, resume=False, verbose=0)
     assert result.initial_epoch == 0 and len(result.history["loss"]) == 1
-
-
-SETTINGS = {"data_dir": None, "crop_size": 32, "batch_size": 8, "seed": 42, "epochs": 1}
-
-
-@pytest.mark.parametrize(
-    ("model_change", "settings_change", "named"),
-    [
-        # structural: another number of variables / shapes (Keras would fail opaquely)
-        ({"num_embeddings": 32}, {}, "model.num_embeddings: 16 -> 32"),
-        # non-structural: the old weights would load silently and be reported as done
-        ({"commitment_cost": 0.5}, {}, "model.commitment_cost: 0.25 -> 0.5"),
-        ({}, {"seed": 7}, "settings.seed: 42 -> 7"),
-        ({}, {"crop_size": 16}, "settings.crop_size: 32 -> 16"),
-    ],
-)
-def test_resuming_another_configuration_is_refused_before_anything_loads(
-    tmp_path, images, model_change, settings_change, named
-):
-    training.fit(_model(), _dataset(images), tmp_path, epochs=1, settings=SETTINGS, verbose=0)
-    stored = json.loads((tmp_path / training.RUN_CONFIG).read_text())
-    assert stored["model"]["num_embeddings"] == 16 and stored["settings"]["crop_size"] == 32
-    assert "epochs" not in stored["settings"]  # may grow between calls
-
-    changed = _model(seed=9, **model_change)
-    before = _weights(changed)
-    with pytest.raises(training.ConfigMismatchError) as error:
-        training.fit(
-            changed,
-            _dataset(images),
-            tmp_path,
-            epochs=2,  # more epochs: without the check this would continue the old run
-            settings=dict(SETTINGS, **settings_change),
-            verbose=0,
-        )
-    message = str(error.value)
-    assert named in message, message
-    assert "resume=False" in message and "config_run_dir" in message
-    assert len(error.value.differences) == 1
-    assert isinstance(error.value, ValueError)
-    for mine, theirs in zip(_weights(changed), before, strict=True):  # nothing was loaded
-        np.testing.assert_array_equal(mine, theirs)
-
-    # resume=False starts this configuration over in the same folder
-    result = training.fit(
-        changed,
-        _dataset(images),
-        tmp_path,
-        epochs=1,
-        settings=dict(SETTINGS, **settings_change),
-        resume=False,
-        verbose=0,
-    )
-    assert result.initial_epoch == 0 and result.epochs_completed == 1
-
-
-def test_same_configuration_resumes_and_config_run_dir_keys_folders(tmp_path, images):
-    config = dict(TINY)
-    folder = training.config_run_dir(tmp_path, config, SETTINGS)
-    assert folder.parent == tmp_path and len(folder.name) == 8
-    assert json.loads((folder / training.CONFIG_FILE).read_text())["model"]["num_embeddings"] == 16
-    # the same configuration (also with other epochs / budget) keeps its folder ...
-    assert training.config_run_dir(tmp_path, dict(TINY), dict(SETTINGS, epochs=9)) == folder
-    assert training.config_run_dir(tmp_path, config, dict(SETTINGS, max_train_minutes=3)) == folder
-    # ... another configuration gets another one
-    others = {
-        training.config_run_dir(tmp_path, dict(TINY, num_embeddings=32), SETTINGS),
-        training.config_run_dir(tmp_path, dict(TINY, commitment_cost=0.5), SETTINGS),
-        training.config_run_dir(tmp_path, config, dict(SETTINGS, seed=1)),
-        training.config_run_dir(tmp_path, config, dict(SETTINGS, crop_size=16)),
-    }
-    assert len(others) == 4 and folder not in others
-
-    first = training.fit(_model(), _dataset(images), folder, epochs=1, settings=SETTINGS, verbose=0)
-    assert first.epochs_completed == 1
-    # a raised epochs (and a budget) in the settings continue the same run
-    result = training.fit(
-        _model(seed=3),
-        _dataset(images),
-        folder,
-        epochs=2,
-        settings=dict(SETTINGS, epochs=2, max_train_minutes=30),
-        verbose=0,
-    )
-    assert result.initial_epoch == 1 and result.epochs_completed == 2
-    assert (folder / training.CONFIG_FILE).exists()  # fit leaves config_run_dir's file alone
-
-
-def test_a_backup_without_a_recorded_configuration_is_refused(tmp_path, images):
-    # the layout of keras.callbacks.BackupAndRestore, written by older versions
-    (tmp_path / training.BACKUP_DIR).mkdir()
-    (tmp_path / training.BACKUP_DIR / "training_metadata.json").write_text('{"epoch": 3}')
-    with pytest.raises(training.ConfigMismatchError, match="older version.*resume=False"):
-        training.fit(_model(), _dataset(images), tmp_path, epochs=5, verbose=0)
 
 
 def test_an_unreadable_newest_backup_falls_back_to_the_one_before(tmp_path, images):
@@ -579,39 +457,8 @@ def test_a_run_killed_while_writing_a_checkpoint_resumes_from_the_last_good_epoc
 
 
 # ---------------------------------------------------------------------------------------------
-# Pieces
+# Arguments, and two replicas
 # ---------------------------------------------------------------------------------------------
-def test_brain_crops_are_centred_in_the_brain():
-    images = np.zeros((6, 64, 64, 1), np.float32)
-    images[:, 40:50, 10:20] = 1.0  # a small "brain" off-centre
-    images[5] = 0.0  # no brain: the centre crop
-    batches = list(data.brain_crops(_dataset(images), crop_size=16, batch_size=3, seed=1))
-    assert [tuple(batch.shape) for batch in batches] == [(3, 16, 16, 1)] * 2
-    crops = np.concatenate(batches)
-    assert (crops[:5].mean(axis=(1, 2, 3)) > 0.2).all()  # every crop holds brain
-    assert crops[5].max() == 0.0
-    again = np.concatenate(list(data.brain_crops(_dataset(images), 16, 3, seed=1)))
-    np.testing.assert_array_equal(crops, again)  # seeded
-
-
-def test_cosine_schedule_values():
-    schedule = callbacks.CosineSchedule(peak=1e-3, epochs=10, final_fraction=0.1)
-    assert schedule.rate(0, 0, 100) == pytest.approx(1e-3)
-    assert schedule.rate(5, 0, 100) == pytest.approx(1e-4 + 0.9e-3 * 0.5)
-    assert schedule.rate(10, 0, 100) == pytest.approx(1e-4)
-    # time progress wins when it is ahead of the epochs
-    assert schedule.rate(1, 0, 100, elapsed_fraction=1.0) == pytest.approx(1e-4)
-    with pytest.raises(ValueError, match="positive"):
-        callbacks.CosineSchedule(peak=0.0, epochs=3)
-
-
-def test_default_training_settings_pass_notebook_03s_checks():
-    """The defaults notebook 03 reads are values its parameter check accepts."""
-    settings = training.DEFAULT_TRAINING
-    checked = parameters.check(image_size=models.DEFAULT_CONFIG["image_size"], **settings)
-    assert {name: checked[name] for name in settings} == settings
-
-
 def test_invalid_arguments(tmp_path, images):
     model = _model()
     with pytest.raises(ValueError, match="epochs"):
@@ -708,125 +555,3 @@ def test_two_logical_cpu_devices_with_mirrored_strategy(tmp_path):
     assert result["initialized"] == 1
     assert result["restarts"] > 0
     assert result["restarts"] == round(unused)
-
-
-def test_history_figure_and_live_plot(tmp_path, images):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    history = {
-        "loss": [0.1, 0.05],
-        "val_loss": [0.12, 0.06],
-        "batch_perplexity": [3.0, 5.0],
-        "learning_rate": [1e-3, 1e-4],
-    }
-    figure = plots.plot_history(history)
-    titles = [axis.get_title() for axis in figure.axes]
-    assert titles == ["total loss", "perplexity (mean over batches)", "learning rate"]
-    assert len(figure.axes[0].lines) == 2  # train and validation
-    # the live plot redraws after every epoch and keeps the earlier history
-    live = plots.LivePlot(previous={"loss": [0.2]})
-    training.fit(_model(), _dataset(images), tmp_path, epochs=2, verbose=0, callbacks=[live])
-    assert len(live.history["loss"]) == 3
-
-
-# ---------------------------------------------------------------------------------------------
-# A run's settings: trained with (fit_with_settings) and reported (vqvae_summary)
-# ---------------------------------------------------------------------------------------------
-def test_fit_with_settings_trains_with_the_settings_the_run_is_filed_under(tmp_path, images):
-    settings = dict(SETTINGS, epochs=2, steps_per_epoch=1, batch_size=8, learning_rate=1e-3)
-    folder = training.config_run_dir(tmp_path, TINY, settings)
-    result = training.fit_with_settings(_model(), _dataset(images).repeat(), folder, settings)
-    assert result.epochs_completed == 2 and result.stopped_by == "epochs"
-    assert result.images_seen == 2 * 1 * 8  # epochs x steps_per_epoch x batch_size
-    state = json.loads((folder / training.STATE_FILE).read_text())
-    assert state["peak_learning_rate"] == pytest.approx(1e-3)
-    recorded = json.loads((folder / training.RUN_CONFIG).read_text())["settings"]
-    assert recorded["steps_per_epoch"] == 1 and "epochs" not in recorded  # epochs may grow
-    # more epochs in the settings continue the same run, in the same folder
-    more = dict(settings, epochs=3)
-    assert training.config_run_dir(tmp_path, TINY, more) == folder
-    again = training.fit_with_settings(_model(), _dataset(images).repeat(), folder, more)
-    assert (again.initial_epoch, again.epochs_completed) == (2, 3)
-
-    with pytest.raises(
-        ValueError, match=r"lack the training settings \['steps_per_epoch', 'learning_rate'\]"
-    ):
-        training.fit_with_settings(_model(), _dataset(images), folder, SETTINGS)
-    with pytest.raises(ValueError, match=r"\['batch_size'\] come from settings"):
-        training.fit_with_settings(_model(), _dataset(images), folder, settings, batch_size=4)
-
-
-#: The keys of notebook 03's metrics.json (tests/test_notebooks.py and the README read them).
-NOTEBOOK_03_METRICS = {
-    *("layout", "image_size", "ssim_test", "ssim_brain_test", "psnr_test", "psnr_brain_test"),
-    *("ssim_test_reloaded", "test_slices", "code_perplexity_test", "codebook_usage_test"),
-    *("codebook_usage_train", "epochs", "resumed_from_epoch", "stopped_by"),
-    *("train_loss_by_epoch", "train_seconds", "train_seconds_this_run", "train_images"),
-    *("train_images_per_second", "train_crops_per_second", "training_folder", "crop_size"),
-    *("max_train_minutes", "epochs_requested", "steps_per_epoch", "batch_size"),
-    *("learning_rate", "validation_slices", "num_embeddings", "embedding_dim"),
-    *("commitment_cost", "quantizer", "ema_decay", "dead_code_steps", "downsample"),
-    *("channels", "num_residual_blocks", "residual_channels", "parameters", "code_grid"),
-    *("bits_per_slice", "pixel_bits_per_slice", "strategy", "replicas", "precision"),
-    *("smoke", "seed"),
-}
-
-
-def _fit_result(**values) -> training.FitResult:
-    fields = {
-        "run_dir": Path("unused"),
-        "history": {"loss": [0.3, 0.1]},
-        "epochs_completed": 2,
-        "initial_epoch": 1,
-        "stopped_by": "epochs",
-        "train_seconds": 5.0,
-        "images_seen": 40,
-        "images_per_second": 8.0,
-        "total_train_seconds": 12.0,
-        "total_images_seen": 80,
-        "resumed": True,
-    }
-    return training.FitResult(**dict(fields, **values))
-
-
-def test_vqvae_summary_has_notebook_03s_keys_computed_from_the_run():
-    model_config = dict(TINY, quantizer="standard", downsample=4, commitment_cost=0.5)
-    model_config.update(ema_decay=0.9, dead_code_steps=None)
-    model = _model(**model_config)
-    settings = dict(SETTINGS, layout="demo", image_size=32, crop_size=16, batch_size=4)
-    settings.update(steps_per_epoch=10, learning_rate=1e-3, validation_slices=8, epochs=5)
-    settings.update(max_train_minutes=None, precision="float32", smoke=True)
-    evaluation = {"ssim": 0.9, "ssim_brain": 0.8, "psnr": 30.0, "psnr_brain": 25.0}
-    evaluation["per_slice"] = {"ssim": np.full(6, 0.9)}
-    codes = {
-        "train": metrics_module.code_statistics(np.array([[0, 1, 2, 3]]), 16),
-        "test": metrics_module.code_statistics(np.array([[0, 0, 0, 1]]), 16),
-    }
-    summary = training.vqvae_summary(
-        model, model_config, settings, _fit_result(), evaluation, codes, 0.89, "training/abc"
-    )
-    assert set(summary) == NOTEBOOK_03_METRICS
-    # a 16x16 crop of a 32x32 slice is a quarter slice: 80 crops are 20 slices' worth
-    assert summary["train_images"] == 80 * (4 * 16**2 / 32**2) / 4 == 20.0
-    assert summary["train_images_per_second"] == 2.0 and summary["train_crops_per_second"] == 8.0
-    assert summary["bits_per_slice"] == 8 * 8 * 4 and summary["pixel_bits_per_slice"] == 32**2 * 8
-    assert summary["code_grid"] == [8, 8] and summary["channels"] == [8, 16]
-    assert summary["ema_decay"] is None  # a standard quantizer has no decay
-    assert summary["epochs_requested"] == 5 and summary["epochs"] == 2
-    assert summary["resumed_from_epoch"] == 1 and summary["train_loss_by_epoch"] == [0.3, 0.1]
-    assert (summary["train_seconds"], summary["train_seconds_this_run"]) == (12.0, 5.0)
-    assert summary["test_slices"] == 6 and summary["ssim_test_reloaded"] == 0.89
-    assert summary["code_perplexity_test"] == codes["test"]["code_perplexity"]
-    assert (summary["codebook_usage_train"], summary["codebook_usage_test"]) == (0.25, 0.125)
-    assert summary["training_folder"] == "training/abc" and summary["commitment_cost"] == 0.5
-    assert summary["parameters"] == model.count_params()
-    assert (summary["strategy"], summary["replicas"]) == ("_DefaultDistributionStrategy", 1)
-
-    whole_slices = dict(settings, crop_size=None)
-    ema = dict(model_config, quantizer="ema")
-    summary = training.vqvae_summary(
-        model, ema, whole_slices, _fit_result(), evaluation, codes, 0.89, "training/abc"
-    )
-    assert summary["train_images"] == 80.0 and summary["train_crops_per_second"] is None
-    assert summary["ema_decay"] == 0.9

@@ -1,0 +1,83 @@
+"""Training that a user can trust: resume that knows what it resumes, checkpoints that
+survive a kill at any moment, logs, a NaN guard, a learning-rate schedule, early
+stopping and a wall-clock budget.
+
+:func:`fit` wraps ``model.fit`` with the callbacks of :mod:`oasis_helpers.callbacks`, all
+writing into one ``run_dir``, which records the configuration it was trained with: a
+run of another configuration is never resumed. :func:`config_run_dir` gives each
+configuration a folder of its own; :func:`fit_with_settings` trains with the very
+settings that the run is filed under.
+
+Modules, one idea each:
+
+* :mod:`~oasis_helpers.training.fitting`: :func:`fit` and what it returns
+  (:class:`FitResult`) or raises;
+* :mod:`~oasis_helpers.training.configuration`: a run's configuration, the folder it is
+  filed under, and the check before a resume (:class:`ConfigMismatchError`);
+* :mod:`~oasis_helpers.training.run_files`: the files of a run folder, its state and its
+  history (:func:`read_history`);
+* :mod:`~oasis_helpers.training.settings`: the series' training defaults
+  (:data:`DEFAULT_TRAINING`) and :func:`fit_with_settings`;
+* :mod:`~oasis_helpers.training.summary`: what notebook 03 reports
+  (:func:`vqvae_summary`).
+
+Every public name is re-exported here: ``training.fit``, ``training.BACKUP_DIR``, ...
+"""
+
+from oasis_helpers.training.configuration import (
+    RESUMABLE_SETTINGS,
+    ConfigMismatchError,
+    config_run_dir,
+    configuration_differences,
+    format_differences,
+    json_normalised,
+    run_configuration,
+)
+from oasis_helpers.training.fitting import (
+    LR_SCHEDULES,
+    BudgetStopWarning,
+    FitResult,
+    TrainingDivergedError,
+    fit,
+)
+from oasis_helpers.training.run_files import (
+    BACKUP_DIR,
+    BEST_MODEL,
+    CONFIG_FILE,
+    CSV_LOG,
+    LAST_MODEL,
+    RUN_CONFIG,
+    STATE_FILE,
+    TENSORBOARD_DIR,
+    read_history,
+)
+from oasis_helpers.training.settings import DEFAULT_TRAINING, TRAINING_SETTINGS, fit_with_settings
+from oasis_helpers.training.summary import vqvae_summary
+
+__all__ = [
+    "BACKUP_DIR",
+    "BEST_MODEL",
+    "CONFIG_FILE",
+    "CSV_LOG",
+    "DEFAULT_TRAINING",
+    "LAST_MODEL",
+    "LR_SCHEDULES",
+    "RESUMABLE_SETTINGS",
+    "RUN_CONFIG",
+    "STATE_FILE",
+    "TENSORBOARD_DIR",
+    "TRAINING_SETTINGS",
+    "BudgetStopWarning",
+    "ConfigMismatchError",
+    "FitResult",
+    "TrainingDivergedError",
+    "config_run_dir",
+    "configuration_differences",
+    "fit",
+    "fit_with_settings",
+    "format_differences",
+    "json_normalised",
+    "read_history",
+    "run_configuration",
+    "vqvae_summary",
+]
