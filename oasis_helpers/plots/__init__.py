@@ -24,7 +24,8 @@ Modules, one idea each:
   slices (notebook 03);
 * :mod:`~oasis_helpers.plots.prior`: the PixelCNN prior: receptive fields, bits per code,
   NLL maps (notebook 04);
-* :mod:`~oasis_helpers.plots.tables`: :func:`markdown_table`.
+* :mod:`~oasis_helpers.plots.tables`: :func:`markdown_table`;
+* :mod:`~oasis_helpers.plots.source`: :func:`show_source`, the package's own code on the page.
 
 Every public name is re-exported here: ``plots.show_slices``, ``plots.LivePlot``, ...
 """
@@ -52,6 +53,7 @@ from oasis_helpers.plots.slices import (
     show_slices,
     split_grid,
 )
+from oasis_helpers.plots.source import show_source, source_text
 from oasis_helpers.plots.tables import markdown_table
 from oasis_helpers.plots.training_curves import HISTORY_PANELS, LivePlot, plot_history
 
@@ -83,6 +85,8 @@ __all__ = [
     "show_codebook",
     "show_patches",
     "show_slices",
+    "show_source",
+    "source_text",
     "source_title",
     "split_grid",
 ]
