@@ -91,6 +91,9 @@ def test_vqvae_trainer_trains_the_chosen_variant_in_a_folder_of_its_own(tmp_path
     assert (size_picker.value, dim_picker.value, beta_slider.value) == (8, 4, 0.25)
 
     size_picker.value, beta_slider.value = 32, 0.5
+    # the widget trains for at most the slider's minutes: the most it allows, so that a
+    # loaded machine still finishes the one epoch the settings ask for
+    minutes_slider.value = minutes_slider.max
     button.click()
     config = dict(model_config, num_embeddings=32, embedding_dim=4, commitment_cost=0.5)
     folder = training.config_run_dir(tmp_path, config, settings)
