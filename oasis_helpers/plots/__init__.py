@@ -26,6 +26,8 @@ Modules, one idea each:
   NLL maps (notebook 04);
 * :mod:`~oasis_helpers.plots.tables`: :func:`markdown_table`;
 * :mod:`~oasis_helpers.plots.source`: :func:`show_source`, the package's own code on the page.
+* :mod:`~oasis_helpers.plots.diagrams`: the series' diagrams (roadmap, VQ-VAE gradients, gated
+  block, restoration pipeline), committed as ``docs/*.png`` by :func:`save_diagrams`.
 
 Every public name is re-exported here: ``plots.show_slices``, ``plots.LivePlot``, ...
 """
@@ -40,6 +42,14 @@ from oasis_helpers.plots.codebooks import (
     show_patches,
 )
 from oasis_helpers.plots.codes import PART_COLOURS, plot_code_grids, plot_numbers_per_slice
+from oasis_helpers.plots.diagrams import (
+    DIAGRAMS,
+    draw_gated_block,
+    draw_restoration_pipeline,
+    draw_roadmap,
+    draw_vqvae_gradients,
+    save_diagrams,
+)
 from oasis_helpers.plots.figures import save_figure, source_title
 from oasis_helpers.plots.prior import plot_bits_per_code, plot_nll_maps, plot_receptive_fields
 from oasis_helpers.plots.reconstructions import plot_best_and_worst, plot_reconstruction_metrics
@@ -89,4 +99,10 @@ __all__ = [
     "source_text",
     "source_title",
     "split_grid",
+    "DIAGRAMS",
+    "draw_gated_block",
+    "draw_restoration_pipeline",
+    "draw_roadmap",
+    "draw_vqvae_gradients",
+    "save_diagrams",
 ]
