@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from oasis_helpers import plots
-from oasis_helpers.plots import diagrams
+from oasis_helpers.plots import diagram_kit, diagrams
 
 pytestmark = pytest.mark.usefixtures("close_figures")
 
@@ -52,7 +52,7 @@ def _layout_problems(figure) -> list[str]:
     problems = []
     for text in texts:
         extent, words = extents[id(text)], repr(text.get_text())
-        if text.get_fontsize() < diagrams.MIN_FONT_SIZE:
+        if text.get_fontsize() < diagram_kit.MIN_FONT_SIZE:
             problems.append(f"{text.get_fontsize()} pt: {words}")
         if not (frame.x0 <= extent.x0 and extent.x1 <= frame.x1 + 0.5):
             problems.append(f"leaves the figure: {words}")
@@ -81,7 +81,7 @@ def _notebook_code(stem: str) -> str:
 @pytest.mark.parametrize("name", list(diagrams.DIAGRAMS))
 def test_every_diagram_is_900_pixels_wide_with_readable_text_that_nothing_hides(name):
     figure = diagrams.DIAGRAMS[name]()
-    assert figure.get_figwidth() * diagrams.DPI == 900
+    assert figure.get_figwidth() * diagram_kit.DPI == 900
     assert _layout_problems(figure) == []
 
 
@@ -90,8 +90,8 @@ def test_the_layout_check_finds_small_overlapping_and_escaping_text():
     axis = figure.axes[0]
     title = next(text for text in figure.axes[0].texts if text.get_text() == "01 · data loader")
     axis.text(*title.get_position(), "01 · data loader", size=8)  # small, on the first title
-    axis.text(diagrams.WIDTH - 0.1, 0.2, "past the edge")
-    diagrams._box(axis, (7.0, 0.05, 0.4, 0.3), "too long for its box")
+    axis.text(diagram_kit.WIDTH - 0.1, 0.2, "past the edge")
+    diagram_kit.box(axis, (7.0, 0.05, 0.4, 0.3), "too long for its box")
     problems = "\n".join(_layout_problems(figure))
     assert "8.0 pt: '01 · data loader'" in problems
     assert "leaves its box: 'too long for its box'" in problems

@@ -26,6 +26,7 @@ Modules, one idea each:
   NLL maps (notebook 04);
 * :mod:`~oasis_helpers.plots.tables`: :func:`markdown_table`;
 * :mod:`~oasis_helpers.plots.source`: :func:`show_source`, the package's own code on the page.
+* :mod:`~oasis_helpers.plots.diagram_kit`: boxes, arrows and labels the diagrams are drawn with;
 * :mod:`~oasis_helpers.plots.diagrams`: the series' diagrams (roadmap, VQ-VAE gradients, gated
   block, restoration pipeline), committed as ``docs/*.png`` by :func:`save_diagrams`.
 

@@ -2,9 +2,9 @@
 five notebooks, the VQ-VAE's gradient paths, the gated PixelCNN block and notebook 05's
 restoration pipeline.
 
-Each ``draw_<name>()`` returns a ``Figure`` :data:`WIDTH` inches wide, which
-:func:`save_diagrams` saves at :data:`DPI` as ``<name>.png`` of 900 pixels, the width of a
-notebook cell, with no text smaller than :data:`MIN_FONT_SIZE` points. The committed
+Each ``draw_<name>()`` returns a ``Figure`` :data:`kit.WIDTH` inches wide, which
+:func:`save_diagrams` saves at :data:`kit.DPI` as ``<name>.png`` of 900 pixels, the width of a
+notebook cell, with no text smaller than :data:`kit.MIN_FONT_SIZE` points. The committed
 copies are in ``docs/`` (the README and the notebooks show them); ``python
 docs/draw_diagrams.py`` draws them again.
 
@@ -18,11 +18,11 @@ notebooks, so that a diagram cannot drift from the code.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from oasis_helpers.plots import diagram_kit as kit
 from oasis_helpers.plots.figures import _plt
 
 __all__ = [
@@ -34,11 +34,6 @@ __all__ = [
     "save_diagrams",
 ]
 
-#: Width of every diagram in inches, and the resolution it is saved at: 900 pixels.
-WIDTH = 9.0
-DPI = 100
-#: No text of a diagram is smaller than this (points), so that it reads at 900 pixels.
-MIN_FONT_SIZE = 9.0
 
 #: The package's values that the diagrams state, in one place; the tests compare each with
 #: the package's own constant (named in the comment).
@@ -63,189 +58,6 @@ SHOWN = {
     "median_size": 5,  # anomaly.DEFAULT_MEDIAN_SIZE
 }
 
-_TEXT = 10.0  # box text
-_SMALL = 9.0  # annotations and box details
-_MONO = "DejaVu Sans Mono"
-
-FORWARD, GRADIENT, UPDATE = "#222222", "#c0392b", "#1b7f3b"
-_ARROWS = {  # colour, line style, width
-    "forward": (FORWARD, "-", 1.3),
-    "gradient": (GRADIENT, (0, (4, 2)), 1.6),
-    "update": (UPDATE, (0, (1, 1.5)), 1.8),
-}
-_KINDS = {  # face, edge
-    "tensor": ("#ffffff", "#555555"),
-    "layer": ("#dbe8f5", "#2c5f8a"),
-    "loss": ("#fbe3d3", "#b4541b"),
-    "codebook": ("#ece4f7", "#6a4c93"),
-    "shift": ("#fff1bf", "#9a7600"),
-    "files": ("#f3f3f3", "#8a8a8a"),
-    "threshold": ("#e3f2e6", "#1b7f3b"),
-}
-
-
-def _listed(values) -> str:
-    """``(1, 2, 4, 8)`` as ``"1, 2, 4, 8"``."""
-    return ", ".join(f"{value:g}" for value in values)
-
-
-# ----------------------------------------------------------------------------------------------
-# Drawing pieces: a canvas in inches, boxes with anchors, arrows along polylines, labels
-# ----------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class _Box:
-    """A box by its lower-left corner and size, in inches, with anchors on its edges."""
-
-    x: float
-    y: float
-    width: float
-    height: float
-
-    @property
-    def cx(self) -> float:
-        return self.x + self.width / 2
-
-    @property
-    def cy(self) -> float:
-        return self.y + self.height / 2
-
-    def left(self, dy: float = 0.0):
-        return (self.x, self.cy + dy)
-
-    def right(self, dy: float = 0.0):
-        return (self.x + self.width, self.cy + dy)
-
-    def top(self, dx: float = 0.0):
-        return (self.cx + dx, self.y + self.height)
-
-    def bottom(self, dx: float = 0.0):
-        return (self.cx + dx, self.y)
-
-
-def _canvas(height: float):
-    """A figure ``WIDTH x height`` inches whose one axis counts inches from the lower left."""
-    figure = _plt().figure(figsize=(WIDTH, height), dpi=DPI)
-    axis = figure.add_axes((0, 0, 1, 1))
-    axis.set(xlim=(0, WIDTH), ylim=(0, height))
-    axis.set_axis_off()
-    return figure, axis
-
-
-_CENTRED = {"ha": "center", "va": "center"}
-_HEAD = {"arrowstyle": "-|>", "mutation_scale": 13, "shrinkA": 0, "shrinkB": 0, "zorder": 1}
-
-
-def _box(axis, geometry, text="", kind="layer", title=None, size=_SMALL, **options) -> _Box:
-    """A rounded box ``geometry = (x, y, width, height)`` with centred ``text``, below a bold
-    ``title`` when given.
-
-    The patch's ``gid`` is ``kind:number`` and that of its texts ``kind:number:text``, so
-    that a test can check that every text stays inside its box.
-    """
-    from matplotlib.patches import FancyBboxPatch
-
-    box = _Box(*geometry)
-    face, edge = _KINDS[kind]
-    gid = f"{kind}:{len(axis.patches)}"
-    style = {"boxstyle": "round,pad=0,rounding_size=0.07", "linewidth": 1.3, "zorder": 2}
-    patch = FancyBboxPatch((box.x, box.y), box.width, box.height, fc=face, ec=edge, **style)
-    axis.add_patch(patch)
-    patch.set_gid(gid)
-    centre, top = box.cy, box.y + box.height
-    if title:
-        bold = {"size": _TEXT + 0.5, "weight": "bold", **_CENTRED}
-        axis.text(box.cx, top - 0.2, title, zorder=3, gid=f"{gid}:text", **bold)
-        centre = box.y + (box.height - 0.3) / 2
-    if text:
-        options = {"linespacing": 1.35, **_CENTRED, **options}
-        axis.text(box.cx, centre, text, size=size, zorder=3, gid=f"{gid}:text", **options)
-    return box
-
-
-def _adder(axis, centre, radius: float = 0.13) -> _Box:
-    """A ``+`` node at ``centre``, returned as a box for its anchors."""
-    from matplotlib.patches import Circle
-
-    axis.add_patch(Circle(centre, radius, facecolor="white", edgecolor=FORWARD, lw=1.3, zorder=2))
-    axis.text(*centre, "+", size=12, zorder=3, gid="operator", **_CENTRED)
-    return _Box(centre[0] - radius, centre[1] - radius, 2 * radius, 2 * radius)
-
-
-def _arrow(axis, *points, style: str = "forward"):
-    """A line through ``points`` (inches) in ``style`` (:data:`_ARROWS`), its head at the end."""
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import FancyArrowPatch
-
-    colour, line_style, width = _ARROWS[style]
-    xs, ys = zip(*points, strict=True)
-    axis.add_line(Line2D(xs, ys, color=colour, linestyle=line_style, linewidth=width, zorder=1))
-    end = np.asarray(points[-1], float)
-    direction = end - np.asarray(points[-2], float)
-    start = end - 0.01 * direction / np.linalg.norm(direction)  # the head alone, solid
-    head = FancyArrowPatch(tuple(start), tuple(end), color=colour, linewidth=width, **_HEAD)
-    axis.add_patch(head)
-    head.set_gid(f"arrow:{style}")
-
-
-def _label(axis, x, y, text, size=_SMALL, background=False, **options):
-    """A free annotation; on a white ``background`` it reads over lines."""
-    options = {"linespacing": 1.3, **_CENTRED, **options}
-    if background:
-        options["bbox"] = {"facecolor": "white", "edgecolor": "none", "pad": 1.0}
-    return axis.text(x, y, text, size=size, zorder=4, gid="label", **options)
-
-
-def _legend(axis, y, entries, x=0.2, spacing=0.3):
-    """A legend row at height ``y``: ``(style, text)`` entries, a line sample each (or none)."""
-    renderer = axis.figure.canvas.get_renderer()
-    inches = axis.figure.dpi_scale_trans.inverted()
-    for style, text in entries:
-        if style is not None:
-            _arrow(axis, (x, y), (x + 0.45, y), style=style)
-            x += 0.55
-        label = _label(axis, x, y, text, ha="left")
-        x += label.get_window_extent(renderer).transformed(inches).width + spacing
-
-
-def _grid_icon(axis, x, y, cell, colours, marks=None, edge="white") -> _Box:
-    """A small code grid, row 0 on top: ``colours[i][j]`` fills cell ``(i, j)``, and a red
-    frame marks the cells where ``marks[i][j]``."""
-    from matplotlib.patches import Rectangle
-
-    rows, columns = len(colours), len(colours[0])
-    for row in range(rows):
-        for column in range(columns):
-            corner = (x + column * cell, y + (rows - 1 - row) * cell)
-            fill = colours[row][column]
-            axis.add_patch(Rectangle(corner, cell, cell, fc=fill, ec=edge, lw=0.6, zorder=2))
-            if marks is not None and marks[row][column]:
-                frame = Rectangle(corner, cell, cell, fc="none", ec=GRADIENT, lw=1.6, zorder=3)
-                axis.add_patch(frame)
-    return _Box(x, y, columns * cell, rows * cell)
-
-
-def _slice_icon(axis, box: _Box, lesion: str | None = None):
-    """A schematic slice filling ``box``: a grey brain on black, ``lesion`` None, ``"bright"``
-    (a bright blob in it) or ``"map"`` (black but for the blob, as an anomaly map)."""
-    from matplotlib.patches import Ellipse, Rectangle
-
-    axis.add_patch(Rectangle((box.x, box.y), box.width, box.height, color="black", zorder=2))
-    if lesion != "map":
-        for scale, grey in ((0.8, "0.55"), (0.5, "0.75")):
-            size = (box.width * scale * 0.85, box.height * scale)
-            axis.add_patch(Ellipse((box.cx, box.cy), *size, color=grey, zorder=2))
-    if lesion is not None:
-        centre = (box.cx + box.width * 0.14, box.cy + box.height * 0.14)
-        colour = "#ffe680" if lesion == "map" else "white"
-        axis.add_patch(Ellipse(centre, box.width * 0.2, box.height * 0.16, color=colour, zorder=3))
-
-
-# ----------------------------------------------------------------------------------------------
-# 1. The roadmap of the series
-# ----------------------------------------------------------------------------------------------
-#: The series as the roadmap draws it, per notebook: its folder under ``run_dir``, title,
-#: one-line purpose, what it writes to its folder, and what the next notebook takes from
-#: the ones before (``passes_on``; ``passed_files``: the files among it).
 ROADMAP = (
     {
         "stem": "01_data_loader",
@@ -314,34 +126,38 @@ def draw_roadmap():
     what each notebook writes to ``runs/<run>/NN_name/``; each ends with its ``metrics.json``.
     """
     height = 6.1
-    figure, axis = _canvas(height)
+    figure, axis = kit.canvas(height)
     left, width, box_height, gap = 0.45, 4.35, 0.64, 0.48
     files_x, files_width = 5.25, 3.5
-    bold = {"size": _TEXT, "weight": "bold"}
-    _label(axis, left + width / 2, height - 0.22, "notebook: what it teaches", **bold)
-    _label(axis, files_x + files_width / 2, height - 0.22, "writes to runs/<run>/NN_name/", **bold)
+    bold = {"size": kit.TEXT, "weight": "bold"}
+    kit.label(axis, left + width / 2, height - 0.22, "notebook: what it teaches", **bold)
+    kit.label(
+        axis, files_x + files_width / 2, height - 0.22, "writes to runs/<run>/NN_name/", **bold
+    )
     boxes, top = [], height - 0.45
     for step in ROADMAP:
         y = top - box_height
-        box = _box(axis, (left, y, width, box_height), step["purpose"], title=step["title"])
+        box = kit.box(axis, (left, y, width, box_height), step["purpose"], title=step["title"])
         files = _file_lines(step["writes"])
-        files = _box(axis, (files_x, y, files_width, box_height), files, "files", family=_MONO)
-        _arrow(axis, box.right(), files.left())
+        files = kit.box(
+            axis, (files_x, y, files_width, box_height), files, "files", family=kit.MONO
+        )
+        kit.arrow(axis, box.right(), files.left())
         boxes.append(box)
         top = y - gap
     arrow_x = left + 0.3
     for step, upper, lower in zip(ROADMAP, boxes, boxes[1:], strict=False):
-        _arrow(axis, upper.bottom(arrow_x - upper.cx), lower.top(arrow_x - lower.cx))
+        kit.arrow(axis, upper.bottom(arrow_x - upper.cx), lower.top(arrow_x - lower.cx))
         middle = (upper.y + lower.y + lower.height) / 2
-        family = _MONO if step["passed_files"] else None
-        _label(axis, arrow_x + 0.15, middle, step["passes_on"], ha="left", family=family)
+        family = kit.MONO if step["passed_files"] else None
+        kit.label(axis, arrow_x + 0.15, middle, step["passes_on"], ha="left", family=family)
     three, five = boxes[2], boxes[4]  # notebook 05 reads notebook 03's files too
-    _arrow(axis, three.left(), (0.2, three.cy), (0.2, five.cy), five.left())
+    kit.arrow(axis, three.left(), (0.2, three.cy), (0.2, five.cy), five.left())
     note = (
         "run_dir = runs/<run> (default runs/demo); a notebook that misses an earlier one's "
         "file says which notebook to run first"
     )
-    _label(axis, WIDTH / 2, 0.2, note)
+    kit.label(axis, kit.WIDTH / 2, 0.2, note)
     return figure
 
 
@@ -360,77 +176,83 @@ def draw_vqvae_gradients():
     gradient). ``commitment_loss = beta * mean((z_e - sg[e_k])^2)`` moves the encoder.
     """
     height = 5.9
-    figure, axis = _canvas(height)
+    figure, axis = kit.canvas(height)
     legend = [
         ("forward", "forward pass"),
         ("gradient", "gradient"),
         ("update", "EMA update (no gradient)"),
         (None, r"$\mathrm{sg}[\cdot]$: stop-gradient, a constant for the gradient"),
     ]
-    _legend(axis, height - 0.28, legend)
+    kit.legend(axis, height - 0.28, legend)
     row, big = 3.62, {"kind": "tensor", "size": 12}
     lookup = r"$k = \mathrm{argmin}_j\ \|z_e - e_j\|^2$" "\n" r"$z_q = e_k$  (argmin: no gradient)"
-    x = _box(axis, (0.2, row - 0.25, 0.55, 0.5), r"$x$", **big)
-    encoder = _box(axis, (1.05, row - 0.4, 1.1, 0.8), "encoder", size=_TEXT)
-    z_e = _box(axis, (2.45, row - 0.25, 0.6, 0.5), r"$z_e$", **big)
-    nearest = _box(
+    x = kit.box(axis, (0.2, row - 0.25, 0.55, 0.5), r"$x$", **big)
+    encoder = kit.box(axis, (1.05, row - 0.4, 1.1, 0.8), "encoder", size=kit.TEXT)
+    z_e = kit.box(axis, (2.45, row - 0.25, 0.6, 0.5), r"$z_e$", **big)
+    nearest = kit.box(
         axis, (3.33, row - 0.6, 2.17, 1.2), lookup, "codebook", "quantizer: nearest code"
     )
-    z_q = _box(axis, (5.75, row - 0.25, 0.6, 0.5), r"$z_q$", **big)
-    decoder = _box(axis, (6.65, row - 0.4, 1.1, 0.8), "decoder", size=_TEXT)
-    x_hat = _box(axis, (8.1, row - 0.25, 0.6, 0.5), r"$\hat{x}$", **big)
+    z_q = kit.box(axis, (5.75, row - 0.25, 0.6, 0.5), r"$z_q$", **big)
+    decoder = kit.box(axis, (6.65, row - 0.4, 1.1, 0.8), "decoder", size=kit.TEXT)
+    x_hat = kit.box(axis, (8.1, row - 0.25, 0.6, 0.5), r"$\hat{x}$", **big)
     chain = [x, encoder, z_e, nearest, z_q, decoder, x_hat]
     for before, after in zip(chain, chain[1:], strict=False):
-        _arrow(axis, before.right(), after.left())
+        kit.arrow(axis, before.right(), after.left())
     back = -0.14  # gradients run below the forward arrows, right to left
     for later, earlier in [(x_hat, decoder), (decoder, z_q), (z_e, encoder)]:
-        _arrow(axis, later.left(back), earlier.right(back), style="gradient")
+        kit.arrow(axis, later.left(back), earlier.right(back), style="gradient")
     difference = r"$\mathrm{mean}((x - \hat{x})^2)$"
-    reconstruction = _box(axis, (6.75, 4.57, 2.05, 0.62), difference, "loss", "reconstruction_loss")
-    _arrow(axis, x_hat.top(-0.1), (x_hat.cx - 0.1, reconstruction.y))
-    _arrow(axis, (x_hat.cx + 0.1, reconstruction.y), x_hat.top(0.1), style="gradient")
+    reconstruction = kit.box(
+        axis, (6.75, 4.57, 2.05, 0.62), difference, "loss", "reconstruction_loss"
+    )
+    kit.arrow(axis, x_hat.top(-0.1), (x_hat.cx - 0.1, reconstruction.y))
+    kit.arrow(axis, (x_hat.cx + 0.1, reconstruction.y), x_hat.top(0.1), style="gradient")
     lane = 4.5  # straight-through: past the quantizer, from z_q to z_e
-    _arrow(axis, z_q.top(), (z_q.cx, lane), (z_e.cx, lane), z_e.top(), style="gradient")
+    kit.arrow(axis, z_q.top(), (z_q.cx, lane), (z_e.cx, lane), z_e.top(), style="gradient")
     straight_through = (
         r"straight-through: the quantizer passes on $z_q = z_e + \mathrm{sg}[z_q - z_e]$,"
         "\n"
         r"so the gradient at $z_q$ is copied to $z_e$"
     )
-    _label(axis, (z_e.cx + z_q.cx) / 2, lane + 0.3, straight_through)
+    kit.label(axis, (z_e.cx + z_q.cx) / 2, lane + 0.3, straight_through)
     shape = rf"$[K, D] = [{SHOWN['num_embeddings']}, {SHOWN['embedding_dim']}]$"
     title = r"codebook $e_1 \ldots e_K$"
-    codebook = _box(axis, (nearest.cx - 0.75, 2.07, 1.5, 0.62), shape, "codebook", title)
-    _arrow(axis, codebook.top(), nearest.bottom())
+    codebook = kit.box(axis, (nearest.cx - 0.75, 2.07, 1.5, 0.62), shape, "codebook", title)
+    kit.arrow(axis, codebook.top(), nearest.bottom())
     link = 2.38
-    _arrow(axis, z_e.bottom(0.13), (z_e.cx + 0.13, link), codebook.left(), style="update")
+    kit.arrow(axis, z_e.bottom(0.13), (z_e.cx + 0.13, link), codebook.left(), style="update")
     ema = (
         rf"EMA ('ema', the default; decay {SHOWN['ema_decay']:g}): each $e_k$ moves"
         "\n"
         r"to the moving average of the $z_e$ assigned to it"
     )
-    _label(axis, codebook.cx, 1.72, ema)
+    kit.label(axis, codebook.cx, 1.72, ema)
     commitment = (
         r"$\beta\ \mathrm{mean}((z_e - \mathrm{sg}[e_k])^2)$, "
         rf"$\beta = {SHOWN['commitment_cost']:g}$"
         "\n"
         r"moves the encoder: keeps $z_e$ near its code"
     )
-    commitment = _box(axis, (0.2, 0.62, 3.05, 0.85), commitment, "loss", "commitment_loss")
-    _arrow(axis, commitment.top(z_e.cx - 0.13 - commitment.cx), z_e.bottom(-0.13), style="gradient")
+    commitment = kit.box(axis, (0.2, 0.62, 3.05, 0.85), commitment, "loss", "commitment_loss")
+    kit.arrow(
+        axis, commitment.top(z_e.cx - 0.13 - commitment.cx), z_e.bottom(-0.13), style="gradient"
+    )
     codebook_text = (
         r"$\mathrm{mean}((\mathrm{sg}[z_e] - e_k)^2)$" "\n" r"moves each code toward its $z_e$"
     )
     codebook_loss = (5.7, 0.62, 3.1, 0.85)
-    codebook_loss = _box(axis, codebook_loss, codebook_text, "loss", "codebook_loss ('standard')")
+    codebook_loss = kit.box(
+        axis, codebook_loss, codebook_text, "loss", "codebook_loss ('standard')"
+    )
     riser = (codebook_loss.x + 0.3, link)
     start = codebook_loss.top(riser[0] - codebook_loss.cx)
     end = codebook.right(link - codebook.cy)
-    _arrow(axis, start, riser, end, style="gradient")
+    kit.arrow(axis, start, riser, end, style="gradient")
     total = (
         "loss = reconstruction_loss + quantizer_loss, where quantizer_loss is\n"
         "codebook_loss + commitment_loss ('standard') or commitment_loss alone ('ema')"
     )
-    _label(axis, WIDTH / 2, 0.25, total)
+    kit.label(axis, kit.WIDTH / 2, 0.25, total)
     return figure
 
 
@@ -456,38 +278,38 @@ def _receptive_field_inset(axis, centre_x, bottom):
         for row, column in offsets:
             colours[rows.index(row)][columns.index(column)] = _FIELD_COLOURS[stack]
     left = centre_x - cell * len(columns) / 2
-    grid = _grid_icon(axis, left, bottom + 0.5, cell, colours, edge="0.6")
+    grid = kit.grid_icon(axis, left, bottom + 0.5, cell, colours, edge="0.6")
     star_row = len(rows) - 1 - rows.index(0)
     star = (grid.x + (columns.index(0) + 0.5) * cell, grid.y + (star_row + 0.5) * cell)
-    axis.plot(*star, "*", color=GRADIENT, markersize=11, zorder=4)
-    _label(axis, centre_x, grid.y + grid.height + 0.2, "block 1's h out at ★ sees:")
-    _label(axis, centre_x, bottom + 0.2, "blue: via down_shift\nyellow: via right_shift")
+    axis.plot(*star, "*", color=kit.GRADIENT, markersize=11, zorder=4)
+    kit.label(axis, centre_x, grid.y + grid.height + 0.2, "block 1's h out at ★ sees:")
+    kit.label(axis, centre_x, bottom + 0.2, "blue: via down_shift\nyellow: via right_shift")
 
 
 def _block_header(axis, height):
     """The gated block's title and the settings it is drawn with."""
     title = f"GatedBlock: one of the prior's L = {SHOWN['num_layers']} blocks"
-    _label(
+    kit.label(
         axis,
-        WIDTH / 2,
+        kit.WIDTH / 2,
         height - 0.22,
         f"{title} (oasis_helpers.prior.model)",
-        size=_TEXT + 1,
+        size=kit.TEXT + 1,
         weight="bold",
     )
     settings = (
         f"C = {SHOWN['hidden_channels']} channels, k = {SHOWN['kernel_size']}, n = k // 2; "
-        f"dilation d: ({_listed(SHOWN['dilations'])}) over the blocks; each gate splits 2C "
+        f"dilation d: ({kit.listed(SHOWN['dilations'])}) over the blocks; each gate splits 2C "
         "channels into [a, b];\nno masked kernels: causal by zero padding and the two shifts"
     )
-    _label(axis, WIDTH / 2, height - 0.55, settings)
+    kit.label(axis, kit.WIDTH / 2, height - 0.55, settings)
 
 
 def _position_network(axis, left, width):
     """The position network, top to bottom; returns the box of its features ``f``."""
     title = "position network\n(shared by all blocks)"
-    _label(axis, left + width / 2, 5.55, title, weight="bold")
-    frequencies = _listed(SHOWN["feature_frequencies"])
+    kit.label(axis, left + width / 2, 5.55, title, weight="bold")
+    frequencies = kit.listed(SHOWN["feature_frequencies"])
     features = SHOWN["position_features"]
     stages = [
         (4.45, 0.72, "grid coordinates\n" r"$i/(h-1),\ j/(w-1)$" "\nand slice height", "tensor"),
@@ -501,9 +323,9 @@ def _position_network(axis, left, width):
         (1.9, 0.55, f"position_features\nDense({features}, tanh)", "layer"),
         (1.1, 0.5, f"f: [B, h, w, {features}]", "tensor"),
     ]
-    boxes = [_box(axis, (left, y, width, size), text, kind) for y, size, text, kind in stages]
+    boxes = [kit.box(axis, (left, y, width, size), text, kind) for y, size, text, kind in stages]
     for upper, lower in zip(boxes, boxes[1:], strict=False):
-        _arrow(axis, upper.bottom(), lower.top())
+        kit.arrow(axis, upper.bottom(), lower.top())
     return boxes[-1]
 
 
@@ -522,60 +344,62 @@ def draw_gated_block():
     shared features ``f`` that give each block's gate biases.
     """
     height = 8.45
-    figure, axis = _canvas(height)
+    figure, axis = kit.canvas(height)
     _block_header(axis, height)
     vx, gx, hx, px = 0.2, 2.62, 4.72, 7.32  # left edges: vertical, gap, horizontal, position
     column, gap = 2.2, 1.88  # widths
     gate = r"$\tanh(a) \odot \sigma(b)$"
     # the vertical stack, bottom to top
     v_in = "v: vertical stack\nblock 1: Embedding(K, C)(codes)"
-    v_in = _box(axis, (vx, 0.45, column, 0.6), v_in, "tensor")
+    v_in = kit.box(axis, (vx, 0.45, column, 0.6), v_in, "tensor")
     v_conv = "(n+1) × k kernel, dilation d;\nzero-padded n·d rows above,\nn·d columns either side"
-    v_conv = _box(axis, (vx, 1.6, column, 0.95), v_conv, title="vertical_conv")
-    v_add = _adder(axis, (v_in.cx, 3.1))
-    v_gate = _box(axis, (vx, 4.85, column, 0.6), gate, title="gate", size=_TEXT)
-    v_out = _box(axis, (vx, 7.0, column, 0.55), "v out: the next block's v", "tensor")
+    v_conv = kit.box(axis, (vx, 1.6, column, 0.95), v_conv, title="vertical_conv")
+    v_add = kit.adder(axis, (v_in.cx, 3.1))
+    v_gate = kit.box(axis, (vx, 4.85, column, 0.6), gate, title="gate", size=kit.TEXT)
+    v_out = kit.box(axis, (vx, 7.0, column, 0.55), "v out: the next block's v", "tensor")
     for lower, upper in [(v_in, v_conv), (v_conv, v_add), (v_add, v_gate), (v_gate, v_out)]:
-        _arrow(axis, lower.top(), upper.bottom())
+        kit.arrow(axis, lower.top(), upper.bottom())
     branch = 3.85
-    _label(axis, v_in.cx - 0.1, branch, r"$v_{pre}$: 2C", ha="right")
-    _label(axis, v_in.cx + 0.1, 5.95, "C channels", ha="left")
+    kit.label(axis, v_in.cx - 0.1, branch, r"$v_{pre}$: 2C", ha="right")
+    kit.label(axis, v_in.cx + 0.1, 5.95, "C channels", ha="left")
     # the horizontal stack, bottom to top
-    h_in = _box(
+    h_in = kit.box(
         axis, (hx, 0.45, column, 0.6), "h: horizontal stack\nblock 1: the same embedding", "tensor"
     )
-    shift = _box(axis, (hx, 1.25, column, 0.5), "right_shift: one column\n(block 1 only)", "shift")
+    shift = kit.box(
+        axis, (hx, 1.25, column, 0.5), "right_shift: one column\n(block 1 only)", "shift"
+    )
     h_conv = "1 × (n+1) kernel, dilation d;\nzero-padded n·d columns\non the left"
-    h_conv = _box(axis, (hx, 1.95, column, 0.9), h_conv, title="horizontal_conv")
-    h_bias_add = _adder(axis, (h_in.cx, 3.1))
-    h_link_add = _adder(axis, (h_in.cx, 4.5))
-    h_gate = _box(axis, (hx, 4.85, column, 0.6), gate, title="gate", size=_TEXT)
-    h_output = _box(axis, (hx, 5.7, column, 0.5), "Conv 1×1, C", title="horizontal_output")
-    residual = _adder(axis, (h_in.cx, 6.6))
-    h_out = _box(
+    h_conv = kit.box(axis, (hx, 1.95, column, 0.9), h_conv, title="horizontal_conv")
+    h_bias_add = kit.adder(axis, (h_in.cx, 3.1))
+    h_link_add = kit.adder(axis, (h_in.cx, 4.5))
+    h_gate = kit.box(axis, (hx, 4.85, column, 0.6), gate, title="gate", size=kit.TEXT)
+    h_output = kit.box(axis, (hx, 5.7, column, 0.5), "Conv 1×1, C", title="horizontal_output")
+    residual = kit.adder(axis, (h_in.cx, 6.6))
+    h_out = kit.box(
         axis, (hx, 7.0, column, 0.55), "h out: the next block's h\n(last block: the head)", "tensor"
     )
     stack = [h_in, shift, h_conv, h_bias_add, h_link_add, h_gate, h_output, residual, h_out]
     for lower, upper in zip(stack, stack[1:], strict=False):
-        _arrow(axis, lower.top(), upper.bottom())
+        kit.arrow(axis, lower.top(), upper.bottom())
     riser = hx + column + 0.2
-    _arrow(axis, h_in.right(), (riser, h_in.cy), (riser, residual.cy), residual.right())
-    _label(axis, riser + 0.08, 6.25, "residual: + h\n(from block 2)", ha="left")
+    kit.arrow(axis, h_in.right(), (riser, h_in.cy), (riser, residual.cy), residual.right())
+    kit.label(axis, riser + 0.08, 6.25, "residual: + h\n(from block 2)", ha="left")
     # between the stacks: the position biases and the vertical-to-horizontal link
     bias = "vertical_position_bias,\nhorizontal_position_bias:\nDense(2C) each, of f"
-    bias = _box(axis, (gx, 2.75, gap, 0.7), bias)
-    _arrow(axis, bias.left(), v_add.right())
-    _arrow(axis, bias.right(), h_bias_add.left())
-    down = _box(axis, (gx + 0.25, 3.63, gap - 0.5, 0.45), "down_shift: one row", "shift")
-    link = _box(axis, (gx, 4.25, gap, 0.5), "Conv 1×1, 2C", title="vertical_to_horizontal")
-    _arrow(axis, (v_in.cx, branch), down.left(branch - down.cy))
-    axis.plot(v_in.cx, branch, "o", color=FORWARD, markersize=4, zorder=3)
-    _arrow(axis, down.top(), link.bottom())
-    _arrow(axis, link.right(), h_link_add.left())
+    bias = kit.box(axis, (gx, 2.75, gap, 0.7), bias)
+    kit.arrow(axis, bias.left(), v_add.right())
+    kit.arrow(axis, bias.right(), h_bias_add.left())
+    down = kit.box(axis, (gx + 0.25, 3.63, gap - 0.5, 0.45), "down_shift: one row", "shift")
+    link = kit.box(axis, (gx, 4.25, gap, 0.5), "Conv 1×1, 2C", title="vertical_to_horizontal")
+    kit.arrow(axis, (v_in.cx, branch), down.left(branch - down.cy))
+    axis.plot(v_in.cx, branch, "o", color=kit.FORWARD, markersize=4, zorder=3)
+    kit.arrow(axis, down.top(), link.bottom())
+    kit.arrow(axis, link.right(), h_link_add.left())
     _receptive_field_inset(axis, gx + gap / 2, 5.2)
     features = _position_network(axis, px, 1.53)
     bus = 0.22  # under the inputs, up between the stacks
-    _arrow(axis, features.bottom(), (features.cx, bus), (bias.cx, bus), bias.bottom())
+    kit.arrow(axis, features.bottom(), (features.cx, bus), (bias.cx, bus), bias.bottom())
     return figure
 
 
@@ -608,7 +432,7 @@ def _code_icons(size: int = 8):
 def _pipeline_texts() -> dict[str, str]:
     """The texts of the restoration pipeline's boxes, with the package's defaults."""
     smoothing, quantiles = SHOWN["flag_smoothing"], SHOWN["flag_quantiles"]
-    candidates = f"{_listed(quantiles[:-1])} or {quantiles[-1]:g}"
+    candidates = f"{kit.listed(quantiles[:-1])} or {quantiles[-1]:g}"
     median = SHOWN["median_size"]
     return {
         "flag": "the blind-spot model's surprise\n"
@@ -640,46 +464,48 @@ def draw_restoration_pipeline():
     models say about healthy validation slices.
     """
     height = 5.6
-    figure, axis = _canvas(height)
+    figure, axis = kit.canvas(height)
     texts = _pipeline_texts()
     observed, healed, flagged = _code_icons()
     title = "notebook 05: an anomaly map by restoration (anomaly.anomaly_maps)"
-    _label(axis, WIDTH / 2, height - 0.22, title, size=_TEXT + 1, weight="bold")
+    kit.label(axis, kit.WIDTH / 2, height - 0.22, title, size=kit.TEXT + 1, weight="bold")
     icon, cell = 0.72, 0.09
     top, bottom = 4.3, 1.15  # centres of the two rows
     # the top row: slice -> encode -> codes -> flag -> where to heal
-    x = _Box(0.15, top - icon / 2, icon, icon)
-    _slice_icon(axis, x, lesion="bright")
-    encode = _box(
+    x = kit.Box(0.15, top - icon / 2, icon, icon)
+    kit.slice_icon(axis, x, lesion="bright")
+    encode = kit.box(
         axis, (1.1, top - 0.6, 1.15, 1.2), "VQ-VAE encoder,\nnearest code", title="encode"
     )
-    codes = _grid_icon(axis, 2.5, top - icon / 2, cell, observed)
-    flag = _box(axis, (3.45, top - 0.6, 2.25, 1.2), texts["flag"], title="flag")
-    region = _grid_icon(axis, 5.95, top - icon / 2, cell, observed, marks=flagged)
+    codes = kit.grid_icon(axis, 2.5, top - icon / 2, cell, observed)
+    flag = kit.box(axis, (3.45, top - 0.6, 2.25, 1.2), texts["flag"], title="flag")
+    region = kit.grid_icon(axis, 5.95, top - icon / 2, cell, observed, marks=flagged)
     for before, after in [(x, encode), (encode, codes), (codes, flag), (flag, region)]:
-        _arrow(axis, before.right(), after.left())
+        kit.arrow(axis, before.right(), after.left())
     # the thresholds, between the rows
     title = "thresholds: healthy validation slices"
-    thresholds = _box(axis, (2.95, 2.58, 3.85, 0.85), texts["thresholds"], "threshold", title)
-    _arrow(axis, thresholds.top(flag.cx - thresholds.cx), flag.bottom())
+    thresholds = kit.box(axis, (2.95, 2.58, 3.85, 0.85), texts["thresholds"], "threshold", title)
+    kit.arrow(axis, thresholds.top(flag.cx - thresholds.cx), flag.bottom())
     # the bottom row, right to left: heal -> healed codes -> decode -> x_healed -> ... -> map
     title = f"heal (R ≤ {SHOWN['num_restorations']} times)"
-    heal = _box(axis, (7.0, 0.4, 1.85, 1.95), texts["heal"], title=title)
-    _arrow(axis, region.right(), (8.45, region.cy), heal.top(8.45 - heal.cx))
-    _arrow(axis, thresholds.right(), (7.4, thresholds.cy), heal.top(7.4 - heal.cx))
-    healed_codes = _grid_icon(axis, 6.05, bottom - icon / 2, cell, healed)
-    decode = _box(axis, (4.95, bottom - 0.6, 0.9, 1.2), "VQ-VAE\ndecoder", title="decode")
-    x_healed = _Box(4.0, bottom - icon / 2, icon, icon)
-    _slice_icon(axis, x_healed)
-    difference = _box(axis, (2.3, bottom - 0.6, 1.45, 1.2), texts["difference"], title="difference")
-    post = _box(axis, (1.05, bottom - 0.6, 1.05, 1.2), texts["post"], title="post-\nprocess")
-    anomaly_map = _Box(0.15, bottom - icon / 2, icon, icon)
-    _slice_icon(axis, anomaly_map, lesion="map")
+    heal = kit.box(axis, (7.0, 0.4, 1.85, 1.95), texts["heal"], title=title)
+    kit.arrow(axis, region.right(), (8.45, region.cy), heal.top(8.45 - heal.cx))
+    kit.arrow(axis, thresholds.right(), (7.4, thresholds.cy), heal.top(7.4 - heal.cx))
+    healed_codes = kit.grid_icon(axis, 6.05, bottom - icon / 2, cell, healed)
+    decode = kit.box(axis, (4.95, bottom - 0.6, 0.9, 1.2), "VQ-VAE\ndecoder", title="decode")
+    x_healed = kit.Box(4.0, bottom - icon / 2, icon, icon)
+    kit.slice_icon(axis, x_healed)
+    difference = kit.box(
+        axis, (2.3, bottom - 0.6, 1.45, 1.2), texts["difference"], title="difference"
+    )
+    post = kit.box(axis, (1.05, bottom - 0.6, 1.05, 1.2), texts["post"], title="post-\nprocess")
+    anomaly_map = kit.Box(0.15, bottom - icon / 2, icon, icon)
+    kit.slice_icon(axis, anomaly_map, lesion="map")
     chain = [heal, healed_codes, decode, x_healed, difference, post, anomaly_map]
     for before, after in zip(chain, chain[1:], strict=False):
-        _arrow(axis, before.left(bottom - before.cy), after.right())
-    _arrow(axis, x.bottom(), (x.cx, 2.4), (difference.cx, 2.4), difference.top())
-    _label(axis, x.cx, x.y + x.height + 0.17, r"$x$: the slice")
+        kit.arrow(axis, before.left(bottom - before.cy), after.right())
+    kit.arrow(axis, x.bottom(), (x.cx, 2.4), (difference.cx, 2.4), difference.top())
+    kit.label(axis, x.cx, x.y + x.height + 0.17, r"$x$: the slice")
     captions = [
         (codes, r"$z$: its codes"),
         (region, "where to heal"),
@@ -688,7 +514,7 @@ def draw_restoration_pipeline():
         (anomaly_map, "anomaly map"),
     ]
     for box, text in captions:
-        _label(axis, box.cx, box.y - 0.17, text)
+        kit.label(axis, box.cx, box.y - 0.17, text)
     return figure
 
 
@@ -707,8 +533,8 @@ DIAGRAMS = {
 def save_diagrams(folder: str | os.PathLike) -> list[Path]:
     """Draw every diagram of :data:`DIAGRAMS` and save it as ``folder/<name>.png``.
 
-    Saved at :data:`DPI` without cropping, so every file is exactly ``WIDTH * DPI`` = 900
-    pixels wide. Returns the paths, in the order of :data:`DIAGRAMS`.
+    Saved at ``diagram_kit.DPI`` without cropping, so every file is exactly
+    ``WIDTH * DPI`` = 900 pixels wide. Returns the paths, in the order of :data:`DIAGRAMS`.
     """
     plt = _plt()
     folder = Path(folder)
@@ -717,7 +543,7 @@ def save_diagrams(folder: str | os.PathLike) -> list[Path]:
     for name, draw in DIAGRAMS.items():
         figure = draw()
         path = folder / f"{name}.png"
-        figure.savefig(path, dpi=DPI, metadata={"Software": None})
+        figure.savefig(path, dpi=kit.DPI, metadata={"Software": None})
         plt.close(figure)
         paths.append(path)
     return paths
