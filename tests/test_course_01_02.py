@@ -14,10 +14,11 @@ import re
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-STEMS = ("01_data_loader",)
+STEMS = ("01_data_loader", "02_vector_quantizer")
 SECTION = re.compile(r"^## (\d+)\. (.+)$", re.MULTILINE)
 EXERCISE = re.compile(r"^\*\*Exercise (\d+) \(", re.MULTILINE)
 ROADMAP = "![roadmap of the series](../docs/roadmap.png)"
@@ -150,6 +151,42 @@ def _notebook_function(stem: str, name: str, namespace: dict):
                 exec(compile(ast.Module([node], []), f"{stem}:{name}", "exec"), namespace)
                 return namespace[name]
     raise AssertionError(f"{stem} defines no function {name}")
+
+
+def test_notebook_02s_ema_update_is_the_ema_layers_update():
+    """Notebook 02's NumPy ``ema_update`` gives the codebook and statistics of
+    ``VectorQuantizerEMA`` over several steps, unused codes and their drift included."""
+    import keras
+
+    from oasis_helpers.quantizer import VectorQuantizerEMA
+
+    ema_update = _notebook_function("02_vector_quantizer", "ema_update", {"np": np})
+    rng = np.random.default_rng(0)
+    start = rng.normal(size=(6, 3)).astype("float32")
+    decay, epsilon = 0.8, 1e-3  # large: the smoothing shows, and unused codes drift in 40 steps
+    layer = VectorQuantizerEMA(
+        6,
+        3,
+        decay=decay,
+        epsilon=epsilon,
+        init=None,
+        dead_code_steps=None,
+        embeddings_initializer=keras.initializers.Constant(start),
+        seed=0,
+    )
+    layer.build((None, 3))
+    sizes, sums = np.ones(6), start.astype("float64")
+    for _ in range(40):
+        # vectors near codes 0-2 only: codes 3-5 go unused and drift
+        vectors = (start[rng.integers(0, 3, 20)] + rng.normal(0, 0.1, (20, 3))).astype("float32")
+        indices = layer.code_indices(vectors).numpy()
+        layer(vectors, training=True, return_losses=True)
+        sizes, sums, codes = ema_update(sizes, sums, vectors, indices, decay, epsilon)
+        np.testing.assert_allclose(layer.ema_cluster_size.numpy(), sizes, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(layer.ema_embedding_sum.numpy(), sums, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(layer.codebook.numpy(), codes, rtol=1e-4, atol=1e-6)
+    unused = np.linalg.norm(codes[3:], axis=1) / np.linalg.norm(start[3:], axis=1)
+    assert np.all(unused < 0.5), f"unused codes should have drifted toward 0: {unused}"
 
 
 def test_loader_metrics_describe_the_whole_source_and_what_was_loaded():
