@@ -594,10 +594,15 @@ class VectorQuantizerEMA(VectorQuantizer):
 
     so each used code moves to the running (count-weighted) mean of the vectors
     assigned to it. The statistics start at one pseudo-count per code
-    (``ema_cluster_size = 1``, ``ema_embedding_sum = e``): an unused code then keeps
-    its position (count and sum decay together) instead of collapsing to the
-    origin or blowing up, which zero-initialised sums would do. Restarted or
-    data-initialised codes get the same fresh start.
+    (``ema_cluster_size = 1``, ``ema_embedding_sum = e``), so a new code starts where
+    it was put (zero-initialised sums would put it at the origin). Restarted or
+    data-initialised codes get the same fresh start. A code that no vector chooses
+    for ``t`` steps has count ``decay**t`` and sum ``decay**t * e``, so it sits at
+    ``e * decay**t / (decay**t + epsilon)`` (times ``(n + K * epsilon) / n``, about 1):
+    in place while its count is large against ``epsilon``, halfway to the origin once
+    the count has decayed to ``epsilon`` (``t = log(epsilon) / log(decay)``, 224 steps
+    at the defaults), and at the origin soon after. Dead-code restarts
+    (``dead_code_steps``) move it long before that.
 
     Args (beyond :class:`VectorQuantizer`'s):
         decay: ``gamma`` in [0, 1), the EMA decay (paper: 0.99; default 0.95,

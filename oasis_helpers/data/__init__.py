@@ -40,7 +40,8 @@ Modules, one idea each:
 * :mod:`~oasis_helpers.data.slicing`: which axial slices a volume gives and how they are
   framed (the defaults the volume loaders and the demo cohort share);
 * :mod:`~oasis_helpers.data.demo_slices`: the demo cohort as a source;
-* :mod:`~oasis_helpers.data.summary`: :func:`inspect_source` and :func:`describe`;
+* :mod:`~oasis_helpers.data.summary`: :func:`inspect_source`, :func:`describe` and
+  :func:`loader_metrics`;
 * :mod:`~oasis_helpers.data.loading`: :func:`load_slices`, the entry point;
 * :mod:`~oasis_helpers.data.lesion_dir`: :func:`load_lesion_dir`, annotated lesion slices;
 * :mod:`~oasis_helpers.data.pipeline`: ``tf.data`` pipelines, augmentation,
@@ -98,7 +99,7 @@ from oasis_helpers.data.slicing import (
     DEFAULT_SLICES_PER_VOLUME,
     VOLUME_BRAIN_THRESHOLD,
 )
-from oasis_helpers.data.summary import describe, inspect_source
+from oasis_helpers.data.summary import describe, inspect_source, loader_metrics
 from oasis_helpers.data.volumes import (
     VolumeRecord,
     axial_slices,
@@ -148,6 +149,7 @@ __all__ = [
     "load_png_slices",
     "load_slices",
     "load_volume_slices",
+    "loader_metrics",
     "make_dataset",
     "make_file_dataset",
     "mask_values_to_labels",

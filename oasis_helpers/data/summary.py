@@ -1,4 +1,5 @@
-"""What was loaded: :func:`inspect_source` (a summary dict) and :func:`describe` (text)."""
+"""What was loaded: :func:`inspect_source` (a summary dict), :func:`describe` (text) and
+:func:`loader_metrics` (what notebook 01 writes to its ``metrics.json``)."""
 
 from __future__ import annotations
 
@@ -85,3 +86,40 @@ def describe(source: SliceSource) -> str:
         f"ignored files {info['ignored_count']}"
     )
     return "\n".join(lines)
+
+
+def loader_metrics(source: SliceSource, **measured) -> dict:
+    """What notebook 01 writes to ``metrics.json``: the summary later notebooks and tests read.
+
+    ``counts``, ``subjects`` and ``subject_ids`` describe the whole source (every slice and
+    subject found; for a split whose size the source does not know, what was loaded), and
+    ``loaded_counts`` / ``loaded_subjects`` what was loaded (fewer in ``smoke`` mode). The
+    other entries come from :func:`inspect_source`; ``measured`` (timings, pipeline speeds,
+    the run's settings) is added as given.
+    """
+    info = source.info or inspect_source(source)
+
+    def whole_source(key: str, loaded_key: str) -> dict:
+        values = info.get(key) or {}
+        return {
+            split: info[loaded_key][split] if values.get(split) is None else values[split]
+            for split in SPLITS
+        }
+
+    summary = {
+        "layout": source.layout,
+        "label": info["label"],
+        "stand_in": info["stand_in"],
+        "data_dir": str(source.root) if source.root else None,
+        "counts": whole_source("source_counts", "counts"),
+        "subjects": whole_source("source_subjects", "subjects"),
+        "subject_ids": info.get("source_subject_ids") or info["subject_ids"],
+        "loaded_counts": info["counts"],
+        "loaded_subjects": info["subjects"],
+    }
+    for key in (
+        *("image_size", "intensity_min", "intensity_max", "intensity_mean", "has_masks"),
+        *("original_sizes", "resized", "missing_mask_count", "skipped_count", "ignored_count"),
+    ):
+        summary[key] = info[key]
+    return {**summary, **measured}
