@@ -1,5 +1,5 @@
-"""Notebook 03 as a course: its teaching code agrees with the package, and the package code it
-shows still exists.
+"""Notebook 03 as a course: its teaching code agrees with the package, its exercises' solutions
+are hidden, and the package code it shows still exists.
 
 Notebook 03 writes two ideas out by hand, the VQ-VAE loss (``vqvae_loss``) and SSIM
 (``ssim_by_hand``), and says that the package computes the same. These tests take the
@@ -111,7 +111,54 @@ def test_ssim_by_hand_is_the_packages_ssim():
     assert ssim_by_hand(x, x) == pytest.approx(1.0)
 
 
-def test_sections_are_numbered_and_end_with_the_conclusion():
+def _section(cells, heading: str) -> list:
+    """The cells from the markdown cell that opens with ``heading`` to the next ``## ``."""
+    start = next(
+        i for i, c in enumerate(cells) if c.cell_type == "markdown" and c.source.startswith(heading)
+    )
+    end = next(
+        (
+            i
+            for i in range(start + 1, len(cells))
+            if cells[i].cell_type == "markdown" and cells[i].source.startswith("## ")
+        ),
+        len(cells),
+    )
+    return cells[start:end]
+
+
+def _is_hidden_solution(cell) -> bool:
+    return "solution" in cell.metadata.get("tags", []) and cell.metadata.get("jupyter", {}).get(
+        "source_hidden"
+    )
+
+
+def test_every_solution_is_hidden_until_opened():
+    """Exercises: each code cell is a solution, tagged ``solution`` and hidden; each markdown
+    ``<details>`` block opens with a summary and is closed; every exercise has a solution;
+    and no cell outside the exercises is tagged ``solution``."""
+    cells = _cells()
+    exercises = _section(cells, "## 18. Exercises")
+    code_cells = [cell for cell in exercises if cell.cell_type == "code"]
+    assert code_cells and all(_is_hidden_solution(cell) for cell in code_cells)
+    outside = [c for c in cells if c not in exercises and "solution" in c.metadata.get("tags", [])]
+    assert not outside
+
+    markdown = [cell for cell in exercises if cell.cell_type == "markdown"]
+    names = re.findall(r"\*\*Exercise (\d+)", "\n".join(cell.source for cell in markdown))
+    assert names == [str(n) for n in range(1, len(names) + 1)] and 3 <= len(names) <= 5
+    for cell in markdown:
+        opened = cell.source.count("<details>")
+        assert opened == cell.source.count("</details>")
+        assert opened == len(re.findall(r"<details>\s*<summary>[^<]+</summary>", cell.source))
+    for index, cell in enumerate(exercises):
+        if cell.cell_type == "markdown" and "**Exercise" in cell.source:
+            follows = exercises[index + 1] if index + 1 < len(exercises) else None
+            has_code = follows is not None and _is_hidden_solution(follows)
+            assert "<details>" in cell.source or has_code, cell.source[:80]
+
+
+def test_sections_are_numbered_and_end_with_conclusion_exercises_references():
     headings = [
         line
         for cell in _cells()
@@ -121,7 +168,12 @@ def test_sections_are_numbered_and_end_with_the_conclusion():
     ]
     numbers = [int(re.match(r"## (\d+)\. ", line).group(1)) for line in headings]
     assert numbers == list(range(1, len(headings) + 1)), headings
-    assert headings[-1].split(". ", 1)[1] == "Conclusion"
+    assert [line.split(". ", 1)[1] for line in headings[-3:]] == [
+        "Conclusion",
+        "Exercises",
+        "References",
+    ]
+    assert _cells()[-1].source.startswith("## ") and "References" in _cells()[-1].source
 
 
 def test_the_package_code_the_notebook_shows_still_exists():
