@@ -36,7 +36,7 @@ Modules, one idea each:
 The quality of samples (Frechet distance, diversity, memorisation) is measured by
 :mod:`oasis_helpers.metrics`; restoring lesioned grids with the prior is
 :mod:`oasis_helpers.anomaly.restoration`'s. Importing this package imports TensorFlow
-and Keras (and registers the model's classes for ``prior.keras`` files).
+and Keras (and registers the model's classes for ``prior.keras`` files, :data:`PRIOR_FILE`).
 """
 
 from oasis_helpers.prior.baselines import (
@@ -55,6 +55,7 @@ from oasis_helpers.prior.likelihood import (
 from oasis_helpers.prior.model import (
     DEFAULT_PRIOR,
     DEFAULT_PRIOR_TRAINING,
+    PRIOR_FILE,
     GatedBlock,
     GatedPixelCNN,
     compile_prior,
@@ -76,6 +77,7 @@ from oasis_helpers.prior.sampling import (
 __all__ = [
     "DEFAULT_PRIOR",
     "DEFAULT_PRIOR_TRAINING",
+    "PRIOR_FILE",
     "SMOOTHING_CANDIDATES",
     "FastSampler",
     "GatedBlock",
