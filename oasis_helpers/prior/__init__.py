@@ -31,6 +31,8 @@ Modules, one idea each:
 * :mod:`~oasis_helpers.prior.receptive_field`: what a position sees, measured
   (:func:`receptive_field_map`) and for a plain masked PixelCNN
   (:func:`plain_pixelcnn_receptive_field`);
+* :mod:`~oasis_helpers.prior.conditioning`: what the prior is conditioned on, read from
+  the code grids (:func:`heights_if_conditional`);
 * :mod:`~oasis_helpers.prior.inputs`: the checks of codes, heights and counts they share.
 
 The quality of samples (Frechet distance, diversity, memorisation) is measured by
@@ -45,6 +47,7 @@ from oasis_helpers.prior.baselines import (
     UniformBaseline,
     UnigramBaseline,
 )
+from oasis_helpers.prior.conditioning import heights_if_conditional
 from oasis_helpers.prior.dataset import make_code_dataset
 from oasis_helpers.prior.likelihood import (
     nll_bits_per_code,
@@ -88,6 +91,7 @@ __all__ = [
     "compile_prior",
     "draw_codes",
     "fast_sampler",
+    "heights_if_conditional",
     "load_prior",
     "make_code_dataset",
     "make_prior",
