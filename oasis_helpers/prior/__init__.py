@@ -33,12 +33,15 @@ Modules, one idea each:
   (:func:`plain_pixelcnn_receptive_field`);
 * :mod:`~oasis_helpers.prior.conditioning`: what the prior is conditioned on, read from
   the code grids (:func:`heights_if_conditional`);
+* :mod:`~oasis_helpers.prior.quality`: how fast and how good samples are: a timed batch
+  (:func:`timed_samples`), many samples drawn in chunks (:func:`sample_many`) and their
+  quality (:func:`sample_quality`: Frechet distance, diversity, memorisation, with the
+  measures of :mod:`oasis_helpers.metrics`);
 * :mod:`~oasis_helpers.prior.inputs`: the checks of codes, heights and counts they share.
 
-The quality of samples (Frechet distance, diversity, memorisation) is measured by
-:mod:`oasis_helpers.metrics`; restoring lesioned grids with the prior is
-:mod:`oasis_helpers.anomaly.restoration`'s. Importing this package imports TensorFlow
-and Keras (and registers the model's classes for ``prior.keras`` files, :data:`PRIOR_FILE`).
+Restoring lesioned grids with the prior is :mod:`oasis_helpers.anomaly.restoration`'s.
+Importing this package imports TensorFlow and Keras (and registers the model's classes for
+``prior.keras`` files, :data:`PRIOR_FILE`).
 """
 
 from oasis_helpers.prior.baselines import (
@@ -65,6 +68,14 @@ from oasis_helpers.prior.model import (
     load_prior,
     make_prior,
 )
+from oasis_helpers.prior.quality import (
+    SAMPLE_CHUNK,
+    SampleQuality,
+    TimedSamples,
+    sample_many,
+    sample_quality,
+    timed_samples,
+)
 from oasis_helpers.prior.receptive_field import (
     plain_pixelcnn_receptive_field,
     receptive_field_map,
@@ -81,11 +92,14 @@ __all__ = [
     "DEFAULT_PRIOR",
     "DEFAULT_PRIOR_TRAINING",
     "PRIOR_FILE",
+    "SAMPLE_CHUNK",
     "SMOOTHING_CANDIDATES",
     "FastSampler",
     "GatedBlock",
     "GatedPixelCNN",
     "NeighbourBaseline",
+    "SampleQuality",
+    "TimedSamples",
     "UniformBaseline",
     "UnigramBaseline",
     "compile_prior",
@@ -103,4 +117,7 @@ __all__ = [
     "receptive_field_map",
     "sample_codes",
     "sample_codes_naive",
+    "sample_many",
+    "sample_quality",
+    "timed_samples",
 ]
