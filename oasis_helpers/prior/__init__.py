@@ -37,6 +37,7 @@ Modules, one idea each:
   (:func:`timed_samples`), many samples drawn in chunks (:func:`sample_many`) and their
   quality (:func:`sample_quality`: Frechet distance, diversity, memorisation, with the
   measures of :mod:`oasis_helpers.metrics`);
+* :mod:`~oasis_helpers.prior.summary`: what notebook 04 reports (:func:`prior_summary`);
 * :mod:`~oasis_helpers.prior.inputs`: the checks of codes, heights and counts they share.
 
 Restoring lesioned grids with the prior is :mod:`oasis_helpers.anomaly.restoration`'s.
@@ -87,6 +88,7 @@ from oasis_helpers.prior.sampling import (
     sample_codes,
     sample_codes_naive,
 )
+from oasis_helpers.prior.summary import prior_summary
 
 __all__ = [
     "DEFAULT_PRIOR",
@@ -114,6 +116,7 @@ __all__ = [
     "nll_map_bits",
     "plain_pixelcnn_receptive_field",
     "prior_logits",
+    "prior_summary",
     "receptive_field_map",
     "sample_codes",
     "sample_codes_naive",
