@@ -2,8 +2,9 @@
 
 Widgets never gate computation: every notebook draws its static figures first,
 and a widget only lets the reader look around; an expensive action (fitting a
-codebook-size sweep, :func:`size_sweeper`; training a variant, :func:`vqvae_trainer`)
-waits behind a button and makes the same call as the notebook's own computation.
+codebook-size sweep, :func:`size_sweeper`; training a variant, :func:`vqvae_trainer`;
+sampling from the prior, :func:`prior_sampler`) waits behind a button and makes the same
+call as the notebook's own computation.
 Pictures are rendered to PNG bytes shown in an ``ipywidgets.Image`` (no ``Output``
 widget, no ``clear_output``), which keeps them fast and safe to build in headless runs.
 """
@@ -303,3 +304,59 @@ def vqvae_trainer(
             widgets.HBox(pictures),
         ]
     )
+
+
+def prior_sampler(model, vqvae, code_size: int, temperature: float = 1.0, top_k=None, seed=0):
+    """Sample one slice from the prior at the temperature and height the reader picks.
+
+    Notebook 04's "Try it": each press of *sample* (and the first draw, when the widget is
+    built) calls :func:`oasis_helpers.prior.sample_codes` for one ``code_size x code_size``
+    grid at the slider's temperature (and, for a conditional prior, height), with
+    ``top_k`` and the seed ``seed + 100 + n`` of the ``n``-th draw, and shows the VQ-VAE's
+    decoding of it. The height slider is disabled for an unconditional prior.
+
+    Args:
+        model: notebook 04's prior; vqvae: the VQ-VAE whose codes it models.
+        code_size: side of the code grid.
+        temperature: where the temperature slider starts; top_k, seed: of the draws.
+
+    Returns:
+        An ``ipywidgets.VBox``: the temperature and height sliders and the button, above
+        the picture (display it).
+    """
+    import ipywidgets as widgets
+
+    from oasis_helpers import prior
+
+    conditional = model.conditional
+    temperature_slider = widgets.FloatSlider(
+        value=temperature, min=0.3, max=2.0, step=0.1, description="temperature"
+    )
+    height_slider = widgets.FloatSlider(
+        value=0.5, min=0.0, max=1.0, step=0.05, description="height", disabled=not conditional
+    )
+    sample_button = widgets.Button(description="sample", button_style="primary")
+    picture = widgets.Image(format="png")
+    draws = {"count": 0}
+
+    def draw_sample(_=None):
+        draws["count"] += 1
+        codes = prior.sample_codes(
+            model,
+            1,
+            code_size,
+            code_size,
+            height_slider.value if conditional else None,
+            temperature=temperature_slider.value,
+            top_k=top_k,
+            seed=seed + 100 + draws["count"],
+        )
+        title = f"T = {temperature_slider.value:.1f}" + (
+            f", height {height_slider.value:.2f}" if conditional else ""
+        )
+        picture.value = render_png(vqvae.decode(codes)[0, ..., 0], title)
+
+    sample_button.on_click(draw_sample)
+    draw_sample()
+    controls = widgets.HBox([temperature_slider, height_slider, sample_button])
+    return widgets.VBox([controls, picture])
