@@ -28,6 +28,7 @@ Modules, one idea each:
   (:func:`evaluate_map`);
 * :mod:`~oasis_helpers.anomaly.sweep`: the restoration setting chosen on validation slices,
   speed against quality (:func:`restoration_sweep`);
+* :mod:`~oasis_helpers.anomaly.summary`: what notebook 05 reports (:func:`anomaly_summary`);
 * :mod:`~oasis_helpers.anomaly.inputs`: the shape checks they share.
 
 The user's own annotated lesions are read by :func:`oasis_helpers.data.load_lesion_dir`.
@@ -91,6 +92,7 @@ from oasis_helpers.anomaly.restoration import (
     restore_with_prior,
     restore_with_sampler,
 )
+from oasis_helpers.anomaly.summary import anomaly_summary
 from oasis_helpers.anomaly.sweep import TRADEOFF_KEYS, RestorationSweep, restoration_sweep
 
 __all__ = [
@@ -113,6 +115,7 @@ __all__ = [
     "Restoration",
     "RestorationSweep",
     "anomaly_maps",
+    "anomaly_summary",
     "best_dice",
     "brain_codes",
     "brain_region",
