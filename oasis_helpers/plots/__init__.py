@@ -24,11 +24,19 @@ Modules, one idea each:
   slices (notebook 03);
 * :mod:`~oasis_helpers.plots.prior`: the PixelCNN prior: receptive fields, bits per code,
   NLL maps (notebook 04);
+* :mod:`~oasis_helpers.plots.anomaly`: anomaly detection: lesions, the restoration's
+  speed against quality, what each method sees, ROC and precision-recall curves (notebook 05);
 * :mod:`~oasis_helpers.plots.tables`: :func:`markdown_table`.
 
 Every public name is re-exported here: ``plots.show_slices``, ``plots.LivePlot``, ...
 """
 
+from oasis_helpers.plots.anomaly import (
+    plot_anomaly_panels,
+    plot_restoration_tradeoff,
+    plot_roc_pr_curves,
+    show_lesions,
+)
 from oasis_helpers.plots.codebooks import (
     plot_code_frequencies,
     plot_commitment,
@@ -66,6 +74,7 @@ __all__ = [
     "markdown_table",
     "mask_overlays",
     "overlay_mask",
+    "plot_anomaly_panels",
     "plot_best_and_worst",
     "plot_bits_per_code",
     "plot_code_frequencies",
@@ -77,10 +86,13 @@ __all__ = [
     "plot_quantizer_training",
     "plot_receptive_fields",
     "plot_reconstruction_metrics",
+    "plot_restoration_tradeoff",
+    "plot_roc_pr_curves",
     "plot_size_sweep",
     "plot_voronoi",
     "save_figure",
     "show_codebook",
+    "show_lesions",
     "show_patches",
     "show_slices",
     "source_title",
