@@ -1,7 +1,8 @@
 """Anomaly benchmark: variants of prior-guided restoration against the residual, on
 validation slices with synthetic lesions (never the test slices), and restoration speed.
 
-Reads notebook 03's VQ-VAE and codes and notebook 04's prior from ``--run-dir``, and the
+Reads notebook 03's VQ-VAE and codes, notebook 04's prior and the slices they were made from
+(``runs.load_series``, which checks that they match) from ``--run-dir``, and the
 blind-spot models from the folder where notebook 05 keeps one per configuration
 (``05_anomaly_detection/blind_spot/<hash>/``, ``blind_spot.train_or_load``): each
 ``--holes`` value with ``--epochs`` and the other settings of
@@ -70,7 +71,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 from scipy import ndimage  # noqa: E402
 
-from oasis_helpers import anomaly, blind_spot, code_grids, data, models, prior, runs  # noqa: E402
+from oasis_helpers import anomaly, blind_spot, prior, runs  # noqa: E402
 
 #: Gaussian ``sigma`` (pixels) of the signed differences compared beside the default.
 SIGMAS = tuple(sorted({0.0, anomaly.DEFAULT_DIFFERENCE_SMOOTHING, 2.0}))
@@ -178,19 +179,14 @@ def main() -> None:
     arguments = parser.parse_args()
 
     run_dir = runs.resolve_run_dir(arguments.run_dir)
-    grids = code_grids.load_codes(run_dir)
-    vqvae = models.load_vqvae(runs.require_artifact(run_dir, "03_train_vqvae", "vqvae.keras"))
-    model = prior.load_prior(
-        runs.require_artifact(run_dir, "04_pixelcnn_prior", "prior.keras"), compile=False
-    )
-    source = data.load_slices(
-        arguments.data_dir, image_size=grids.image_size, seed=arguments.seed, with_masks=False
+    grids, vqvae, model, source = runs.load_series(
+        run_dir, "05", data_dir=arguments.data_dir, seed=arguments.seed
     )
     split = source.splits["validate"]
     indices = np.unique(np.linspace(0, len(split) - 1, min(arguments.slices, len(split))))
     indices = indices.astype(int)
     healthy = split.float_images(indices)
-    positions = grids["validate"].positions[indices] if model.conditional else None
+    positions = prior.heights_if_conditional(model, grids["validate"], indices)
     lesion_options = {}
     if arguments.contrast_range is not None:
         lesion_options["contrast_range"] = tuple(arguments.contrast_range)
@@ -241,7 +237,7 @@ def main() -> None:
     # the blind-spot models: one folder per configuration, notebook 05's for the defaults
     model_dir = runs.notebook_dir(run_dir, "05_anomaly_detection") / blind_spot.MODEL_DIR
     train = grids["train"]
-    train_positions = train.positions if model.conditional else None
+    train_positions = prior.heights_if_conditional(model, train)
     flag_models, training = {}, {}
     for hole in arguments.holes:
         start = time.perf_counter()
@@ -251,7 +247,7 @@ def main() -> None:
             train.codes,
             train_positions,
             grids["validate"].codes,
-            grids["validate"].positions if model.conditional else None,
+            prior.heights_if_conditional(model, grids["validate"]),
             config={"hole": hole, "epochs": arguments.epochs},
             seed=arguments.seed,
         )

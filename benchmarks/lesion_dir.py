@@ -32,7 +32,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from oasis_helpers import anomaly, data, runs, series
+from oasis_helpers import anomaly, runs, series
 
 SLICES = 48
 
@@ -79,7 +79,9 @@ def main() -> None:
 
     run_dir = runs.resolve_run_dir(arguments.run_dir)
     work = Path(arguments.work_dir)
-    source = data.load_slices(None, image_size=256, seed=42, with_masks=False)
+    # the run's slices, as notebook 05 (run below with its defaults) reads them: checks first
+    # that the run holds notebooks 03 and 04's models and that they match these slices
+    source = runs.load_series(run_dir, "05", data_dir=None, seed=42, image_size=256).source
     test = source.splits["test"]
     first = test.float_images(np.arange(0, len(test), 2)[:SLICES])
     second = test.float_images(np.arange(1, len(test), 2)[:SLICES])

@@ -45,7 +45,7 @@ from oasis_helpers import prior, runs  # noqa: E402
 
 
 def _load_or_build(run_dir: Path, num_embeddings: int) -> tuple[prior.GatedPixelCNN, str]:
-    path = run_dir / "04_pixelcnn_prior" / "prior.keras"
+    path = run_dir / "04_pixelcnn_prior" / prior.PRIOR_FILE
     if path.exists():
         return prior.load_prior(path, compile=False), f"trained: {path}"
     keras.utils.set_random_seed(0)

@@ -598,6 +598,10 @@ def make_vqvae(
     return model
 
 
+#: The file notebook 03 saves its VQ-VAE to, under ``run_dir/03_train_vqvae/``.
+VQVAE_FILE = "vqvae.keras"
+
+
 def load_vqvae(path, compile: bool = True) -> VQVAE:
     """Load a saved ``vqvae.keras`` with ``safe_mode=True`` (no Python code is unpickled).
 

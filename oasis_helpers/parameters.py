@@ -79,8 +79,10 @@ OPTIONAL = ("crop_size", "max_train_minutes", "dead_code_steps", "flag_dilation"
 #: The parameters each notebook checks, by their names in its parameters cell, in the order
 #: checked. The cell's other names have no rule here (``data_dir``, ``run_dir``, ``smoke``,
 #: ``interactive``, notebook 01's ``augment`` and ``on_error``, notebook 03's ``channels``,
-#: ``resume`` and ``mixed_precision``); ``tests/test_project.py`` checks that every
-#: parameter with a rule is listed.
+#: ``resume`` and ``mixed_precision``, notebook 04's ``coordinates``, ``dilations``,
+#: ``feature_frequencies`` and ``resume``, notebook 05's ``lesion_dir`` and
+#: ``blind_spot_settings``); ``tests/test_project.py`` checks that every parameter with a
+#: rule is listed.
 NOTEBOOK_PARAMETERS: dict[str, tuple[str, ...]] = {
     "01_data_loader": ("image_size", "batch_size", "slices_per_volume", "seed"),
     "02_vector_quantizer": (
@@ -93,6 +95,16 @@ NOTEBOOK_PARAMETERS: dict[str, tuple[str, ...]] = {
         *("num_embeddings", "embedding_dim", "commitment_cost", "quantizer", "ema_decay"),
         *("dead_code_steps", "epochs", "steps_per_epoch", "batch_size", "crop_size"),
         *("learning_rate", "validation_slices", "max_train_minutes", "seed"),
+    ),
+    "04_pixelcnn_prior": (
+        *("image_size", "seed", "hidden_channels", "num_layers", "kernel_size", "head_channels"),
+        *("conditional", "epochs", "steps_per_epoch", "batch_size", "learning_rate"),
+        *("max_train_minutes", "num_samples", "temperature", "top_k", "quality_samples"),
+    ),
+    "05_anomaly_detection": (
+        *("image_size", "seed", "temperature", "test_slices", "validation_slices"),
+        *("lesion_fraction", "flag_quantiles", "restoration_quantile", "blind_spot_hole"),
+        *("blind_spot_epochs", "max_restorations", "flag_dilation", "median_size"),
     ),
 }
 

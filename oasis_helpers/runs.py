@@ -5,8 +5,10 @@ What the notebooks rely on (the README's tour of the series): each notebook writ
 artifacts to ``run_dir/<notebook stem>/`` (:func:`notebook_dir`) and ends by writing
 ``metrics.json`` there (:func:`write_metrics`); a later notebook reads an earlier one's
 artifacts through :func:`require_artifact` and :func:`load_saved_model`, whose errors say
-which notebook to run first. A relative ``run_dir`` is taken from the repository root
-(:func:`resolve_run_dir`), not from the notebook's folder.
+which notebook to run first; notebooks 04 and 05 (and the benchmarks that read their
+artifacts) load everything they need from earlier notebooks with :func:`load_series`. A
+relative ``run_dir`` is taken from the repository root (:func:`resolve_run_dir`), not
+from the notebook's folder.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -223,6 +225,111 @@ def save_model(model, path: str | os.PathLike) -> Path:
 def read_metrics(run_dir: str | os.PathLike, stem: str) -> dict[str, Any]:
     """Read the ``metrics.json`` an earlier notebook wrote (clear error when missing)."""
     return json.loads(require_artifact(run_dir, stem, "metrics.json").read_text())
+
+
+class SeriesArtifacts(NamedTuple):
+    """What earlier notebooks left in ``run_dir`` for a later one, loaded by :func:`load_series`.
+
+    Attributes:
+        grids: notebook 03's code grids (``code_grids.CodeGrids``, from ``codes.npz``).
+        vqvae: notebook 03's VQ-VAE (``models.VQVAE``).
+        prior: notebook 04's prior (``prior.GatedPixelCNN``, loaded without compiling), or
+            ``None`` for a notebook that comes before it.
+        source: the slices (``data.SliceSource``), loaded as notebook 03 loaded them, so
+            that grid *n* of a split is slice *n* of that split.
+    """
+
+    grids: Any
+    vqvae: Any
+    prior: Any
+    source: Any
+
+
+#: For each notebook that reads earlier notebooks' models: the notebooks it needs, in the
+#: order to run them, and what its error message says it needs.
+SERIES_NEEDS: dict[str, tuple[tuple[str, ...], str]] = {
+    "04_pixelcnn_prior": (("03_train_vqvae",), "notebook 03's model and codes"),
+    "05_anomaly_detection": (
+        ("03_train_vqvae", "04_pixelcnn_prior"),
+        "notebook 03's VQ-VAE and codes and notebook 04's prior",
+    ),
+}
+
+
+def load_series(
+    run_dir: str | os.PathLike,
+    upto: str,
+    *,
+    data_dir: str | os.PathLike | None,
+    seed: int,
+    smoke: bool = False,
+    image_size: int | None = None,
+) -> SeriesArtifacts:
+    """Load what notebook ``upto`` needs from earlier notebooks, checking that it fits.
+
+    Notebook 04 needs notebook 03's code grids and VQ-VAE; notebook 05 needs those and
+    notebook 04's prior (:data:`SERIES_NEEDS`). Both need the slices that notebook 03
+    encoded: they are loaded again with ``data.load_slices(data_dir, image_size, seed,
+    smoke)``, which must give as many slices per split as there are code grids.
+
+    Args:
+        run_dir: the series' run folder (as :func:`resolve_run_dir` gives it).
+        upto: the reading notebook, ``"04"`` or ``"05"`` (or its whole stem).
+        data_dir, seed, smoke: the reading notebook's parameters; they must be those that
+            notebook 03 ran with (``data_dir=None``: the demo cohort).
+        image_size: the reading notebook's ``image_size``, which must be notebook 03's;
+            ``None`` takes notebook 03's (a benchmark reading a run).
+
+    Returns:
+        :class:`SeriesArtifacts` (``prior`` is ``None`` for notebook 04).
+
+    Raises:
+        FileNotFoundError: an artifact is missing; the message says which notebooks to run
+            first, in order, with this ``run_dir``.
+        ValueError: ``upto`` reads no earlier models; ``image_size`` is not notebook 03's
+            (the message gives the right one); or the slices do not match the code grids
+            (another ``data_dir``, ``seed`` or ``smoke`` than notebook 03's).
+    """
+    from oasis_helpers import code_grids, data, models
+
+    stems = [stem for stem in SERIES_NEEDS if stem == upto or stem.startswith(f"{upto}_")]
+    if len(stems) != 1:
+        raise ValueError(
+            f"upto must name a notebook that reads earlier models: one of "
+            f"{sorted(SERIES_NEEDS)} (or its number), got {upto!r}"
+        )
+    stem = stems[0]
+    needed, what = SERIES_NEEDS[stem]
+    try:
+        grids = code_grids.load_codes(run_dir)
+        vqvae = models.load_vqvae(require_artifact(run_dir, "03_train_vqvae", models.VQVAE_FILE))
+        prior_model = None
+        if "04_pixelcnn_prior" in needed:
+            from oasis_helpers import prior
+
+            path = require_artifact(run_dir, "04_pixelcnn_prior", prior.PRIOR_FILE)
+            prior_model = prior.load_prior(path, compile=False)
+    except FileNotFoundError as error:
+        notebooks = " and then ".join(f"notebooks/{name}.ipynb" for name in needed)
+        raise FileNotFoundError(
+            f"notebook {stem[:2]} needs {what}: run {notebooks} first with "
+            f"run_dir={run_dir!s}. ({error})"
+        ) from None
+    if image_size is not None and grids.image_size != image_size:
+        raise ValueError(
+            f"image_size={image_size} but notebook 03 made its codes at {grids.image_size}: "
+            f"use image_size={grids.image_size}"
+        )
+    source = data.load_slices(
+        data_dir, image_size=grids.image_size, seed=seed, smoke=smoke, with_masks=False
+    )
+    for name, split in source.splits.items():
+        if name in grids.splits and len(split) != len(grids[name]):
+            raise ValueError(
+                "the slices do not match notebook 03's codes (different data_dir or smoke?): "
+                "run notebook 03 again with the same data_dir, image_size, seed and smoke"
+            )
+    return SeriesArtifacts(grids, vqvae, prior_model, source)
 
 
 def select_strategy(mixed_precision: str | bool = "auto"):

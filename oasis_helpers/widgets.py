@@ -2,8 +2,10 @@
 
 Widgets never gate computation: every notebook draws its static figures first,
 and a widget only lets the reader look around; an expensive action (fitting a
-codebook-size sweep, :func:`size_sweeper`; training a variant, :func:`vqvae_trainer`)
-waits behind a button and makes the same call as the notebook's own computation.
+codebook-size sweep, :func:`size_sweeper`; training a variant, :func:`vqvae_trainer`;
+sampling from the prior, :func:`prior_sampler`) waits behind a button and makes the same
+call as the notebook's own computation. :func:`threshold_explorer` thresholds notebook 05's
+anomaly maps.
 Pictures are rendered to PNG bytes shown in an ``ipywidgets.Image`` (no ``Output``
 widget, no ``clear_output``), which keeps them fast and safe to build in headless runs.
 """
@@ -303,3 +305,123 @@ def vqvae_trainer(
             widgets.HBox(pictures),
         ]
     )
+
+
+def prior_sampler(model, vqvae, code_size: int, temperature: float = 1.0, top_k=None, seed=0):
+    """Sample one slice from the prior at the temperature and height the reader picks.
+
+    Notebook 04's "Try it": each press of *sample* (and the first draw, when the widget is
+    built) calls :func:`oasis_helpers.prior.sample_codes` for one ``code_size x code_size``
+    grid at the slider's temperature (and, for a conditional prior, height), with
+    ``top_k`` and the seed ``seed + 100 + n`` of the ``n``-th draw, and shows the VQ-VAE's
+    decoding of it. The height slider is disabled for an unconditional prior.
+
+    Args:
+        model: notebook 04's prior; vqvae: the VQ-VAE whose codes it models.
+        code_size: side of the code grid.
+        temperature: where the temperature slider starts; top_k, seed: of the draws.
+
+    Returns:
+        An ``ipywidgets.VBox``: the temperature and height sliders and the button, above
+        the picture (display it).
+    """
+    import ipywidgets as widgets
+
+    from oasis_helpers import prior
+
+    conditional = model.conditional
+    temperature_slider = widgets.FloatSlider(
+        value=temperature, min=0.3, max=2.0, step=0.1, description="temperature"
+    )
+    height_slider = widgets.FloatSlider(
+        value=0.5, min=0.0, max=1.0, step=0.05, description="height", disabled=not conditional
+    )
+    sample_button = widgets.Button(description="sample", button_style="primary")
+    picture = widgets.Image(format="png")
+    draws = {"count": 0}
+
+    def draw_sample(_=None):
+        draws["count"] += 1
+        codes = prior.sample_codes(
+            model,
+            1,
+            code_size,
+            code_size,
+            height_slider.value if conditional else None,
+            temperature=temperature_slider.value,
+            top_k=top_k,
+            seed=seed + 100 + draws["count"],
+        )
+        title = f"T = {temperature_slider.value:.1f}" + (
+            f", height {height_slider.value:.2f}" if conditional else ""
+        )
+        picture.value = render_png(vqvae.decode(codes)[0, ..., 0], title)
+
+    sample_button.on_click(draw_sample)
+    draw_sample()
+    controls = widgets.HBox([temperature_slider, height_slider, sample_button])
+    return widgets.VBox([controls, picture])
+
+
+#: Colours of :func:`threshold_explorer`'s picture: lesion pixels found, missed, false alarms.
+FOUND_COLOUR, MISSED_COLOUR, FALSE_ALARM_COLOUR = (1.0, 0.1, 0.1), (0.2, 0.4, 1.0), (1.0, 0.9, 0.1)
+
+
+def threshold_explorer(images, masks, maps, start_index: int = 0):
+    """Threshold one method's anomaly map on one slice and see what it finds.
+
+    Notebook 05's "Try it": pick a method (:data:`oasis_helpers.anomaly.METHODS`), a slice
+    and a threshold, a fraction of the largest value of that method's map over all the
+    slices. The picture colours the predicted lesion inside the evaluated region over the
+    slice (red: found, blue: missed, yellow: false alarm); its title gives the Dice
+    (:func:`oasis_helpers.anomaly.dice_at_threshold`) on that slice and on all of them.
+
+    Args:
+        images: float ``[N, H, W, 1]`` in ``[0, 1]``; masks: bool ``[N, H, W]``, the lesions.
+        maps: their :class:`oasis_helpers.anomaly.AnomalyMaps` (``maps`` and ``region``).
+        start_index: the slice shown first.
+
+    Returns:
+        An ``ipywidgets.VBox``: the method picker and the threshold and slice sliders above
+        the picture (display it).
+    """
+    import ipywidgets as widgets
+
+    from oasis_helpers import anomaly
+
+    method_picker = widgets.Dropdown(options=list(anomaly.METHODS), description="method")
+    threshold_slider = widgets.FloatSlider(
+        value=0.5, min=0.0, max=1.0, step=0.01, description="threshold"
+    )
+    slice_picker = widgets.IntSlider(
+        value=int(start_index), min=0, max=len(images) - 1, description="slice"
+    )
+    picture = widgets.Image(format="png")
+
+    def draw(_=None):
+        method_maps = maps.maps[method_picker.value]
+        threshold = threshold_slider.value * float(method_maps.max() or 1.0)
+        index = slice_picker.value
+        predicted = (method_maps[index] >= threshold) & maps.region[index]
+        truth = masks[index]
+        gray = np.clip(images[index, ..., 0], 0, 1)
+        colour = np.repeat(gray[..., None], 3, axis=-1)
+        colour[predicted & truth] = FOUND_COLOUR
+        colour[~predicted & truth] = MISSED_COLOUR
+        colour[predicted & ~truth] = FALSE_ALARM_COLOUR
+        slice_dice = anomaly.dice_at_threshold(
+            method_maps[index : index + 1],
+            masks[index : index + 1],
+            threshold,
+            maps.region[index : index + 1],
+        )
+        pooled_dice = anomaly.dice_at_threshold(method_maps, masks, threshold, maps.region)
+        picture.value = render_png(
+            colour,
+            f"{method_picker.value}: Dice {slice_dice:.3f} on this slice, {pooled_dice:.3f} on all",
+        )
+
+    for control in (method_picker, threshold_slider, slice_picker):
+        control.observe(draw, names="value")
+    draw()
+    return widgets.VBox([widgets.HBox([method_picker, threshold_slider, slice_picker]), picture])

@@ -134,7 +134,7 @@ def test_save_and_load_keras_file_in_safe_mode(tmp_path, images, variant):
     keras.utils.set_random_seed(2)
     model = models.make_vqvae(learning_rate=1e-3, run_eagerly=True, quantizer=variant, **TINY)
     model.fit(images, batch_size=8, epochs=1, verbose=0)
-    path = tmp_path / "vqvae.keras"
+    path = tmp_path / models.VQVAE_FILE
     model.save(path)
     loaded = models.load_vqvae(path)  # keras.saving.load_model(path, safe_mode=True)
     assert isinstance(loaded, models.VQVAE)
@@ -356,12 +356,12 @@ def test_only_the_chief_writes_codes_figures_and_models(monkeypatch, tmp_path, t
         grids = code_grids.save_codes(folder / code_grids.CODES_FILE, model, fx.fake_source(images))
         assert grids["train"].codes.shape == (5, 8, 8)  # every worker encodes
         figure_path = plots.save_figure(figure, folder, "figure")
-        model_path = runs.save_model(model, folder / "vqvae.keras")
+        model_path = runs.save_model(model, folder / models.VQVAE_FILE)
         for path in (folder / code_grids.CODES_FILE, figure_path, model_path):
             assert path.exists() == writes, (index, path)
     plt.close(figure)
     assert not list((tmp_path / "worker0").glob("*.partial*"))
-    reloaded = models.load_vqvae(tmp_path / "worker0" / "vqvae.keras")
+    reloaded = models.load_vqvae(tmp_path / "worker0" / models.VQVAE_FILE)
     np.testing.assert_array_equal(reloaded.encode(images[:2]), model.encode(images[:2]))
     with pytest.raises(ValueError, match=r"\.keras"):
         runs.save_model(model, tmp_path / "vqvae.h5")

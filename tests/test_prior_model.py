@@ -169,7 +169,7 @@ def test_save_and_load_in_safe_mode(tmp_path):
     codes = fx.random_codes(2, 4, 4)
     positions = np.array([0.2, 0.8], np.float32)
     before = prior.prior_logits(model, codes, positions)
-    path = tmp_path / "prior.keras"
+    path = tmp_path / prior.PRIOR_FILE
     model.save(path)
     loaded = prior.load_prior(path)
     assert loaded.get_config()["num_layers"] == 2 and loaded.conditional and loaded.coordinates

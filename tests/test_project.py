@@ -131,7 +131,16 @@ def _has_rule(name: str) -> bool:
     return True
 
 
-@pytest.mark.parametrize("stem", ["01_data_loader", "02_vector_quantizer", "03_train_vqvae"])
+@pytest.mark.parametrize(
+    "stem",
+    [
+        "01_data_loader",
+        "02_vector_quantizer",
+        "03_train_vqvae",
+        "04_pixelcnn_prior",
+        "05_anomaly_detection",
+    ],
+)
 def test_notebook_parameters_lists_every_parameter_with_a_rule(stem):
     """``parameters.NOTEBOOK_PARAMETERS[stem]`` (what ``check_notebook`` checks) names
     parameters of the notebook's parameters cell, and every one there that has a rule."""

@@ -26,6 +26,9 @@ Modules, one idea each:
   (:func:`anomaly_maps`), the blind-spot model's flags and the restoration region;
 * :mod:`~oasis_helpers.anomaly.evaluation`: pixel, code and slice metrics
   (:func:`evaluate_map`);
+* :mod:`~oasis_helpers.anomaly.sweep`: the restoration setting chosen on validation slices,
+  speed against quality (:func:`restoration_sweep`);
+* :mod:`~oasis_helpers.anomaly.summary`: what notebook 05 reports (:func:`anomaly_summary`);
 * :mod:`~oasis_helpers.anomaly.inputs`: the shape checks they share.
 
 The user's own annotated lesions are read by :func:`oasis_helpers.data.load_lesion_dir`.
@@ -89,6 +92,8 @@ from oasis_helpers.anomaly.restoration import (
     restore_with_prior,
     restore_with_sampler,
 )
+from oasis_helpers.anomaly.summary import anomaly_summary
+from oasis_helpers.anomaly.sweep import TRADEOFF_KEYS, RestorationSweep, restoration_sweep
 
 __all__ = [
     "DEFAULT_DIFFERENCE_SMOOTHING",
@@ -104,10 +109,13 @@ __all__ = [
     "METHODS",
     "METRIC_KEYS",
     "MIN_ALPHA",
+    "TRADEOFF_KEYS",
     "AnomalyMaps",
     "ConditionalProbabilities",
     "Restoration",
+    "RestorationSweep",
     "anomaly_maps",
+    "anomaly_summary",
     "best_dice",
     "brain_codes",
     "brain_region",
@@ -128,6 +136,7 @@ __all__ = [
     "residual_map",
     "restoration_map",
     "restoration_region",
+    "restoration_sweep",
     "restore_codes",
     "restore_repeatedly",
     "restore_with_prior",

@@ -24,8 +24,10 @@ Modules, one idea each:
   slices (notebook 03);
 * :mod:`~oasis_helpers.plots.prior`: the PixelCNN prior: receptive fields, bits per code,
   NLL maps (notebook 04);
+* :mod:`~oasis_helpers.plots.anomaly`: anomaly detection: lesions, the restoration's
+  speed against quality, what each method sees, ROC and precision-recall curves (notebook 05);
 * :mod:`~oasis_helpers.plots.tables`: :func:`markdown_table`;
-* :mod:`~oasis_helpers.plots.source`: :func:`show_source`, the package's own code on the page.
+* :mod:`~oasis_helpers.plots.source`: :func:`show_source`, the package's own code on the page;
 * :mod:`~oasis_helpers.plots.diagram_kit`: boxes, arrows and labels the diagrams are drawn with;
 * :mod:`~oasis_helpers.plots.diagrams`: the series' diagrams (roadmap, VQ-VAE gradients, gated
   block, restoration pipeline), committed as ``docs/*.png`` by :func:`save_diagrams`.
@@ -33,6 +35,12 @@ Modules, one idea each:
 Every public name is re-exported here: ``plots.show_slices``, ``plots.LivePlot``, ...
 """
 
+from oasis_helpers.plots.anomaly import (
+    plot_anomaly_panels,
+    plot_restoration_tradeoff,
+    plot_roc_pr_curves,
+    show_lesions,
+)
 from oasis_helpers.plots.codebooks import (
     plot_code_frequencies,
     plot_commitment,
@@ -79,6 +87,7 @@ __all__ = [
     "markdown_table",
     "mask_overlays",
     "overlay_mask",
+    "plot_anomaly_panels",
     "plot_best_and_worst",
     "plot_bits_per_code",
     "plot_code_frequencies",
@@ -90,10 +99,13 @@ __all__ = [
     "plot_quantizer_training",
     "plot_receptive_fields",
     "plot_reconstruction_metrics",
+    "plot_restoration_tradeoff",
+    "plot_roc_pr_curves",
     "plot_size_sweep",
     "plot_voronoi",
     "save_figure",
     "show_codebook",
+    "show_lesions",
     "show_patches",
     "show_slices",
     "show_source",

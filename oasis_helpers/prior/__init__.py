@@ -31,12 +31,18 @@ Modules, one idea each:
 * :mod:`~oasis_helpers.prior.receptive_field`: what a position sees, measured
   (:func:`receptive_field_map`) and for a plain masked PixelCNN
   (:func:`plain_pixelcnn_receptive_field`);
+* :mod:`~oasis_helpers.prior.conditioning`: what the prior is conditioned on, read from
+  the code grids (:func:`heights_if_conditional`);
+* :mod:`~oasis_helpers.prior.quality`: how fast and how good samples are: a timed batch
+  (:func:`timed_samples`), many samples drawn in chunks (:func:`sample_many`) and their
+  quality (:func:`sample_quality`: Frechet distance, diversity, memorisation, with the
+  measures of :mod:`oasis_helpers.metrics`);
+* :mod:`~oasis_helpers.prior.summary`: what notebook 04 reports (:func:`prior_summary`);
 * :mod:`~oasis_helpers.prior.inputs`: the checks of codes, heights and counts they share.
 
-The quality of samples (Frechet distance, diversity, memorisation) is measured by
-:mod:`oasis_helpers.metrics`; restoring lesioned grids with the prior is
-:mod:`oasis_helpers.anomaly.restoration`'s. Importing this package imports TensorFlow
-and Keras (and registers the model's classes for ``prior.keras`` files).
+Restoring lesioned grids with the prior is :mod:`oasis_helpers.anomaly.restoration`'s.
+Importing this package imports TensorFlow and Keras (and registers the model's classes for
+``prior.keras`` files, :data:`PRIOR_FILE`).
 """
 
 from oasis_helpers.prior.baselines import (
@@ -45,6 +51,7 @@ from oasis_helpers.prior.baselines import (
     UniformBaseline,
     UnigramBaseline,
 )
+from oasis_helpers.prior.conditioning import heights_if_conditional
 from oasis_helpers.prior.dataset import make_code_dataset
 from oasis_helpers.prior.likelihood import (
     nll_bits_per_code,
@@ -55,11 +62,20 @@ from oasis_helpers.prior.likelihood import (
 from oasis_helpers.prior.model import (
     DEFAULT_PRIOR,
     DEFAULT_PRIOR_TRAINING,
+    PRIOR_FILE,
     GatedBlock,
     GatedPixelCNN,
     compile_prior,
     load_prior,
     make_prior,
+)
+from oasis_helpers.prior.quality import (
+    SAMPLE_CHUNK,
+    SampleQuality,
+    TimedSamples,
+    sample_many,
+    sample_quality,
+    timed_samples,
 )
 from oasis_helpers.prior.receptive_field import (
     plain_pixelcnn_receptive_field,
@@ -72,20 +88,26 @@ from oasis_helpers.prior.sampling import (
     sample_codes,
     sample_codes_naive,
 )
+from oasis_helpers.prior.summary import prior_summary
 
 __all__ = [
     "DEFAULT_PRIOR",
     "DEFAULT_PRIOR_TRAINING",
+    "PRIOR_FILE",
+    "SAMPLE_CHUNK",
     "SMOOTHING_CANDIDATES",
     "FastSampler",
     "GatedBlock",
     "GatedPixelCNN",
     "NeighbourBaseline",
+    "SampleQuality",
+    "TimedSamples",
     "UniformBaseline",
     "UnigramBaseline",
     "compile_prior",
     "draw_codes",
     "fast_sampler",
+    "heights_if_conditional",
     "load_prior",
     "make_code_dataset",
     "make_prior",
@@ -94,7 +116,11 @@ __all__ = [
     "nll_map_bits",
     "plain_pixelcnn_receptive_field",
     "prior_logits",
+    "prior_summary",
     "receptive_field_map",
     "sample_codes",
     "sample_codes_naive",
+    "sample_many",
+    "sample_quality",
+    "timed_samples",
 ]

@@ -499,6 +499,10 @@ def make_prior(learning_rate: float = 1e-3, **config) -> GatedPixelCNN:
     return compile_prior(GatedPixelCNN(**{**DEFAULT_PRIOR, **config}), learning_rate)
 
 
+#: The file notebook 04 saves its prior to, under ``run_dir/04_pixelcnn_prior/``.
+PRIOR_FILE = "prior.keras"
+
+
 def load_prior(path: str | os.PathLike, compile: bool = True) -> GatedPixelCNN:
     """Load a saved ``prior.keras`` with ``safe_mode=True``; ``FileNotFoundError`` if missing."""
     return runs.load_saved_model(path, GatedPixelCNN, "04_pixelcnn_prior", compile=compile)
