@@ -15,13 +15,13 @@ around* position ``(i, j)`` but **not** those in the square hole
 inside the hole and cannot explain itself; the healthy anatomy around it predicts healthy
 codes, so the lesion's codes are surprising::
 
-    p(c[i, j] | c[i', j'] : max(|i' - i|, |j' - j|) > hole, (i, j), position)
+    p(c[i, j] | c[i', j'] : max(|i' - i|, |j' - j|) > hole, (i, j), slice height)
 
 Architecture (``make_blind_spot_model``), for ``B`` grids of ``h x w`` codes from ``K``::
 
     e   = Embedding(K, E)(codes)                               [B, h, w, E]
     r_d = HoleConv2D(dilation d)(e), d in dilations (1, 2, 4)  [B, h, w, F_d]
-    x   = ReLU(concat(r_1, r_2, r_4, i / h - 1/2, j / w - 1/2, position))
+    x   = ReLU(concat(r_1, r_2, r_4, i / h - 1/2, j / w - 1/2, slice height))
     logits = Conv1x1_K(ReLU(Conv1x1_H(ReLU(Conv1x1_H(x)))))    [B, h, w, K]
 
 with ``E = embedding_dim``, ``F_1 = filters``, ``F_d = filters // 2`` for ``d > 1`` and
@@ -272,21 +272,21 @@ class HoleConv2D(keras.layers.Layer):
 class GridContext(keras.layers.Layer):
     """Append ``i / h - 1/2``, ``j / w - 1/2`` and the slice height to every position.
 
-    Inputs ``features [B, h, w, C]`` and ``positions [B, 1]``; output ``[B, h, w, C + 3]``.
+    Inputs ``features [B, h, w, C]`` and ``slice_heights [B, 1]``; output ``[B, h, w, C + 3]``.
     """
 
-    def call(self, features, positions):
+    def call(self, features, slice_heights):
         shape = tf.shape(features)
         height, width = shape[1], shape[2]
         rows = tf.cast(tf.range(height), features.dtype) / tf.cast(height, features.dtype) - 0.5
         cols = tf.cast(tf.range(width), features.dtype) / tf.cast(width, features.dtype) - 0.5
         grid = tf.stack(tf.meshgrid(rows, cols, indexing="ij"), axis=-1)[None]
         grid = tf.broadcast_to(grid, tf.concat([shape[:3], [2]], 0))
-        level = tf.reshape(tf.cast(positions, features.dtype), [-1, 1, 1, 1])
+        level = tf.reshape(tf.cast(slice_heights, features.dtype), [-1, 1, 1, 1])
         level = tf.broadcast_to(level, tf.concat([shape[:3], [1]], 0))
         return tf.concat([features, grid, level], axis=-1)
 
-    def compute_output_shape(self, features_shape, positions_shape=None):
+    def compute_output_shape(self, features_shape, slice_heights_shape=None):
         return (*features_shape[:-1], features_shape[-1] + 3)
 
 
@@ -304,7 +304,7 @@ def make_blind_spot_model(
 
     A setting left at None takes its value from :data:`DEFAULT_BLIND_SPOT`
     (:func:`configuration` checks them). Inputs
-    ``[codes int32 [B, grid_size, grid_size], positions float32 [B, 1]]``; output logits
+    ``[codes int32 [B, grid_size, grid_size], slice_heights float32 [B, 1]]``; output logits
     float32 ``[B, grid_size, grid_size, num_embeddings]``.
     """
     given = dict(
@@ -322,7 +322,7 @@ def make_blind_spot_model(
             f"need num_embeddings >= 2 and grid_size >= 1, got {num_embeddings}, {grid_size}"
         )
     codes = keras.Input((grid_size, grid_size), dtype="int32", name="codes")
-    positions = keras.Input((1,), name="positions")
+    slice_heights = keras.Input((1,), name="slice_heights")
     embedded = keras.layers.Embedding(num_embeddings, config["embedding_dim"], name="embedding")(
         codes
     )
@@ -337,11 +337,11 @@ def make_blind_spot_model(
         for dilation in config["dilations"]
     ]
     features = keras.layers.Concatenate(name="rings")(rings)
-    features = keras.layers.ReLU()(GridContext(name="grid_context")(features, positions))
+    features = keras.layers.ReLU()(GridContext(name="grid_context")(features, slice_heights))
     hidden_1 = keras.layers.Conv2D(hidden, 1, activation="relu", name="hidden_1")(features)
     hidden_2 = keras.layers.Conv2D(hidden, 1, activation="relu", name="hidden_2")(hidden_1)
     logits = keras.layers.Conv2D(num_embeddings, 1, dtype="float32", name="logits")(hidden_2)
-    model = keras.Model([codes, positions], logits, name=f"blind_spot_hole{hole}")
+    model = keras.Model([codes, slice_heights], logits, name=f"blind_spot_hole{hole}")
     model.compile(
         optimizer=keras.optimizers.Adam(config["learning_rate"]),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -349,24 +349,26 @@ def make_blind_spot_model(
     return model
 
 
-def _inputs(codes, positions) -> list[np.ndarray]:
+def _inputs(codes, slice_heights) -> list[np.ndarray]:
     codes = np.asarray(codes)
     if codes.ndim != 3 or not np.issubdtype(codes.dtype, np.integer):
         raise ValueError(
             f"codes must be an integer array [N, h, w], got {codes.dtype} {codes.shape}"
         )
-    if positions is None:
-        positions = np.full(len(codes), 0.5, np.float32)
-    positions = np.broadcast_to(np.asarray(positions, np.float32).reshape(-1), (len(codes),))
-    return [codes.astype(np.int32), positions[:, None].copy()]
+    if slice_heights is None:
+        slice_heights = np.full(len(codes), 0.5, np.float32)
+    slice_heights = np.broadcast_to(
+        np.asarray(slice_heights, np.float32).reshape(-1), (len(codes),)
+    )
+    return [codes.astype(np.int32), slice_heights[:, None].copy()]
 
 
 def train_blind_spot_model(
     model: keras.Model,
     train_codes,
-    train_positions=None,
+    train_slice_heights=None,
     validation_codes=None,
-    validation_positions=None,
+    validation_slice_heights=None,
     epochs: int | None = None,
     batch_size: int | None = None,
     verbose: int = 2,
@@ -389,11 +391,11 @@ def train_blind_spot_model(
     validation = None
     if validation_codes is not None:
         validation = (
-            _inputs(validation_codes, validation_positions),
+            _inputs(validation_codes, validation_slice_heights),
             np.asarray(validation_codes, np.int32),
         )
     history = model.fit(
-        _inputs(train_codes, train_positions),
+        _inputs(train_codes, train_slice_heights),
         np.asarray(train_codes, np.int32),
         batch_size=config["batch_size"],
         epochs=config["epochs"],
@@ -404,9 +406,11 @@ def train_blind_spot_model(
     return {name: [float(value) for value in values] for name, values in history.history.items()}
 
 
-def surprise_bits(model: keras.Model, codes, positions=None, batch_size: int = 32) -> np.ndarray:
+def surprise_bits(
+    model: keras.Model, codes, slice_heights=None, batch_size: int = 32
+) -> np.ndarray:
     """``-log2 p(c[i, j] | surroundings)`` of every observed code: float32 ``[N, h, w]``."""
-    inputs = _inputs(codes, positions)
+    inputs = _inputs(codes, slice_heights)
     logits = model.predict(inputs, batch_size=batch_size, verbose=0)
     log_p = tf.nn.log_softmax(tf.constant(logits, tf.float32), axis=-1).numpy()
     observed = np.take_along_axis(log_p, inputs[0][..., None].astype(np.intp), axis=-1)[..., 0]
@@ -421,15 +425,15 @@ def load_blind_spot_model(path: str | os.PathLike) -> keras.Model:
     return keras.saving.load_model(path, safe_mode=True, compile=False)
 
 
-def _fingerprint(codes, positions) -> str:
+def _fingerprint(codes, slice_heights) -> str:
     digest = hashlib.sha256(np.ascontiguousarray(codes, np.int32).tobytes())
-    if positions is not None:
-        digest.update(np.ascontiguousarray(positions, np.float32).tobytes())
+    if slice_heights is not None:
+        digest.update(np.ascontiguousarray(slice_heights, np.float32).tobytes())
     return digest.hexdigest()[:16]
 
 
 def _configuration_parts(
-    num_embeddings: int, train_codes: np.ndarray, train_positions, config, seed: int
+    num_embeddings: int, train_codes: np.ndarray, train_slice_heights, config, seed: int
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(model_config, settings)`` for ``training.config_run_dir``.
 
@@ -442,12 +446,12 @@ def _configuration_parts(
         "grid": list(train_codes.shape[1:]),
         **configuration(config),
     }
-    settings = {"seed": int(seed), "codes": _fingerprint(train_codes, train_positions)}
+    settings = {"seed": int(seed), "codes": _fingerprint(train_codes, train_slice_heights)}
     return model_config, settings
 
 
 def run_configuration(
-    num_embeddings: int, train_codes, train_positions=None, config=None, seed: int = 0
+    num_embeddings: int, train_codes, train_slice_heights=None, config=None, seed: int = 0
 ) -> dict[str, Any]:
     """The configuration that identifies a trained blind-spot model, as stored with it.
 
@@ -459,7 +463,7 @@ def run_configuration(
 
     train_codes = np.asarray(train_codes, np.int32)
     return training.run_configuration(
-        *_configuration_parts(num_embeddings, train_codes, train_positions, config, seed)
+        *_configuration_parts(num_embeddings, train_codes, train_slice_heights, config, seed)
     )
 
 
@@ -523,9 +527,9 @@ def train_or_load(
     base_dir: str | os.PathLike,
     num_embeddings: int,
     train_codes,
-    train_positions=None,
+    train_slice_heights=None,
     validation_codes=None,
-    validation_positions=None,
+    validation_slice_heights=None,
     config: Mapping[str, Any] | None = None,
     seed: int = 0,
 ) -> tuple[keras.Model, dict[str, Any]]:
@@ -566,7 +570,7 @@ def train_or_load(
         raise ValueError(f"train_codes must be square grids [N, h, h], got {train_codes.shape}")
     config = configuration(config)
     model_config, settings = _configuration_parts(
-        num_embeddings, train_codes, train_positions, config, seed
+        num_embeddings, train_codes, train_slice_heights, config, seed
     )
     expected = training.run_configuration(model_config, settings)
     folder = training.config_run_dir(base_dir, model_config, settings)
@@ -583,9 +587,9 @@ def train_or_load(
     history = train_blind_spot_model(
         model,
         train_codes,
-        train_positions,
+        train_slice_heights,
         validation_codes,
-        validation_positions,
+        validation_slice_heights,
         epochs=config["epochs"],
         batch_size=config["batch_size"],
         verbose=0,

@@ -360,7 +360,7 @@ def random_codes(count: int, height: int, width: int, seed: int = 0) -> np.ndarr
     )
 
 
-def prior_positions(model, count: int, value: float = 0.4):
+def prior_slice_heights(model, count: int, value: float = 0.4):
     """``count`` equal heights for a conditional prior, ``None`` for an unconditional one."""
     return np.full(count, value, np.float32) if model.conditional else None
 

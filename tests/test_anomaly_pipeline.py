@@ -41,7 +41,14 @@ def test_anomaly_maps_give_three_post_processed_maps_and_confined_restorations()
     codes = vqvae.encode(images)
     threshold = float(np.quantile(2.0 ** -prior.nll_map_bits(model, codes, 0.5), 0.3))
     result = anomaly.anomaly_maps(
-        vqvae, model, images, threshold, positions=0.5, num_restorations=2, seed=1, median_size=3
+        vqvae,
+        model,
+        images,
+        threshold,
+        slice_heights=0.5,
+        num_restorations=2,
+        seed=1,
+        median_size=3,
     )
     assert set(result.maps) == set(anomaly.METHODS) == set(result.seconds)
     for method, values in result.maps.items():

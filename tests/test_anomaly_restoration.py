@@ -156,13 +156,13 @@ def _codes(seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, fx.PRIOR_CODES, SHAPE).astype(np.int32)
 
 
-def _positions(model):
+def _slice_heights(model):
     return np.array([0.1, 0.5, 0.9], np.float32) if model.conditional else None
 
 
 def _full_probabilities(model, codes) -> np.ndarray:
     """``[N, h, w, K]`` softmax of one full-network pass."""
-    logits = prior.prior_logits(model, codes, _positions(model)).astype(np.float64)
+    logits = prior.prior_logits(model, codes, _slice_heights(model)).astype(np.float64)
     return softmax(logits, axis=-1)
 
 
@@ -184,7 +184,7 @@ def test_fast_restoration_matches_the_full_pass_reference(
     codes = _codes()
     threshold = _threshold(model, codes)
     options = {
-        "positions": _positions(model),
+        "slice_heights": _slice_heights(model),
         "temperature": 1e-6,
         "truncate": truncate,
         "seed": 3,
@@ -203,7 +203,7 @@ def test_fast_restoration_conditions_on_the_healed_codes_and_changes_only_flagge
     codes = _codes(seed=1)
     threshold = _threshold(model, codes, 0.4)
     result = anomaly.restore_with_prior(
-        model, codes, threshold, seed=5, positions=_positions(model), temperature=1.0
+        model, codes, threshold, seed=5, slice_heights=_slice_heights(model), temperature=1.0
     )
     assert result.flagged.any()
     assert not np.any(result.changed & ~result.flagged)
@@ -265,7 +265,7 @@ def test_compiled_with_xla_the_restoration_is_the_same():
     model = fx.peaked_prior(conditional=True, coordinates=True)
     codes = _codes(seed=4)
     threshold = _threshold(model, codes, 0.4)
-    options = {"positions": _positions(model), "seed": 2, "temperature": 1.0}
+    options = {"slice_heights": _slice_heights(model), "seed": 2, "temperature": 1.0}
     plain = anomaly.restore_with_sampler(prior.FastSampler(model), codes, threshold, **options)
     compiled = anomaly.restore_with_sampler(
         prior.FastSampler(model, jit_compile=True), codes, threshold, **options

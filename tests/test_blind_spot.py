@@ -14,8 +14,8 @@ import pytest
 from oasis_helpers import anomaly, blind_spot, prior, training
 
 
-def _logits(model, codes, positions=None) -> np.ndarray:
-    return model.predict(blind_spot._inputs(codes, positions), verbose=0)
+def _logits(model, codes, slice_heights=None) -> np.ndarray:
+    return model.predict(blind_spot._inputs(codes, slice_heights), verbose=0)
 
 
 @pytest.mark.parametrize("hole", [0, 2, 3])
@@ -119,7 +119,7 @@ def test_with_a_flag_model_restoration_changes_only_codes_near_its_flags():
     flags, _ = anomaly.flag_probabilities(flag_model, codes, 0.5)
     flag_threshold = float(np.quantile(flags, 0.2))
     result = anomaly.anomaly_maps(
-        vqvae, prior_model, images, 1.0, positions=0.5, num_restorations=2, seed=1,
+        vqvae, prior_model, images, 1.0, slice_heights=0.5, num_restorations=2, seed=1,
         median_size=3, flag_model=flag_model, flag_threshold=flag_threshold,
     )  # fmt: skip
     np.testing.assert_allclose(
@@ -134,7 +134,7 @@ def test_with_a_flag_model_restoration_changes_only_codes_near_its_flags():
     assert not result.restoration.flagged[:, ~changeable].any()
     assert not result.restoration.changed[:, ~changeable].any()
     without = anomaly.anomaly_maps(
-        vqvae, prior_model, images, 0.5, positions=0.5, num_restorations=1, median_size=3
+        vqvae, prior_model, images, 0.5, slice_heights=0.5, num_restorations=1, median_size=3
     )
     assert without.flag_bits is None
     with pytest.raises(ValueError, match="together"):
@@ -233,8 +233,8 @@ def test_train_or_load_reuses_a_model_only_for_the_same_seed_and_codes(tiny_run)
     for codes, seed in ((changed, 5), (grids, 6)):
         record = _train_or_load(base_dir, codes, TINY, seed=seed)[1]
         assert not record["loaded"] and record["folder"] != first["folder"]
-    positions = np.linspace(0.1, 0.9, len(grids))  # other heights: other codes too
-    record = blind_spot.train_or_load(base_dir, 4, grids, positions, config=TINY, seed=5)[1]
+    slice_heights = np.linspace(0.1, 0.9, len(grids))  # other heights: other codes too
+    record = blind_spot.train_or_load(base_dir, 4, grids, slice_heights, config=TINY, seed=5)[1]
     assert not record["loaded"] and record["folder"] != first["folder"]
     assert _train_or_load(base_dir, grids, TINY)[1]["loaded"]
 

@@ -49,7 +49,7 @@ def test_logits_ignore_codes_at_and_after_their_position(
         ) % fx.PRIOR_CODES
         grids.append(perturbed.reshape(height, width))
     grids = np.stack(grids)
-    logits = prior.prior_logits(model, grids, fx.prior_positions(model, len(grids)))
+    logits = prior.prior_logits(model, grids, fx.prior_slice_heights(model, len(grids)))
     for position in range(height * width):
         row, column = divmod(position, width)
         original = logits[0].reshape(height * width, fx.PRIOR_CODES)[: position + 1]
@@ -142,9 +142,9 @@ def test_conditioning_changes_the_output_and_is_required():
     low = prior.prior_logits(model, codes, [0.0, 0.0])
     high = prior.prior_logits(model, codes, [1.0, 1.0])
     assert not np.allclose(low, high, atol=1e-4)
-    with pytest.raises(ValueError, match="positions"):
+    with pytest.raises(ValueError, match="slice_heights"):
         prior.prior_logits(model, codes)
-    with pytest.raises(ValueError, match="positions"):
+    with pytest.raises(ValueError, match="slice_heights"):
         model(codes)
 
 
@@ -167,14 +167,14 @@ def test_dilations_repeat_over_the_blocks_and_widen_the_receptive_field():
 def test_save_and_load_in_safe_mode(tmp_path):
     model = prior.compile_prior(fx.tiny_prior(2, conditional=True, dilations=(1, 2)))
     codes = fx.random_codes(2, 4, 4)
-    positions = np.array([0.2, 0.8], np.float32)
-    before = prior.prior_logits(model, codes, positions)
+    slice_heights = np.array([0.2, 0.8], np.float32)
+    before = prior.prior_logits(model, codes, slice_heights)
     path = tmp_path / "prior.keras"
     model.save(path)
     loaded = prior.load_prior(path)
     assert loaded.get_config()["num_layers"] == 2 and loaded.conditional and loaded.coordinates
     assert loaded.dilations == (1, 2) and [block.dilation for block in loaded.blocks] == [1, 2]
-    np.testing.assert_allclose(prior.prior_logits(loaded, codes, positions), before, atol=1e-6)
+    np.testing.assert_allclose(prior.prior_logits(loaded, codes, slice_heights), before, atol=1e-6)
     with pytest.raises(FileNotFoundError, match="04_pixelcnn_prior"):
         prior.load_prior(tmp_path / "missing.keras")
 

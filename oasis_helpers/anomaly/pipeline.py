@@ -144,7 +144,7 @@ class AnomalyMaps(NamedTuple):
 
 
 def flag_probabilities(
-    flag_model, codes, positions=None, smoothing: int = DEFAULT_FLAG_SMOOTHING
+    flag_model, codes, slice_heights=None, smoothing: int = DEFAULT_FLAG_SMOOTHING
 ) -> tuple[np.ndarray, np.ndarray]:
     """The blind-spot model's flag scores of code grids, as probabilities.
 
@@ -155,7 +155,7 @@ def flag_probabilities(
 
     Args:
         flag_model: a model from :func:`oasis_helpers.blind_spot.make_blind_spot_model`.
-        codes: int ``[N, h, w]``; positions: heights ``[N]`` or None (0.5).
+        codes: int ``[N, h, w]``; slice_heights: heights ``[N]`` or None (0.5).
         smoothing: ``s >= 1`` codes.
 
     Returns:
@@ -167,7 +167,7 @@ def flag_probabilities(
 
     if isinstance(smoothing, bool) or int(smoothing) != smoothing or smoothing < 1:
         raise ValueError(f"smoothing must be an integer >= 1 codes, got {smoothing}")
-    bits = blind_spot.surprise_bits(flag_model, codes, positions)
+    bits = blind_spot.surprise_bits(flag_model, codes, slice_heights)
     smoothed = ndimage.uniform_filter(bits, (1, int(smoothing), int(smoothing)))
     return np.exp2(-smoothed.astype(np.float64)), bits
 
@@ -177,7 +177,7 @@ def anomaly_maps(
     prior_model,
     images,
     restoration_threshold: float,
-    positions=None,
+    slice_heights=None,
     num_restorations: int = DEFAULT_NUM_RESTORATIONS,
     seed: int = 0,
     temperature: float = 1.0,
@@ -215,7 +215,7 @@ def anomaly_maps(
         images: float32 ``[N, H, W, 1]`` in ``[0, 1]``.
         restoration_threshold: from :func:`choose_restoration_threshold` on healthy
             validation slices.
-        positions: the slices' heights ``[N]`` (or one value) for a conditional prior.
+        slice_heights: the slices' heights ``[N]`` (or one value) for a conditional prior.
         num_restorations: ``R >= 1``.
         seed: seeds the restorations (restoration ``r`` as in :func:`restore_repeatedly`).
         temperature, flag_dilation: of the replacements and of :func:`restoration_region`.
@@ -248,7 +248,7 @@ def anomaly_maps(
     seconds["reconstruction"] = time.perf_counter() - start
     start = time.perf_counter()
     codes = np.asarray(vqvae.encode(images), np.int32)
-    nll_bits = prior.nll_map_bits(prior_model, codes, positions)
+    nll_bits = prior.nll_map_bits(prior_model, codes, slice_heights)
     seconds["likelihood"] = time.perf_counter() - start
     start = time.perf_counter()
     allowed = brain_codes(images, codes.shape[1:])
@@ -256,7 +256,7 @@ def anomaly_maps(
     if flag_model is None:
         flags, flag_threshold = 2.0**-nll_bits, restoration_threshold
     else:
-        flags, flag_bits = flag_probabilities(flag_model, codes, positions)
+        flags, flag_bits = flag_probabilities(flag_model, codes, slice_heights)
     changeable = restoration_region(flags, flag_threshold, allowed, flag_dilation)
 
     def restore(grids, threshold, seed):
@@ -265,7 +265,7 @@ def anomaly_maps(
             grids,
             threshold,
             seed,
-            positions=positions,
+            slice_heights=slice_heights,
             temperature=temperature,
             region=changeable,
         )

@@ -244,7 +244,7 @@ def restore_with_sampler(
     codes,
     threshold: float,
     seed: int = 0,
-    positions=None,
+    slice_heights=None,
     temperature: float = 1.0,
     truncate: bool = True,
     region=None,
@@ -274,7 +274,7 @@ def restore_with_sampler(
         codes: int ``[N, h, w]`` observed code grids.
         threshold: probability in ``[0, 1]``; 0 keeps every code.
         seed: seeds the replacement draws.
-        positions: the slices' heights ``[N]`` (or one value) for a conditional prior.
+        slice_heights: the slices' heights ``[N]`` (or one value) for a conditional prior.
         temperature: ``> 0``, divides the replacement's logits.
         truncate: draw replacements only among codes with ``p_k >= threshold``.
         region: optional bool ``[N, h, w]`` or ``[h, w]``: only these positions may change.
@@ -286,7 +286,7 @@ def restore_with_sampler(
     """
     import tensorflow as tf
 
-    from oasis_helpers.prior.inputs import check_codes, check_positions
+    from oasis_helpers.prior.inputs import check_codes, check_slice_heights
     from oasis_helpers.prior.sampling import check_sampling, draw_codes
 
     model = sampler.model
@@ -295,7 +295,7 @@ def restore_with_sampler(
     if not 0.0 <= float(threshold) <= 1.0:
         raise ValueError(f"threshold must be a probability in [0, 1], got {threshold}")
     temperature, _ = check_sampling(temperature, None, model.num_embeddings)
-    positions = check_positions(positions, count, model.conditional)
+    slice_heights = check_slice_heights(slice_heights, count, model.conditional)
     region = np.ones(codes.shape, bool) if region is None else np.asarray(region, bool)
     try:
         region = np.broadcast_to(region, codes.shape)
@@ -337,7 +337,7 @@ def restore_with_sampler(
         observed, allowed = tf.constant(codes[:, row]), tf.constant(region[:, row])
         return restoration_row(links, row_features, observed, allowed, tf.constant(row), *constants)
 
-    outputs = sampler.walk_rows(count, height, width, positions, row_walk, progress)
+    outputs = sampler.walk_rows(count, height, width, slice_heights, row_walk, progress)
     healed, flagged, probabilities = (
         np.stack([np.asarray(output[index]) for output in outputs], axis=1).astype(dtype)
         for index, dtype in enumerate((np.int32, bool, np.float32))
@@ -350,7 +350,7 @@ def restore_with_prior(
     codes,
     threshold: float,
     seed: int,
-    positions=None,
+    slice_heights=None,
     temperature: float = 1.0,
     truncate: bool = True,
     region=None,
@@ -371,7 +371,7 @@ def restore_with_prior(
         model: a :class:`oasis_helpers.prior.GatedPixelCNN` over ``K`` codes.
         codes: int ``[N, h, w]``.
         threshold, seed, temperature, truncate, region: as in :func:`restore_codes`.
-        positions: the slices' heights ``[N]`` (or one value) when the prior is conditional.
+        slice_heights: the slices' heights ``[N]`` (or one value) when the prior is conditional.
 
     Returns:
         :class:`Restoration` (fields ``[N, h, w]``).
@@ -389,7 +389,7 @@ def restore_with_prior(
             codes,
             threshold,
             seed,
-            positions=positions,
+            slice_heights=slice_heights,
             temperature=temperature,
             truncate=truncate,
             region=region,
@@ -399,7 +399,7 @@ def restore_with_prior(
     from oasis_helpers import prior
 
     def full_pass(grids: np.ndarray) -> np.ndarray:
-        return softmax(prior.prior_logits(model, grids, positions).astype(np.float64), axis=-1)
+        return softmax(prior.prior_logits(model, grids, slice_heights).astype(np.float64), axis=-1)
 
     return restore_codes(
         codes,

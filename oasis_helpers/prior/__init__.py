@@ -8,11 +8,11 @@ a codebook of ``K`` in raster order (row by row, left to right)::
 
 Shapes, for ``B`` grids::
 
-    codes      [B, h, w]    int32 in [0, K)
-    positions  [B]          float32 in [0, 1]: the slice's normalised axial height
-                            (0 lowest slice of its subject, 1 highest); only when
-                            the model is ``conditional``
-    logits     [B, h, w, K] float32: unnormalised log p(c[i, j] = k | past)
+    codes          [B, h, w]    int32 in [0, K)
+    slice_heights  [B]          float32 in [0, 1]: the slice's normalised axial height
+                                (0 lowest slice of its subject, 1 highest); only when
+                                the model is ``conditional``
+    logits         [B, h, w, K] float32: unnormalised log p(c[i, j] = k | past)
 
 Modules, one idea each:
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["check_codes", "check_positions", "check_positive_int"]
+__all__ = ["check_codes", "check_positive_int", "check_slice_heights"]
 
 
 def check_positive_int(name: str, value, minimum: int = 1) -> int:
@@ -31,18 +31,18 @@ def check_codes(codes, num_embeddings: int, name: str = "codes") -> np.ndarray:
     return codes.astype(np.int32)
 
 
-def check_positions(positions, count: int, conditional: bool) -> np.ndarray | None:
+def check_slice_heights(slice_heights, count: int, conditional: bool) -> np.ndarray | None:
     """The slices' heights as float32 ``[count]`` in ``[0, 1]`` (one value is broadcast).
 
     ``None`` for an unconditional prior (whatever was passed); a conditional one needs them.
     """
     if not conditional:
         return None
-    if positions is None:
-        raise ValueError("this prior is conditional: pass positions (float32 [N] in [0, 1])")
-    positions = np.broadcast_to(np.asarray(positions, dtype=np.float32).reshape(-1), (count,))
-    if positions.size and (positions.min() < 0 or positions.max() > 1):
+    if slice_heights is None:
+        raise ValueError("this prior is conditional: pass slice_heights (float32 [N] in [0, 1])")
+    heights = np.broadcast_to(np.asarray(slice_heights, dtype=np.float32).reshape(-1), (count,))
+    if heights.size and (heights.min() < 0 or heights.max() > 1):
         raise ValueError(
-            f"positions must lie in [0, 1], got values in [{positions.min()}, {positions.max()}]"
+            f"slice_heights must lie in [0, 1], got values in [{heights.min()}, {heights.max()}]"
         )
-    return np.ascontiguousarray(positions)
+    return np.ascontiguousarray(heights)

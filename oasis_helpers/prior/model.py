@@ -248,9 +248,9 @@ class GatedBlock(layers.Layer):
 class GatedPixelCNN(keras.Model):
     """Gated PixelCNN over code grids (see the module docstring for the maths).
 
-    ``model(codes)`` (unconditional) or ``model((codes, positions))``
+    ``model(codes)`` (unconditional) or ``model((codes, slice_heights))``
     (conditional) returns logits ``[B, h, w, K]`` for codes ``[B, h, w]`` int32
-    and positions ``[B]`` (or ``[B, 1]``) float32 in ``[0, 1]``. Fully
+    and slice heights ``[B]`` (or ``[B, 1]``) float32 in ``[0, 1]``. Fully
     convolutional: any ``h, w``. Train with :func:`compile_prior` (sparse
     cross-entropy from logits, in nats per code) and ``training.fit`` on
     :func:`make_code_dataset`.
@@ -262,7 +262,7 @@ class GatedPixelCNN(keras.Model):
         kernel_size: ``k`` (odd, >= 3); the receptive field reaches
             ``L * (k // 2)`` rows above (plus one) and as many columns left/right.
         head_channels: width of the output head's hidden 1x1 convolution.
-        conditional: condition on the slice's normalised axial position.
+        conditional: condition on the slice's normalised axial height.
         coordinates: give every position its normalised grid coordinates
             ``(i / (h - 1), j / (w - 1))`` through the gate biases, so that the prior
             knows where in the slice it is (a brain sits in the middle of its grid;
@@ -336,43 +336,43 @@ class GatedPixelCNN(keras.Model):
     def build(self, input_shape=None):
         if not self.embedding.built:  # one tiny forward pass creates every weight
             codes = ops.zeros((1, 2, 2), dtype="int32")
-            positions = ops.zeros((1, 1), dtype="float32") if self.conditional else None
-            self._forward(codes, positions)
+            slice_heights = ops.zeros((1, 1), dtype="float32") if self.conditional else None
+            self._forward(codes, slice_heights)
         self.built = True
 
     # inputs -------------------------------------------------------------------------------------
     def split_inputs(self, inputs):
-        """``(codes [B, h, w] int32, positions [B, 1] float32 or None)`` from ``inputs``."""
+        """``(codes [B, h, w] int32, slice_heights [B, 1] float32 or None)`` from ``inputs``."""
         if isinstance(inputs, dict):
-            codes, positions = inputs["codes"], inputs.get("positions")
+            codes, slice_heights = inputs["codes"], inputs.get("slice_heights")
         elif isinstance(inputs, (tuple, list)):
             if len(inputs) != 2:
                 raise ValueError(
-                    f"expected codes or (codes, positions) as inputs, got {len(inputs)} items"
+                    f"expected codes or (codes, slice_heights) as inputs, got {len(inputs)} items"
                 )
-            codes, positions = inputs
+            codes, slice_heights = inputs
         else:
-            codes, positions = inputs, None
-        if self.conditional and positions is None:
+            codes, slice_heights = inputs, None
+        if self.conditional and slice_heights is None:
             raise ValueError(
-                "this prior is conditional: call it with (codes, positions), positions "
+                "this prior is conditional: call it with (codes, slice_heights), slice_heights "
                 "float32 [B] in [0, 1]"
             )
         codes = ops.cast(codes, "int32")
         if len(codes.shape) != 3:
             raise ValueError(f"expected codes of shape [B, h, w], got {tuple(codes.shape)}")
         if self.conditional:
-            positions = ops.reshape(ops.cast(positions, "float32"), (-1, 1))
+            slice_heights = ops.reshape(ops.cast(slice_heights, "float32"), (-1, 1))
         else:
-            positions = None
-        return codes, positions
+            slice_heights = None
+        return codes, slice_heights
 
     @property
     def has_features(self) -> bool:
         """Whether the gates get biases from coordinates and/or the slice's height."""
         return self.conditional or self.coordinates
 
-    def feature_map(self, positions, batch, height, width):
+    def feature_map(self, slice_heights, batch, height, width):
         """Shared features ``[B, h, w, 32]`` (``[B, 1, 1, 32]`` with the height alone).
 
         The inputs ``u`` are, per position, the grid coordinates
@@ -402,7 +402,7 @@ class GatedPixelCNN(keras.Model):
             )
             parts.append(ops.broadcast_to(grid[None], (batch, height, width, 2)))
         if self.conditional:
-            heights = ops.reshape(ops.cast(positions, "float32"), (-1, 1, 1, 1))
+            heights = ops.reshape(ops.cast(slice_heights, "float32"), (-1, 1, 1, 1))
             if self.coordinates:
                 heights = ops.broadcast_to(heights, (batch, height, width, 1))
             parts.append(heights)
@@ -424,9 +424,9 @@ class GatedPixelCNN(keras.Model):
         hidden = ops.relu(self.head_hidden(ops.relu(horizontal)))
         return self.head_logits(hidden)
 
-    def _forward(self, codes, positions):
+    def _forward(self, codes, slice_heights):
         shape = ops.shape(codes)
-        features = self.feature_map(positions, shape[0], shape[1], shape[2])
+        features = self.feature_map(slice_heights, shape[0], shape[1], shape[2])
         embedded = self.embedding(codes)
         vertical, horizontal = embedded, embedded
         for block in self.blocks:
@@ -434,8 +434,8 @@ class GatedPixelCNN(keras.Model):
         return self.head(horizontal)
 
     def call(self, inputs, training=False):
-        codes, positions = self.split_inputs(inputs)
-        return self._forward(codes, positions)
+        codes, slice_heights = self.split_inputs(inputs)
+        return self._forward(codes, slice_heights)
 
     def compute_output_shape(self, input_shape):
         if isinstance(input_shape, (tuple, list)) and isinstance(input_shape[0], (tuple, list)):

@@ -29,8 +29,8 @@ def receptive_field_map(model: GatedPixelCNN, height: int, width: int, target) -
     grids = np.repeat(base[None], height * width + 1, axis=0)
     for index in range(height * width):
         grids[index + 1].flat[index] = (base.flat[index] + 1) % model.num_embeddings
-    positions = np.full(len(grids), 0.5, np.float32) if model.conditional else None
-    logits = prior_logits(model, grids, positions)[:, row, column]
+    slice_heights = np.full(len(grids), 0.5, np.float32) if model.conditional else None
+    logits = prior_logits(model, grids, slice_heights)[:, row, column]
     changed = np.abs(logits[1:] - logits[:1]).max(axis=-1) > 1e-6
     return changed.reshape(height, width)
 
