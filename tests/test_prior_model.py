@@ -187,6 +187,15 @@ def _striped_codes(count: int, height: int, width: int, seed: int = 0) -> np.nda
     )
 
 
+def test_a_prior_compiled_without_a_learning_rate_trains_at_notebook_04s():
+    """make_prior and compile_prior default to the rate notebook 04 trains with."""
+    expected = prior.DEFAULT_PRIOR_TRAINING["learning_rate"]
+    made = prior.make_prior(num_embeddings=fx.PRIOR_CODES, hidden_channels=4, num_layers=1)
+    compiled = prior.compile_prior(fx.tiny_prior(1))
+    for model in (made, compiled):
+        assert float(model.optimizer.learning_rate) == pytest.approx(expected)
+
+
 def test_training_with_fit_learns_structure_and_refuses_another_configuration(tmp_path):
     codes = _striped_codes(64, 4, 6)
     model = prior.compile_prior(fx.tiny_prior(2), learning_rate=1e-2)

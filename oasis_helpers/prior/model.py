@@ -474,10 +474,15 @@ class GatedPixelCNN(keras.Model):
         return config
 
 
-def compile_prior(model: GatedPixelCNN, learning_rate: float = 1e-3, jit_compile="auto"):
+def compile_prior(
+    model: GatedPixelCNN,
+    learning_rate: float = DEFAULT_PRIOR_TRAINING["learning_rate"],
+    jit_compile="auto",
+):
     """Compile ``model`` with Adam and sparse cross-entropy from logits (nats per code).
 
-    Bits per code are ``loss / ln 2``. Returns the model.
+    ``learning_rate`` defaults to notebook 04's (:data:`DEFAULT_PRIOR_TRAINING`). Bits per
+    code are ``loss / ln 2``. Returns the model.
     """
     if not learning_rate > 0:
         raise ValueError(f"learning_rate must be positive, got {learning_rate}")
@@ -489,8 +494,11 @@ def compile_prior(model: GatedPixelCNN, learning_rate: float = 1e-3, jit_compile
     return model
 
 
-def make_prior(learning_rate: float = 1e-3, **config) -> GatedPixelCNN:
-    """A compiled :class:`GatedPixelCNN`: ``DEFAULT_PRIOR`` updated with ``config``."""
+def make_prior(
+    learning_rate: float = DEFAULT_PRIOR_TRAINING["learning_rate"], **config
+) -> GatedPixelCNN:
+    """A compiled :class:`GatedPixelCNN`: ``DEFAULT_PRIOR`` updated with ``config``, and Adam
+    at ``learning_rate`` (:func:`compile_prior`)."""
     unknown = set(config) - set(DEFAULT_PRIOR)
     if unknown:
         raise ValueError(
