@@ -21,7 +21,7 @@ Architecture (``make_blind_spot_model``), for ``B`` grids of ``h x w`` codes fro
 
     e   = Embedding(K, E)(codes)                               [B, h, w, E]
     r_d = HoleConv2D(dilation d)(e), d in dilations (1, 2, 4)  [B, h, w, F_d]
-    x   = ReLU(concat(r_1, r_2, r_4, i / h - 1/2, j / w - 1/2, slice height))
+    x   = ReLU(concat(r_1, r_2, r_4, i / (h - 1), j / (w - 1), slice height))
     logits = Conv1x1_K(ReLU(Conv1x1_H(ReLU(Conv1x1_H(x)))))    [B, h, w, K]
 
 with ``E = embedding_dim``, ``F_1 = filters``, ``F_d = filters // 2`` for ``d > 1`` and
@@ -72,6 +72,8 @@ from typing import Any
 import keras
 import numpy as np
 import tensorflow as tf
+
+from oasis_helpers.code_location import grid_coordinates
 
 __all__ = [
     "BLIND_SPOT_DILATIONS",
@@ -270,17 +272,17 @@ class HoleConv2D(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="oasis_helpers")
 class GridContext(keras.layers.Layer):
-    """Append ``i / h - 1/2``, ``j / w - 1/2`` and the slice height to every position.
+    """Append the grid coordinates and the slice height to every position.
 
-    Inputs ``features [B, h, w, C]`` and ``slice_heights [B, 1]``; output ``[B, h, w, C + 3]``.
+    Inputs ``features [B, h, w, C]`` and ``slice_heights [B, 1]``; output ``[B, h, w, C + 3]``
+    with ``[..., C:C + 2]`` the coordinates ``(i / (h - 1), j / (w - 1))``
+    (:func:`oasis_helpers.code_location.grid_coordinates`, as the prior's) and ``[..., C + 2]``
+    the height.
     """
 
     def call(self, features, slice_heights):
         shape = tf.shape(features)
-        height, width = shape[1], shape[2]
-        rows = tf.cast(tf.range(height), features.dtype) / tf.cast(height, features.dtype) - 0.5
-        cols = tf.cast(tf.range(width), features.dtype) / tf.cast(width, features.dtype) - 0.5
-        grid = tf.stack(tf.meshgrid(rows, cols, indexing="ij"), axis=-1)[None]
+        grid = grid_coordinates(shape[1], shape[2], features.dtype)[None]
         grid = tf.broadcast_to(grid, tf.concat([shape[:3], [2]], 0))
         level = tf.reshape(tf.cast(slice_heights, features.dtype), [-1, 1, 1, 1])
         level = tf.broadcast_to(level, tf.concat([shape[:3], [1]], 0))

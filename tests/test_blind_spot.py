@@ -11,7 +11,7 @@ import numpy as np
 import oasis_fixtures as fx
 import pytest
 
-from oasis_helpers import anomaly, blind_spot, prior, training
+from oasis_helpers import anomaly, blind_spot, code_location, prior, training
 
 
 def _logits(model, codes, slice_heights=None) -> np.ndarray:
@@ -36,6 +36,15 @@ def test_the_prediction_at_a_code_never_sees_its_hole_but_sees_beyond_it(hole):
     far = codes.copy()
     far[0, centre + 4 * 3, centre] = (far[0, centre + 4 * 3, centre] + 1) % 6  # the d = 4 ring
     assert np.abs(_logits(model, far)[0, centre, centre] - reference).max() > 1e-4
+
+
+def test_every_position_is_told_its_grid_coordinates_and_its_slices_height():
+    features = np.zeros((2, 3, 4, 1), np.float32)
+    context = np.asarray(blind_spot.GridContext()(features, np.array([[0.2], [0.9]], np.float32)))
+    assert context.shape == (2, 3, 4, 4)
+    for index, height in enumerate((0.2, 0.9)):
+        np.testing.assert_allclose(context[index, ..., 1:3], code_location.grid_coordinates(3, 4))
+        np.testing.assert_allclose(context[index, ..., 3], height)
 
 
 def test_hole_conv_refuses_a_hole_as_large_as_its_reach():

@@ -28,7 +28,8 @@ codebook of ``K``::
   padding instead of ``n``; the shifts that make it causal are unchanged, so a
   schedule like ``(1, 2, 4, 8)`` reaches 16 rows up with 4 blocks (31 with 8).
 * Position (``coordinates``, ``conditional``): the inputs ``u`` of a position, its grid
-  coordinates ``(i / (h - 1), j / (w - 1))`` and the slice's height, expanded to Fourier
+  coordinates ``(i / (h - 1), j / (w - 1))`` (:func:`oasis_helpers.code_location.grid_coordinates`,
+  as the blind-spot model's) and the slice's height, expanded to Fourier
   features ``[u, sin(pi f u), cos(pi f u)]`` through ``Dense(64, relu)`` (or alone, without
   ``feature_frequencies``), then a shared ``Dense(32, tanh)`` (:meth:`GatedPixelCNN.feature_map`);
   per block two ``Dense(2C)`` give the gate biases ``bias_v`` and ``bias_h``.
@@ -52,6 +53,7 @@ import numpy as np
 from keras import layers, ops
 
 from oasis_helpers import runs
+from oasis_helpers.code_location import grid_coordinates
 from oasis_helpers.prior.inputs import check_positive_int
 
 __all__ = [
@@ -387,19 +389,7 @@ class GatedPixelCNN(keras.Model):
             return None
         parts = []
         if self.coordinates:
-            rows = ops.cast(ops.arange(height), "float32") / ops.cast(
-                ops.maximum(height - 1, 1), "float32"
-            )
-            columns = ops.cast(ops.arange(width), "float32") / ops.cast(
-                ops.maximum(width - 1, 1), "float32"
-            )
-            grid = ops.stack(
-                [
-                    ops.broadcast_to(rows[:, None], (height, width)),
-                    ops.broadcast_to(columns[None, :], (height, width)),
-                ],
-                axis=-1,
-            )
+            grid = grid_coordinates(height, width)
             parts.append(ops.broadcast_to(grid[None], (batch, height, width, 2)))
         if self.conditional:
             heights = ops.reshape(ops.cast(slice_heights, "float32"), (-1, 1, 1, 1))
