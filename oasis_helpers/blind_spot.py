@@ -35,6 +35,10 @@ where ``|a| > hole // d`` (so ``d |a| > hole``), reaching ``3 d`` codes. The coo
 and the slice height let it learn *where* in the head a code sits (brains are centred in
 their frames).
 
+Every function that runs it takes the slices' heights, float32 ``[N]`` in ``[0, 1]``
+(``code_grids.load_codes(run_dir)[split].slice_heights``; 0.5, the middle of the head, for
+slices of unknown height), and raises an error that says so when they are missing
+(:func:`oasis_helpers.code_location.check_slice_heights`, as the conditional prior does).
 Its surprise ``-log2 p`` in bits is :func:`surprise_bits`; notebook 05 uses it to choose
 *where* the prior-guided restoration may resample (:func:`oasis_helpers.anomaly.anomaly_maps`).
 Training is a few epochs of cross-entropy on the healthy training grids
@@ -73,7 +77,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from oasis_helpers.code_location import grid_coordinates
+from oasis_helpers.code_location import check_slice_heights, grid_coordinates
 
 __all__ = [
     "BLIND_SPOT_DILATIONS",
@@ -92,6 +96,7 @@ __all__ = [
     "load_blind_spot_model",
     "load_trained",
     "make_blind_spot_model",
+    "predict_logits",
     "run_configuration",
     "surprise_bits",
     "train_blind_spot_model",
@@ -352,30 +357,26 @@ def make_blind_spot_model(
 
 
 def _inputs(codes, slice_heights) -> list[np.ndarray]:
+    """The model's inputs ``[codes int32 [N, h, w], slice_heights float32 [N, 1]]``, checked."""
     codes = np.asarray(codes)
     if codes.ndim != 3 or not np.issubdtype(codes.dtype, np.integer):
         raise ValueError(
             f"codes must be an integer array [N, h, w], got {codes.dtype} {codes.shape}"
         )
-    if slice_heights is None:
-        slice_heights = np.full(len(codes), 0.5, np.float32)
-    slice_heights = np.broadcast_to(
-        np.asarray(slice_heights, np.float32).reshape(-1), (len(codes),)
-    )
-    return [codes.astype(np.int32), slice_heights[:, None].copy()]
+    return [codes.astype(np.int32), check_slice_heights(slice_heights, len(codes))[:, None]]
 
 
 def train_blind_spot_model(
     model: keras.Model,
     train_codes,
-    train_slice_heights=None,
+    train_slice_heights,
     validation_codes=None,
     validation_slice_heights=None,
     epochs: int | None = None,
     batch_size: int | None = None,
     verbose: int = 2,
 ) -> dict[str, list[float]]:
-    """Fit ``model`` to healthy code grids ``[N, h, w]`` (heights ``[N]`` or None: 0.5).
+    """Fit ``model`` to healthy code grids ``[N, h, w]`` of slices at heights ``[N]``.
 
     The target of every position is its own code, so the loss is the mean of
     ``-ln p(c[i, j] | surroundings)`` in nats; returns the Keras history. ``epochs`` and
@@ -408,15 +409,21 @@ def train_blind_spot_model(
     return {name: [float(value) for value in values] for name, values in history.history.items()}
 
 
-def surprise_bits(
-    model: keras.Model, codes, slice_heights=None, batch_size: int = 32
-) -> np.ndarray:
+def predict_logits(model: keras.Model, codes, slice_heights, batch_size: int = 32) -> np.ndarray:
+    """The logits float32 ``[N, h, w, K]`` of every position of ``codes`` ``[N, h, w]``.
+
+    ``slice_heights``: the slices' heights ``[N]`` (or one value) in ``[0, 1]``
+    (:func:`oasis_helpers.code_location.check_slice_heights`).
+    """
+    return model.predict(_inputs(codes, slice_heights), batch_size=batch_size, verbose=0)
+
+
+def surprise_bits(model: keras.Model, codes, slice_heights, batch_size: int = 32) -> np.ndarray:
     """``-log2 p(c[i, j] | surroundings)`` of every observed code: float32 ``[N, h, w]``."""
-    inputs = _inputs(codes, slice_heights)
-    logits = model.predict(inputs, batch_size=batch_size, verbose=0)
+    logits = predict_logits(model, codes, slice_heights, batch_size)
     log_p = tf.nn.log_softmax(tf.constant(logits, tf.float32), axis=-1).numpy()
-    observed = np.take_along_axis(log_p, inputs[0][..., None].astype(np.intp), axis=-1)[..., 0]
-    return (-observed / np.log(2.0)).astype(np.float32)
+    observed = np.asarray(codes)[..., None].astype(np.intp)
+    return (-np.take_along_axis(log_p, observed, axis=-1)[..., 0] / np.log(2.0)).astype(np.float32)
 
 
 def load_blind_spot_model(path: str | os.PathLike) -> keras.Model:
@@ -429,8 +436,7 @@ def load_blind_spot_model(path: str | os.PathLike) -> keras.Model:
 
 def _fingerprint(codes, slice_heights) -> str:
     digest = hashlib.sha256(np.ascontiguousarray(codes, np.int32).tobytes())
-    if slice_heights is not None:
-        digest.update(np.ascontiguousarray(slice_heights, np.float32).tobytes())
+    digest.update(check_slice_heights(slice_heights, len(codes)).tobytes())
     return digest.hexdigest()[:16]
 
 
@@ -453,7 +459,7 @@ def _configuration_parts(
 
 
 def run_configuration(
-    num_embeddings: int, train_codes, train_slice_heights=None, config=None, seed: int = 0
+    num_embeddings: int, train_codes, train_slice_heights, config=None, seed: int = 0
 ) -> dict[str, Any]:
     """The configuration that identifies a trained blind-spot model, as stored with it.
 
@@ -529,7 +535,7 @@ def train_or_load(
     base_dir: str | os.PathLike,
     num_embeddings: int,
     train_codes,
-    train_slice_heights=None,
+    train_slice_heights,
     validation_codes=None,
     validation_slice_heights=None,
     config: Mapping[str, Any] | None = None,
@@ -554,7 +560,8 @@ def train_or_load(
         the model), ``"folder"`` and ``"loaded"`` (True when nothing was trained).
 
     Raises:
-        ValueError: an unknown setting or a value out of range (before any work).
+        ValueError: an unknown setting, a value out of range, or slice heights missing or
+            outside ``[0, 1]`` (before any work).
         oasis_helpers.training.ConfigMismatchError: the folder of this configuration
             holds a record of another one (edited or copied by hand); nothing is loaded
             or overwritten.
@@ -570,6 +577,9 @@ def train_or_load(
     train_codes = np.asarray(train_codes, np.int32)
     if train_codes.ndim != 3 or train_codes.shape[1] != train_codes.shape[2]:
         raise ValueError(f"train_codes must be square grids [N, h, h], got {train_codes.shape}")
+    if validation_codes is not None:  # the heights are checked before any work (the
+        # training ones by the fingerprint of _configuration_parts)
+        _inputs(validation_codes, validation_slice_heights)
     config = configuration(config)
     model_config, settings = _configuration_parts(
         num_embeddings, train_codes, train_slice_heights, config, seed

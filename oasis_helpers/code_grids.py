@@ -7,10 +7,10 @@ them and notebook 05 its blind-spot model, reading them back with :func:`load_co
 Per split ``name`` the file holds ``{name}_codes`` int32 ``[N, h, w]`` (codes in
 ``[0, K)``), ``{name}_subject_ids`` str ``[N]``, ``{name}_slice_ids`` int32 ``[N]`` and
 ``{name}_slice_heights`` float32 ``[N]`` (each slice's normalised axial height within its
-subject, :func:`slice_heights`: what the prior and the blind-spot model are conditioned on); plus
-``splits`` (the split names) and the VQ-VAE's ``num_embeddings`` (K), ``embedding_dim``
-(D), ``downsample`` (F) and ``image_size`` (S). :class:`CodeGrids` is the file in memory,
-one :class:`CodeSplit` per split.
+subject, :func:`oasis_helpers.code_location.slice_heights`: what the prior and the
+blind-spot model are conditioned on); plus ``splits`` (the split names) and the VQ-VAE's
+``num_embeddings`` (K), ``embedding_dim`` (D), ``downsample`` (F) and ``image_size`` (S).
+:class:`CodeGrids` is the file in memory, one :class:`CodeSplit` per split.
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ from pathlib import Path
 import numpy as np
 
 from oasis_helpers import models, runs
+from oasis_helpers.code_location import slice_heights
 
 __all__ = [
     "CODES_FILE",
     "CodeGrids",
     "CodeSplit",
-    "slice_heights",
     "load_codes",
     "save_codes",
 ]
@@ -86,28 +86,6 @@ class CodeGrids:
         return self.image_size // self.downsample
 
 
-def slice_heights(subject_ids, slice_ids) -> np.ndarray:
-    """Normalised axial height of each slice within its subject: float32 ``[N]`` in ``[0, 1]``.
-
-    ``(slice_id - lowest) / (highest - lowest)`` over the slice ids of the same subject
-    (among the given slices); 0.5 when a subject has a single slice (or one slice id).
-    """
-    subject_ids = np.asarray(subject_ids).astype(str)
-    slice_ids = np.asarray(slice_ids, dtype=np.int64)
-    if subject_ids.shape != slice_ids.shape or subject_ids.ndim != 1:
-        raise ValueError(
-            f"subject_ids and slice_ids must be 1-D of the same length, got shapes "
-            f"{subject_ids.shape} and {slice_ids.shape}"
-        )
-    heights = np.full(len(slice_ids), 0.5, dtype=np.float32)
-    for subject in np.unique(subject_ids):
-        members = subject_ids == subject
-        lowest, highest = slice_ids[members].min(), slice_ids[members].max()
-        if highest > lowest:
-            heights[members] = (slice_ids[members] - lowest) / (highest - lowest)
-    return heights
-
-
 def _float_batch(images) -> np.ndarray:
     """float32 images in [0, 1] from float images or uint8 images in [0, 255]."""
     images = np.asarray(images)
@@ -141,7 +119,8 @@ def save_codes(
 
     The file holds, per split ``name``: ``{name}_codes`` int32 ``[N, h, w]``,
     ``{name}_subject_ids`` str ``[N]``, ``{name}_slice_ids`` int32 ``[N]`` and
-    ``{name}_slice_heights`` float32 ``[N]`` (:func:`slice_heights`); plus ``splits``
+    ``{name}_slice_heights`` float32 ``[N]`` (:func:`~oasis_helpers.code_location.slice_heights`);
+    plus ``splits``
     (the split names) and the model settings ``num_embeddings``, ``embedding_dim``,
     ``downsample``, ``image_size`` (int32 scalars).
 

@@ -13,9 +13,12 @@ import pytest
 
 from oasis_helpers import anomaly, blind_spot, code_location, prior, training
 
+#: The slice height of the tests' grids: the middle of the head.
+HEIGHT = 0.5
 
-def _logits(model, codes, slice_heights=None) -> np.ndarray:
-    return model.predict(blind_spot._inputs(codes, slice_heights), verbose=0)
+
+def _logits(model, codes) -> np.ndarray:
+    return blind_spot.predict_logits(model, codes, HEIGHT)
 
 
 @pytest.mark.parametrize("hole", [0, 2, 3])
@@ -66,15 +69,16 @@ def test_training_makes_a_foreign_patch_surprising_and_its_surroundings_not():
     size = 12
     model = blind_spot.make_blind_spot_model(num_embeddings=4, grid_size=size, hole=1)
     grids = _flat_grids(96, size, seed=0)
-    untrained = blind_spot.surprise_bits(model, grids[:8])
+    untrained = blind_spot.surprise_bits(model, grids[:8], HEIGHT)
+    validation = _flat_grids(16, size, seed=1)
     history = blind_spot.train_blind_spot_model(
-        model, grids, validation_codes=_flat_grids(16, size, seed=1), epochs=25, verbose=0
+        model, grids, HEIGHT, validation, HEIGHT, epochs=25, verbose=0
     )
     assert history["loss"][-1] < history["loss"][0] and "val_loss" in history
-    assert blind_spot.surprise_bits(model, grids[:8]).mean() < 0.25 * untrained.mean()
+    assert blind_spot.surprise_bits(model, grids[:8], HEIGHT).mean() < 0.25 * untrained.mean()
     lesioned = _flat_grids(4, size, seed=2)
     lesioned[:, 5:7, 5:7] = (lesioned[:, 5:7, 5:7] + 2) % 4  # a 2 x 2 foreign patch
-    bits = blind_spot.surprise_bits(model, lesioned)
+    bits = blind_spot.surprise_bits(model, lesioned, HEIGHT)
     assert bits.shape == lesioned.shape and bits.dtype == np.float32
     patch = np.zeros((size, size), bool)
     patch[5:7, 5:7] = True
@@ -97,23 +101,23 @@ def test_a_saved_model_loads_in_safe_mode_with_the_same_predictions(tmp_path):
     with pytest.raises(FileNotFoundError, match="notebook 05"):
         blind_spot.load_blind_spot_model(tmp_path / "missing.keras")
     with pytest.raises(ValueError, match="integer"):
-        blind_spot.surprise_bits(model, codes.astype(np.float32))
+        blind_spot.surprise_bits(model, codes.astype(np.float32), HEIGHT)
 
 
 def test_flag_probabilities_are_the_geometric_mean_over_the_box():
     keras.utils.set_random_seed(3)
     model = blind_spot.make_blind_spot_model(num_embeddings=5, grid_size=8, hole=1)
     codes = np.random.default_rng(1).integers(0, 5, (2, 8, 8)).astype(np.int32)
-    probabilities, bits = anomaly.flag_probabilities(model, codes, smoothing=3)
-    np.testing.assert_allclose(bits, blind_spot.surprise_bits(model, codes), rtol=1e-6)
+    probabilities, bits = anomaly.flag_probabilities(model, codes, HEIGHT, smoothing=3)
+    np.testing.assert_allclose(bits, blind_spot.surprise_bits(model, codes, HEIGHT), rtol=1e-6)
     from scipy import ndimage
 
     expected = 2.0 ** -ndimage.uniform_filter(bits, (1, 3, 3))
     np.testing.assert_allclose(probabilities, expected, rtol=1e-5)
-    plain, _ = anomaly.flag_probabilities(model, codes, smoothing=1)
+    plain, _ = anomaly.flag_probabilities(model, codes, HEIGHT, smoothing=1)
     np.testing.assert_allclose(plain, 2.0**-bits, rtol=1e-5)
     with pytest.raises(ValueError, match="smoothing"):
-        anomaly.flag_probabilities(model, codes, smoothing=0)
+        anomaly.flag_probabilities(model, codes, HEIGHT, smoothing=0)
 
 
 def test_with_a_flag_model_restoration_changes_only_codes_near_its_flags():
@@ -185,13 +189,13 @@ def tiny_run(tmp_path_factory):
     base_dir = tmp_path_factory.mktemp("blind_spot")
     grids = _flat_grids(16, 8, seed=3)
     model, record = blind_spot.train_or_load(
-        base_dir, 4, grids, config=TINY, seed=5, validation_codes=grids[:4]
+        base_dir, 4, grids, HEIGHT, grids[:4], HEIGHT, config=TINY, seed=5
     )
     return base_dir, grids, model, record
 
 
 def _train_or_load(base_dir, grids, config, seed=5):
-    return blind_spot.train_or_load(base_dir, 4, grids, config=config, seed=seed)
+    return blind_spot.train_or_load(base_dir, 4, grids, HEIGHT, config=config, seed=seed)
 
 
 @pytest.mark.parametrize("setting", sorted(CHANGED))
@@ -211,7 +215,9 @@ def test_changing_a_setting_trains_a_new_model_and_changing_it_back_loads_the_ol
     assert back["loaded"] and back["folder"] == first["folder"]
     assert back["history"] == first["history"]
     np.testing.assert_allclose(
-        blind_spot.surprise_bits(again, grids), blind_spot.surprise_bits(model, grids), rtol=1e-6
+        blind_spot.surprise_bits(again, grids, HEIGHT),
+        blind_spot.surprise_bits(model, grids, HEIGHT),
+        rtol=1e-6,
     )
 
 
@@ -252,10 +258,10 @@ def test_a_folder_of_another_configuration_raises_instead_of_loading(tmp_path):
     grids = _flat_grids(16, 8, seed=3)
     record = _train_or_load(tmp_path, grids, TINY)[1]
     folder = Path(record["folder"])
-    expected = blind_spot.run_configuration(4, grids, config=TINY, seed=5)
+    expected = blind_spot.run_configuration(4, grids, HEIGHT, config=TINY, seed=5)
     assert expected == record["configuration"]
     blind_spot.load_trained(folder, expected)  # its own configuration: loads
-    other = blind_spot.run_configuration(4, grids, config={**TINY, "filters": 8}, seed=5)
+    other = blind_spot.run_configuration(4, grids, HEIGHT, config={**TINY, "filters": 8}, seed=5)
     with pytest.raises(training.ConfigMismatchError, match="model.filters: 4 -> 8") as error:
         blind_spot.load_trained(folder, other)
     assert error.value.differences == {"model.filters": (4, 8)}
@@ -272,7 +278,7 @@ def test_a_folder_of_another_configuration_raises_instead_of_loading(tmp_path):
     with pytest.raises(FileNotFoundError, match="train_or_load"):
         blind_spot.load_trained(tmp_path / "missing")
     with pytest.raises(ValueError, match="not a model file"):
-        blind_spot.train_or_load(tmp_path / "blind_spot.keras", 4, grids, config=TINY)
+        blind_spot.train_or_load(tmp_path / "blind_spot.keras", 4, grids, HEIGHT, config=TINY)
 
 
 def test_configuration_fills_in_the_defaults_and_refuses_bad_settings():

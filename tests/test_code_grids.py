@@ -1,4 +1,4 @@
-"""The code grids file ``codes.npz``: slice heights, save_codes and load_codes.
+"""The code grids file ``codes.npz``: save_codes and load_codes.
 
 A tiny trained VQ-VAE (the ``trained`` fixture of tests/conftest.py) encodes a
 SliceSource look-alike of 32x32 slices (tests/oasis_fixtures.py).
@@ -11,14 +11,6 @@ import oasis_fixtures as fx
 import pytest
 
 from oasis_helpers import code_grids
-
-
-def test_slice_heights():
-    slice_heights = code_grids.slice_heights(["a", "a", "b", "a", "c"], [4, 2, 7, 3, 9])
-    np.testing.assert_allclose(slice_heights, [1.0, 0.0, 0.5, 0.5, 0.5])
-    assert slice_heights.dtype == np.float32
-    with pytest.raises(ValueError, match="same length"):
-        code_grids.slice_heights(["a"], [1, 2])
 
 
 def test_save_and_load_codes(tmp_path, trained, images):

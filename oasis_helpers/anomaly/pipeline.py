@@ -144,7 +144,7 @@ class AnomalyMaps(NamedTuple):
 
 
 def flag_probabilities(
-    flag_model, codes, slice_heights=None, smoothing: int = DEFAULT_FLAG_SMOOTHING
+    flag_model, codes, slice_heights, smoothing: int = DEFAULT_FLAG_SMOOTHING
 ) -> tuple[np.ndarray, np.ndarray]:
     """The blind-spot model's flag scores of code grids, as probabilities.
 
@@ -155,7 +155,8 @@ def flag_probabilities(
 
     Args:
         flag_model: a model from :func:`oasis_helpers.blind_spot.make_blind_spot_model`.
-        codes: int ``[N, h, w]``; slice_heights: heights ``[N]`` or None (0.5).
+        codes: int ``[N, h, w]``; slice_heights: their slices' heights ``[N]`` (or one
+            value) in ``[0, 1]``.
         smoothing: ``s >= 1`` codes.
 
     Returns:
@@ -215,7 +216,8 @@ def anomaly_maps(
         images: float32 ``[N, H, W, 1]`` in ``[0, 1]``.
         restoration_threshold: from :func:`choose_restoration_threshold` on healthy
             validation slices.
-        slice_heights: the slices' heights ``[N]`` (or one value) for a conditional prior.
+        slice_heights: the slices' heights ``[N]`` (or one value) in ``[0, 1]``, for a
+            conditional prior and for ``flag_model`` (None: neither needs them).
         num_restorations: ``R >= 1``.
         seed: seeds the restorations (restoration ``r`` as in :func:`restore_repeatedly`).
         temperature, flag_dilation: of the replacements and of :func:`restoration_region`.

@@ -286,7 +286,8 @@ def restore_with_sampler(
     """
     import tensorflow as tf
 
-    from oasis_helpers.prior.inputs import check_codes, check_slice_heights
+    from oasis_helpers.code_location import check_slice_heights
+    from oasis_helpers.prior.inputs import check_codes
     from oasis_helpers.prior.sampling import check_sampling, draw_codes
 
     model = sampler.model

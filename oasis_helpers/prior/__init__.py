@@ -31,7 +31,8 @@ Modules, one idea each:
 * :mod:`~oasis_helpers.prior.receptive_field`: what a position sees, measured
   (:func:`receptive_field_map`) and for a plain masked PixelCNN
   (:func:`plain_pixelcnn_receptive_field`);
-* :mod:`~oasis_helpers.prior.inputs`: the checks of codes, heights and counts they share.
+* :mod:`~oasis_helpers.prior.inputs`: the checks of codes and counts they share (the slice
+  heights' check is :func:`oasis_helpers.code_location.check_slice_heights`).
 
 The quality of samples (Frechet distance, diversity, memorisation) is measured by
 :mod:`oasis_helpers.metrics`; restoring lesioned grids with the prior is

@@ -1,14 +1,16 @@
-"""Checks of what every part of the prior is given: counts, code grids, slice heights.
+"""Checks of what every part of the prior is given: counts and code grids.
 
-Each returns the value in the form the prior computes with (``int``, int32 ``[N, h, w]``,
-float32 ``[N]``) or raises a ``ValueError`` that names the argument and what is allowed.
+Each returns the value in the form the prior computes with (``int``, int32 ``[N, h, w]``)
+or raises a ``ValueError`` that names the argument and what is allowed. The slice heights
+are checked by :func:`oasis_helpers.code_location.check_slice_heights`, which the
+blind-spot model shares.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["check_codes", "check_positive_int", "check_slice_heights"]
+__all__ = ["check_codes", "check_positive_int"]
 
 
 def check_positive_int(name: str, value, minimum: int = 1) -> int:
@@ -29,20 +31,3 @@ def check_codes(codes, num_embeddings: int, name: str = "codes") -> np.ndarray:
             f"[{codes.min()}, {codes.max()}]"
         )
     return codes.astype(np.int32)
-
-
-def check_slice_heights(slice_heights, count: int, conditional: bool) -> np.ndarray | None:
-    """The slices' heights as float32 ``[count]`` in ``[0, 1]`` (one value is broadcast).
-
-    ``None`` for an unconditional prior (whatever was passed); a conditional one needs them.
-    """
-    if not conditional:
-        return None
-    if slice_heights is None:
-        raise ValueError("this prior is conditional: pass slice_heights (float32 [N] in [0, 1])")
-    heights = np.broadcast_to(np.asarray(slice_heights, dtype=np.float32).reshape(-1), (count,))
-    if heights.size and (heights.min() < 0 or heights.max() > 1):
-        raise ValueError(
-            f"slice_heights must lie in [0, 1], got values in [{heights.min()}, {heights.max()}]"
-        )
-    return np.ascontiguousarray(heights)

@@ -14,7 +14,8 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from oasis_helpers.prior.inputs import check_codes, check_slice_heights
+from oasis_helpers.code_location import check_slice_heights
+from oasis_helpers.prior.inputs import check_codes
 from oasis_helpers.prior.model import GatedPixelCNN
 
 __all__ = [

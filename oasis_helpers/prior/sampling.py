@@ -30,7 +30,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from oasis_helpers.prior.inputs import check_codes, check_positive_int, check_slice_heights
+from oasis_helpers.code_location import check_slice_heights
+from oasis_helpers.prior.inputs import check_codes, check_positive_int
 from oasis_helpers.prior.likelihood import categorical, compiled_logits
 from oasis_helpers.prior.model import GatedPixelCNN, gate
 
@@ -282,7 +283,7 @@ class FastSampler:
         Args:
             count, height, width: ``B`` grids of ``h x w`` codes.
             slice_heights: the slices' heights float32 ``[B]``
-                (:func:`oasis_helpers.prior.inputs.check_slice_heights`), ``None`` when the
+                (:func:`oasis_helpers.code_location.check_slice_heights`), ``None`` when the
                 prior is unconditional.
             row_walk: see above.
             progress: show a progress bar over the rows.
