@@ -427,11 +427,22 @@ def surprise_bits(model: keras.Model, codes, slice_heights, batch_size: int = 32
 
 
 def load_blind_spot_model(path: str | os.PathLike) -> keras.Model:
-    """Load a blind-spot model saved as ``.keras`` (safe mode: no Python is unpickled)."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist: notebook 05 trains and saves it")
-    return keras.saving.load_model(path, safe_mode=True, compile=False)
+    """Load a blind-spot model saved as ``.keras`` (safe mode: no Python is unpickled).
+
+    :func:`oasis_helpers.runs.load_saved_model`, as for the series' other models. The model
+    is a functional ``keras.Model``, not a class of its own, so what makes it a blind-spot
+    model is checked by its layers: it has :class:`HoleConv2D` rings.
+
+    Raises:
+        FileNotFoundError: ``path`` is missing (the message names notebook 05).
+        ValueError: the file holds another model.
+    """
+    from oasis_helpers import runs
+
+    model = runs.load_saved_model(path, keras.Model, "05_anomaly_detection", compile=False)
+    if not any(isinstance(layer, HoleConv2D) for layer in model.layers):
+        raise ValueError(f"{path} holds the model {model.name!r}, not a blind-spot model")
+    return model
 
 
 def _fingerprint(codes, slice_heights) -> str:

@@ -98,8 +98,12 @@ def test_a_saved_model_loads_in_safe_mode_with_the_same_predictions(tmp_path):
         blind_spot.surprise_bits(model, codes, [0.1, 0.5, 0.9]),
         rtol=1e-5,
     )
-    with pytest.raises(FileNotFoundError, match="notebook 05"):
+    with pytest.raises(FileNotFoundError, match="notebooks/05_anomaly_detection.ipynb"):
         blind_spot.load_blind_spot_model(tmp_path / "missing.keras")
+    other = keras.Sequential([keras.Input((8, 8)), keras.layers.Dense(2)], name="other")
+    other.save(tmp_path / "other.keras")
+    with pytest.raises(ValueError, match="'other', not a blind-spot model"):
+        blind_spot.load_blind_spot_model(tmp_path / "other.keras")
     with pytest.raises(ValueError, match="integer"):
         blind_spot.surprise_bits(model, codes.astype(np.float32), HEIGHT)
 
