@@ -503,8 +503,8 @@ def load_trained(
     Raises:
         FileNotFoundError: the folder holds no trained model.
         oasis_helpers.training.ConfigMismatchError: the folder's configuration is not
-            ``expected`` (each differing setting listed, stored -> expected), or it
-            recorded none.
+            ``expected`` (each differing setting listed, stored -> expected), or its record
+            is not JSON.
     """
     from oasis_helpers import training
 
@@ -521,15 +521,10 @@ def load_trained(
         raise training.ConfigMismatchError(
             f"{record_path} is not valid JSON ({error}): delete {folder} to train again"
         ) from error
-    stored = record.get("configuration") if isinstance(record, dict) else None
-    if not isinstance(stored, dict):
-        raise training.ConfigMismatchError(
-            f"{record_path} records no configuration (written by an older version of "
-            f"oasis_helpers), so it is unknown what the model in {folder} was trained with: "
-            f"delete {folder} to train again"
-        )
     if expected is not None:
-        differences = training.configuration_differences(stored, training.json_normalised(expected))
+        differences = training.configuration_differences(
+            record["configuration"], training.json_normalised(expected)
+        )
         if differences:
             raise training.ConfigMismatchError(
                 f"{folder} holds a blind-spot model of another configuration, so it is not "

@@ -190,18 +190,15 @@ def load_codes(run_dir) -> CodeGrids:
                 )
             return stored[key]
 
-        if "splits" in names:
-            split_names = [str(name) for name in read("splits")]
-        else:  # files written before save_codes existed: the splits present
-            split_names = [key[: -len("_codes")] for key in stored.files if key.endswith("_codes")]
-        splits = {}
-        for name in split_names:
-            splits[name] = CodeSplit(
+        splits = {
+            str(name): CodeSplit(
                 codes=read(f"{name}_codes").astype(np.int32),
                 subject_ids=read(f"{name}_subject_ids").astype(str),
                 slice_ids=read(f"{name}_slice_ids").astype(np.int32),
                 slice_heights=read(f"{name}_slice_heights").astype(np.float32),
             )
+            for name in read("splits")
+        }
         return CodeGrids(
             splits=splits,
             num_embeddings=int(read("num_embeddings")),

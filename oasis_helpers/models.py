@@ -545,20 +545,6 @@ class VQVAE(keras.Model):
         )
         return config
 
-    @classmethod
-    def from_config(cls, config: dict[str, Any]):
-        """Also reads configurations saved before ``ema_decay`` and ``dead_code_steps``
-        became arguments (they sat in ``quantizer_options`` as ``decay``/``dead_code_steps``;
-        such a model was built with the layers' defaults of that time: 0.99 and 100)."""
-        config = dict(config)
-        options = dict(config.get("quantizer_options") or {})
-        if "ema_decay" not in config:
-            config["ema_decay"] = options.pop("decay", 0.99)
-        if "dead_code_steps" not in config:
-            config["dead_code_steps"] = options.pop("dead_code_steps", 100)
-        config["quantizer_options"] = options
-        return cls(**config)
-
 
 #: quantizer_options keys that are VQVAE arguments of their own (key -> argument).
 _OWN_ARGUMENTS = {

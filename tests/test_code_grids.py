@@ -48,5 +48,8 @@ def test_load_codes_errors(tmp_path):
     folder = tmp_path / "03_train_vqvae"
     folder.mkdir()
     np.savez(folder / code_grids.CODES_FILE, train_codes=np.zeros((1, 2, 2), np.int32))
+    with pytest.raises(ValueError, match="no array 'splits'.*save_codes"):
+        code_grids.load_codes(tmp_path)
+    np.savez(folder / code_grids.CODES_FILE, splits=["train"], train_codes=np.zeros((1, 2, 2)))
     with pytest.raises(ValueError, match="train_subject_ids"):
         code_grids.load_codes(tmp_path)

@@ -325,13 +325,6 @@ def test_quantizer_settings_have_their_own_arguments():
     assert model.quantizer.seed == 3
     with pytest.raises(ValueError, match="ema_decay=0.5"):
         models.VQVAE(**TINY, quantizer_options={"decay": 0.5})
-    # configurations saved before these arguments existed still load
-    legacy = models.VQVAE(**TINY).get_config()
-    del legacy["ema_decay"], legacy["dead_code_steps"]
-    legacy["quantizer_options"] = {"decay": 0.8, "seed": 2}
-    restored = models.VQVAE.from_config(legacy)
-    assert restored.ema_decay == 0.8 and restored.quantizer.decay == 0.8
-    assert restored.dead_code_steps == 100  # the layer default of that time
 
 
 def test_only_the_chief_writes_codes_figures_and_models(monkeypatch, tmp_path, trained, images):
