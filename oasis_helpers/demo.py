@@ -176,7 +176,7 @@ _MNI152_FILES = (
 )
 
 
-def _read_mni152_files() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def read_mni152_files() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The MNI152 T1, grey- and white-matter templates: float32 ``[197, 233, 189]`` in [0, 1].
 
     These are the files behind ``nilearn.datasets.load_mni152_template()``,
@@ -220,7 +220,7 @@ def load_template() -> _Template:
     """
     if "mni152" in _TEMPLATE_CACHE:
         return _TEMPLATE_CACHE["mni152"]
-    t1, grey, white = _read_mni152_files()
+    t1, grey, white = read_mni152_files()
     t1 /= max(float(t1.max()), 1e-6)
 
     brain = t1 > 0.02
@@ -467,7 +467,7 @@ def _read_cache(path: Path, config: DemoConfig) -> DemoCohort | None:
     )
 
 
-def _write_cache(path: Path, cohort: DemoCohort) -> None:
+def write_cache(path: Path, cohort: DemoCohort) -> None:
     """Write the cohort atomically (``runs.atomic_replacement``: a temporary file renamed
     into place)."""
     arrays = {"key": np.array(cohort.config.key())}
@@ -538,7 +538,7 @@ def build_demo_cohort(
     )
     if path is not None:
         try:
-            _write_cache(path, cohort)
+            write_cache(path, cohort)
         except OSError as error:  # a read-only home must not stop the series
             import warnings
 

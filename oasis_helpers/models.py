@@ -56,6 +56,7 @@ __all__ = [
     "build_decoder",
     "build_encoder",
     "build_quantizer",
+    "check_downsample",
     "layer_shape_table",
     "load_vqvae",
     "make_vqvae",
@@ -88,18 +89,25 @@ DEFAULT_CONFIG: dict[str, Any] = {
 }
 
 
-def _check_downsample(downsample: int) -> int:
+def check_downsample(downsample: int, image_size: int | None = None) -> int:
+    """``downsample`` (``F``) as an ``int``: a power of two >= 2 that divides ``image_size``.
+
+    Each stride-2 stage halves the side, so ``F`` must be a power of two, and a side ``S``
+    must be a multiple of ``F`` for the decoder to rebuild it (``image_size=None``: any
+    side, checked on the images). :mod:`oasis_helpers.parameters` checks notebook 03's
+    ``downsample`` with this rule.
+
+    Raises:
+        ValueError: naming the value and the rule it breaks.
+    """
     downsample = int(downsample)
     if downsample < 2 or downsample & (downsample - 1):
         raise ValueError(
             f"downsample must be a power of two >= 2 (2, 4, 8, ...), got {downsample!r}"
         )
-    return downsample
-
-
-def _check_size(image_size: int | None, downsample: int) -> None:
     if image_size is not None and (int(image_size) < downsample or int(image_size) % downsample):
         raise ValueError(f"image_size {image_size} is not a multiple of downsample {downsample}")
+    return downsample
 
 
 def _stage_widths(channels, downsample: int) -> list[int]:
@@ -158,8 +166,7 @@ def build_encoder(
         num_residual_blocks: residual blocks at the code resolution.
         residual_channels: hidden width of each residual block.
     """
-    downsample = _check_downsample(downsample)
-    _check_size(image_size, downsample)
+    downsample = check_downsample(downsample, image_size)
     widths = _stage_widths(channels, downsample)
     inputs = keras.Input((image_size, image_size, 1), name="images")
     x = inputs
@@ -194,8 +201,7 @@ def build_decoder(
 
     Arguments as :func:`build_encoder`.
     """
-    downsample = _check_downsample(downsample)
-    _check_size(image_size, downsample)
+    downsample = check_downsample(downsample, image_size)
     widths = _stage_widths(channels, downsample)
     code_size = None if image_size is None else int(image_size) // downsample
     inputs = keras.Input((code_size, code_size, int(embedding_dim)), name="quantized")
@@ -254,7 +260,7 @@ def build_quantizer(
 
 def bits_per_slice(image_size: int, downsample: int, num_embeddings: int) -> float:
     """Bits to store one slice as codes: ``(S/F)^2 * log2(K)`` (8-bit pixels: ``S^2 * 8``)."""
-    code_size = int(image_size) // _check_downsample(downsample)
+    code_size = int(image_size) // check_downsample(downsample)
     return float(code_size * code_size * math.log2(int(num_embeddings)))
 
 
@@ -314,7 +320,7 @@ class VQVAE(keras.Model):
     ):
         super().__init__(**kwargs)
         self.image_size = int(image_size)
-        self.downsample = _check_downsample(downsample)
+        self.downsample = check_downsample(downsample)
         self.channels = tuple(_stage_widths(channels, self.downsample))
         self.num_residual_blocks = int(num_residual_blocks)
         self.residual_channels = int(residual_channels)

@@ -211,7 +211,8 @@ class SliceSource:
         return LAYOUT_LABELS.get(self.layout, self.layout)
 
 
-def _empty_split(image_size: int, with_masks: bool) -> SliceSplit:
+def empty_split(image_size: int, with_masks: bool) -> SliceSplit:
+    """A :class:`SliceSplit` of no slices (a split that a source lacks), with masks or not."""
     return SliceSplit(
         pixels=np.zeros((0, image_size, image_size, 1), np.uint8),
         subject_ids=np.zeros((0,), dtype=str),

@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 from oasis_helpers.data.containers import PIXEL_SCALE, SliceSplit, floats_from_pixels
-from oasis_helpers.data.loading import _check_image_size
+from oasis_helpers.data.loading import check_image_size
 
 
 def _check_batch_size(batch_size) -> int:
@@ -240,7 +240,7 @@ def make_file_dataset(
     """
     import tensorflow as tf
 
-    image_size = _check_image_size(image_size)
+    image_size = check_image_size(image_size)
     batch_size = _check_batch_size(batch_size)
     if not files:
         raise ValueError("cannot make a dataset from an empty list of files")

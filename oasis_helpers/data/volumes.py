@@ -26,7 +26,7 @@ import numpy as np
 from oasis_helpers.data.containers import (
     SliceSource,
     SliceSplit,
-    _empty_split,
+    empty_split,
     pixels_from_floats,
 )
 from oasis_helpers.data.layouts import (
@@ -37,11 +37,11 @@ from oasis_helpers.data.layouts import (
     SPLITS,
     DataLayoutError,
     UnreadableFileError,
-    _check_on_error,
-    _nifti_files,
-    _oasis1_images,
-    _warn_skipped,
+    check_on_error,
     natural_key,
+    nifti_files,
+    oasis1_images,
+    warn_skipped,
 )
 from oasis_helpers.data.resampling import mask_values_to_labels, pad_and_resize
 from oasis_helpers.data.slicing import (
@@ -51,7 +51,7 @@ from oasis_helpers.data.slicing import (
     VOLUME_BRAIN_THRESHOLD,
 )
 from oasis_helpers.data.summary import inspect_source
-from oasis_helpers.data.workers import _parallel_map
+from oasis_helpers.data.workers import parallel_map
 
 
 @dataclass
@@ -78,7 +78,7 @@ def find_oasis1_volumes(root: str | os.PathLike) -> list[VolumeRecord]:
     share a split); the ``FSL_SEG/*_fseg.img`` segmentation is the mask when present.
     """
     records = []
-    for path in _oasis1_images(Path(root)):
+    for path in oasis1_images(Path(root)):
         session_folder = path.parents[3]
         session = session_folder.name
         match = re.match(r"(OAS1_\d+)_(MR\d+)", session)
@@ -97,7 +97,7 @@ def find_nifti_volumes(root: str | os.PathLike) -> tuple[list[VolumeRecord], lis
     without ``.nii[.gz]``; files named like masks or segmentations (``_seg``,
     ``_mask``, ``_dseg``, ...) are not loaded as images.
     """
-    volumes, masks = _nifti_files(Path(root))
+    volumes, masks = nifti_files(Path(root))
     records = []
     for path in volumes:
         stem = re.sub(r"\.nii(\.gz)?$", "", path.name, flags=re.IGNORECASE)
@@ -322,7 +322,7 @@ def load_volume_slices(
         UnreadableFileError: a volume cannot be read or holds NaN / inf voxels
             (with ``on_error="skip"``: skipped, one warning counts them).
     """
-    _check_on_error(on_error)
+    check_on_error(on_error)
     begin = time.perf_counter()
     root = Path(root)
     ignored: list[Path] = []
@@ -385,7 +385,7 @@ def load_volume_slices(
     every = [record for split in SPLITS for record in per_split[split]]
     results = dict(
         (id(record), outcome)
-        for record, outcome in _parallel_map(load, every, workers or min(4, os.cpu_count() or 1))
+        for record, outcome in parallel_map(load, every, workers or min(4, os.cpu_count() or 1))
     )
     with_masks = any(record.mask_path is not None for record in records)
     skipped, shapes, splits = [], Counter(), {}
@@ -408,7 +408,7 @@ def load_volume_slices(
             slice_ids.append(volume_slice_ids)
             files.extend([str(record.path)] * count)
         if not images:
-            splits[split] = _empty_split(image_size, with_masks)
+            splits[split] = empty_split(image_size, with_masks)
             continue
         splits[split] = SliceSplit(
             pixels=np.concatenate(images)[..., None],
@@ -418,7 +418,7 @@ def load_volume_slices(
             files=files,
             mask_present=np.concatenate(present) if with_masks else None,
         )
-    _warn_skipped(skipped)
+    warn_skipped(skipped)
     missing_masks = [str(r.path) for r in records if with_masks and r.mask_path is None]
     missing_masks += [  # loaded volumes whose mask could not be used
         str(record.path)

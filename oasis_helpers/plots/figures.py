@@ -4,7 +4,8 @@ source, and saving a figure as PNG.
 Every figure function of :mod:`oasis_helpers.plots` returns a matplotlib ``Figure``; the
 notebook shows it and may save it with :func:`save_figure`. Images are float ``[H, W]``
 or ``[H, W, 1]`` in ``[0, 1]``. pyplot is imported only when a figure is drawn
-(:func:`_plt`), so that importing the package does not start matplotlib.
+(:func:`pyplot`), so that importing the package does not start matplotlib; :func:`as_2d`
+turns an image into what ``imshow`` takes.
 """
 
 from __future__ import annotations
@@ -15,13 +16,15 @@ from pathlib import Path
 import numpy as np
 
 
-def _plt():
+def pyplot():
+    """``matplotlib.pyplot``, imported on the first figure (not when the package is)."""
     import matplotlib.pyplot as plt
 
     return plt
 
 
-def _as_2d(image) -> np.ndarray:
+def as_2d(image) -> np.ndarray:
+    """An image ``[H, W, 1]`` or ``[H, W]`` as float32 ``[H, W]``, as ``imshow`` takes it."""
     array = np.asarray(image, dtype=np.float32)
     return array[..., 0] if array.ndim == 3 else array
 

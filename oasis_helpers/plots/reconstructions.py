@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from oasis_helpers.plots.figures import _as_2d, _plt
+from oasis_helpers.plots.figures import as_2d, pyplot
 
 
 def plot_reconstruction_metrics(
@@ -28,7 +28,7 @@ def plot_reconstruction_metrics(
     """
     from oasis_helpers.metrics import MAX_PSNR
 
-    plt = _plt()
+    plt = pyplot()
     ssim, ssim_brain = np.asarray(per_slice["ssim"]), np.asarray(per_slice["ssim_brain"])
     psnr, psnr_brain = np.asarray(per_slice["psnr"]), np.asarray(per_slice["psnr_brain"])
     figure, axes = plt.subplots(1, 2, figsize=figsize)
@@ -76,7 +76,7 @@ def plot_best_and_worst(
         A figure of 3 rows (original, reconstruction, absolute error) and ``2 * count``
         columns: the best first (highest brain SSIM first), then the worst (lowest first).
     """
-    plt = _plt()
+    plt = pyplot()
     order = np.argsort(np.nan_to_num(np.asarray(per_slice["ssim_brain"]), nan=np.inf))
     count = min(count, len(order))
     chosen = [*order[::-1][:count], *order[:count]]
@@ -89,7 +89,7 @@ def plot_best_and_worst(
     ]
     figure, axes = plt.subplots(3, len(chosen), figsize=(2.4 * len(chosen), 7.4), squeeze=False)
     for column, index in enumerate(chosen):
-        image, reconstruction = _as_2d(images[index]), _as_2d(reconstructions[index])
+        image, reconstruction = as_2d(images[index]), as_2d(reconstructions[index])
         axes[0, column].imshow(image, cmap="gray", vmin=0, vmax=1)
         axes[0, column].set_title(f"{labels[column]}: {names[column]}", fontsize=8)
         axes[1, column].imshow(reconstruction, cmap="gray", vmin=0, vmax=1)

@@ -37,15 +37,14 @@ def compiled_logits(model: GatedPixelCNN):
     naive sampler do not trace again on every call. ``slice_heights`` is ignored (pass an empty
     tensor) for an unconditional model.
     """
-    function = getattr(model, "_oasis_logits_function", None)
-    if function is None:
 
+    def make():
         def logits(codes, slice_heights):
-            return model._forward(codes, slice_heights if model.conditional else None)
+            return model.logits(codes, slice_heights if model.conditional else None)
 
-        function = tf.function(logits, reduce_retracing=True)
-        model._oasis_logits_function = function
-    return function
+        return tf.function(logits, reduce_retracing=True)
+
+    return model.cached("compiled_logits", make)
 
 
 def prior_logits(

@@ -339,7 +339,7 @@ class GatedPixelCNN(keras.Model):
         if not self.embedding.built:  # one tiny forward pass creates every weight
             codes = ops.zeros((1, 2, 2), dtype="int32")
             slice_heights = ops.zeros((1, 1), dtype="float32") if self.conditional else None
-            self._forward(codes, slice_heights)
+            self.logits(codes, slice_heights)
         self.built = True
 
     # inputs -------------------------------------------------------------------------------------
@@ -368,6 +368,19 @@ class GatedPixelCNN(keras.Model):
         else:
             slice_heights = None
         return codes, slice_heights
+
+    def cached(self, key: str, make):
+        """``make()`` on the first request of ``key``, the same object on every later one.
+
+        What other modules build once per model and keep with it: the compiled full pass
+        (:func:`oasis_helpers.prior.likelihood.compiled_logits`) and the fast sampler
+        (:func:`oasis_helpers.prior.sampling.fast_sampler`), so that neither is traced again
+        on every call.
+        """
+        name = f"_cached_{key}"
+        if not hasattr(self, name):
+            setattr(self, name, make())
+        return getattr(self, name)
 
     @property
     def has_features(self) -> bool:
@@ -414,7 +427,13 @@ class GatedPixelCNN(keras.Model):
         hidden = ops.relu(self.head_hidden(ops.relu(horizontal)))
         return self.head_logits(hidden)
 
-    def _forward(self, codes, slice_heights):
+    def logits(self, codes, slice_heights):
+        """The full pass: logits ``[B, h, w, K]`` of codes ``[B, h, w]`` int32.
+
+        ``slice_heights`` float32 ``[B, 1]`` (``None`` for an unconditional model): the
+        inputs as :meth:`split_inputs` returns them, so that compiled callers
+        (:func:`oasis_helpers.prior.likelihood.compiled_logits`) skip parsing them.
+        """
         shape = ops.shape(codes)
         features = self.feature_map(slice_heights, shape[0], shape[1], shape[2])
         embedded = self.embedding(codes)
@@ -425,7 +444,7 @@ class GatedPixelCNN(keras.Model):
 
     def call(self, inputs, training=False):
         codes, slice_heights = self.split_inputs(inputs)
-        return self._forward(codes, slice_heights)
+        return self.logits(codes, slice_heights)
 
     def compute_output_shape(self, input_shape):
         if isinstance(input_shape, (tuple, list)) and isinstance(input_shape[0], (tuple, list)):

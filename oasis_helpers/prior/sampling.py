@@ -379,11 +379,7 @@ def fast_sampler(model: GatedPixelCNN) -> FastSampler:
     (:func:`oasis_helpers.anomaly.restore_with_prior`) share it, and with it the compiled
     row functions, each traced once per configuration rather than once per call.
     """
-    sampler = getattr(model, "_oasis_fast_sampler", None)
-    if sampler is None:
-        sampler = FastSampler(model)
-        model._oasis_fast_sampler = sampler
-    return sampler
+    return model.cached("fast_sampler", lambda: FastSampler(model))
 
 
 def sample_codes(
