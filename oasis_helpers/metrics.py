@@ -19,7 +19,9 @@ Inside the brain
 
     * the brain mask (:func:`brain_mask`) is ``target > threshold`` (default
       0.02 of the intensity range), dilated by ``dilation`` pixels (a max-pool),
-      so dark sulci and ventricles inside the brain and the brain's edge count;
+      so dark sulci and ventricles inside the brain and the brain's edge count (the
+      anomaly maps' brain, :func:`oasis_helpers.anomaly.brain_region`, is eroded
+      instead: each docstring says why);
     * brain PSNR (:func:`brain_psnr_per_slice`) uses the MSE over the mask's
       pixels only: ``10 log10(max_val^2 / mean_{mask} (x - y)^2)``, i.e. the
       formula of ``tf.image.psnr`` restricted to the mask (equal to it for a
@@ -63,6 +65,7 @@ from oasis_helpers.quantizer import (
 )
 
 __all__ = [
+    "BRAIN_MASK_DILATION",
     "BRAIN_THRESHOLD",
     "MAX_PSNR",
     "SSIM_FILTER_SIZE",
@@ -91,6 +94,8 @@ __all__ = [
 BRAIN_THRESHOLD = 0.02
 #: Cap of a single slice's PSNR in the means (identical slices have infinite PSNR).
 MAX_PSNR = 100.0
+#: Pixels by which :func:`brain_mask` grows the thresholded brain (a ``5 x 5`` max-pool).
+BRAIN_MASK_DILATION = 2
 #: Side of tf.image.ssim's Gaussian window (its default); brain boxes are at least this big.
 SSIM_FILTER_SIZE = 11
 
@@ -166,9 +171,21 @@ def psnr(targets, predictions, max_val: float = 1.0, max_psnr: float = MAX_PSNR)
 # Inside the brain
 # ---------------------------------------------------------------------------------------------
 def brain_mask(
-    targets, threshold: float = BRAIN_THRESHOLD, dilation: int = 2, max_val: float = 1.0
+    targets,
+    threshold: float = BRAIN_THRESHOLD,
+    dilation: int = BRAIN_MASK_DILATION,
+    max_val: float = 1.0,
 ) -> np.ndarray:
-    """Boolean brain mask ``[N, H, W]``: ``target > threshold * max_val``, dilated.
+    """The brain of the reconstruction scores, bool ``[N, H, W]``: ``target > threshold *
+    max_val``, dilated.
+
+    Used by the brain PSNR and SSIM (:func:`brain_psnr_per_slice`,
+    :func:`brain_ssim_per_slice`, so notebook 03's :func:`evaluate_reconstructions`).
+    Dilated because a reconstruction is scored on the whole brain *and its edge*: a decoder
+    that blurs or shrinks the outline loses there, and the dark sulci next to the
+    threshold count too. Not :func:`oasis_helpers.anomaly.brain_region`, the brain of the
+    anomaly maps, which is eroded instead: there the edge is where every model errs, and
+    it is not a lesion.
 
     Args:
         targets: ``[N, H, W, C]`` or ``[H, W, C]`` (the mask uses the first channel).
@@ -223,7 +240,7 @@ def brain_ssim_per_slice(
     predictions,
     max_val: float = 1.0,
     threshold: float = BRAIN_THRESHOLD,
-    dilation: int = 2,
+    dilation: int = BRAIN_MASK_DILATION,
 ) -> np.ndarray:
     """``tf.image.ssim`` on each slice's brain bounding box: float64 ``[N]`` (NaN: no brain).
 
@@ -252,7 +269,7 @@ def brain_psnr_per_slice(
     predictions,
     max_val: float = 1.0,
     threshold: float = BRAIN_THRESHOLD,
-    dilation: int = 2,
+    dilation: int = BRAIN_MASK_DILATION,
 ) -> np.ndarray:
     """PSNR over the brain mask's pixels: float64 ``[N]`` in dB (NaN: no brain, inf: exact).
 

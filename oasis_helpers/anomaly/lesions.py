@@ -50,9 +50,17 @@ def _disk(radius: int) -> np.ndarray:
 def brain_region(
     images, threshold: float = BRAIN_THRESHOLD, erosion: int = DEFAULT_EROSION
 ) -> np.ndarray:
-    """The eroded brain mask in which lesions are drawn and maps are evaluated.
+    """The brain of the anomaly maps: ``erode(fill_holes(x > threshold), disk(erosion))``, per
+    slice.
 
-    ``region = erode(fill_holes(x > threshold), disk(erosion))``, per slice.
+    Used where lesions are drawn (:func:`synthesize_lesions`), where the maps are
+    post-processed and scored (:func:`oasis_helpers.anomaly.postprocess_map`,
+    :func:`oasis_helpers.anomaly.anomaly_maps`, notebook 05's evaluation) and, with
+    ``erosion=0``, which codes are brain (:func:`oasis_helpers.anomaly.brain_codes`).
+    Eroded because the skull-stripping edge is where every model errs, and it is not a
+    lesion (Baur et al. 2021); filled so that the dark ventricles inside count as brain.
+    Not :func:`oasis_helpers.metrics.brain_mask`, the brain of the reconstruction scores,
+    which is dilated instead: a reconstruction must be scored on that edge.
 
     Args:
         images: ``[N, H, W, 1]``, ``[N, H, W]``, ``[H, W, 1]`` or ``[H, W]`` intensities.
