@@ -75,6 +75,7 @@ from typing import Any
 
 import keras
 import numpy as np
+import numpy.typing as npt
 import tensorflow as tf
 
 from oasis_helpers.code_location import check_slice_heights, grid_coordinates
@@ -368,10 +369,10 @@ def _inputs(codes, slice_heights) -> list[np.ndarray]:
 
 def train_blind_spot_model(
     model: keras.Model,
-    train_codes,
-    train_slice_heights,
-    validation_codes=None,
-    validation_slice_heights=None,
+    train_codes: npt.ArrayLike,
+    train_slice_heights: npt.ArrayLike,
+    validation_codes: npt.ArrayLike | None = None,
+    validation_slice_heights: npt.ArrayLike | None = None,
     epochs: int | None = None,
     batch_size: int | None = None,
     verbose: int = 2,
@@ -409,7 +410,9 @@ def train_blind_spot_model(
     return {name: [float(value) for value in values] for name, values in history.history.items()}
 
 
-def predict_logits(model: keras.Model, codes, slice_heights, batch_size: int = 32) -> np.ndarray:
+def predict_logits(
+    model: keras.Model, codes: npt.ArrayLike, slice_heights: npt.ArrayLike, batch_size: int = 32
+) -> npt.NDArray[np.float32]:
     """The logits float32 ``[N, h, w, K]`` of every position of ``codes`` ``[N, h, w]``.
 
     ``slice_heights``: the slices' heights ``[N]`` (or one value) in ``[0, 1]``
@@ -418,7 +421,9 @@ def predict_logits(model: keras.Model, codes, slice_heights, batch_size: int = 3
     return model.predict(_inputs(codes, slice_heights), batch_size=batch_size, verbose=0)
 
 
-def surprise_bits(model: keras.Model, codes, slice_heights, batch_size: int = 32) -> np.ndarray:
+def surprise_bits(
+    model: keras.Model, codes: npt.ArrayLike, slice_heights: npt.ArrayLike, batch_size: int = 32
+) -> npt.NDArray[np.float32]:
     """``-log2 p(c[i, j] | surroundings)`` of every observed code: float32 ``[N, h, w]``."""
     logits = predict_logits(model, codes, slice_heights, batch_size)
     log_p = tf.nn.log_softmax(tf.constant(logits, tf.float32), axis=-1).numpy()
@@ -470,7 +475,11 @@ def _configuration_parts(
 
 
 def run_configuration(
-    num_embeddings: int, train_codes, train_slice_heights, config=None, seed: int = 0
+    num_embeddings: int,
+    train_codes: npt.ArrayLike,
+    train_slice_heights: npt.ArrayLike,
+    config=None,
+    seed: int = 0,
 ) -> dict[str, Any]:
     """The configuration that identifies a trained blind-spot model, as stored with it.
 
@@ -540,10 +549,10 @@ def load_trained(
 def train_or_load(
     base_dir: str | os.PathLike,
     num_embeddings: int,
-    train_codes,
-    train_slice_heights,
-    validation_codes=None,
-    validation_slice_heights=None,
+    train_codes: npt.ArrayLike,
+    train_slice_heights: npt.ArrayLike,
+    validation_codes: npt.ArrayLike | None = None,
+    validation_slice_heights: npt.ArrayLike | None = None,
     config: Mapping[str, Any] | None = None,
     seed: int = 0,
 ) -> tuple[keras.Model, dict[str, Any]]:

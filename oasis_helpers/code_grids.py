@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from oasis_helpers import models, runs
 from oasis_helpers.code_location import slice_heights
@@ -50,10 +51,10 @@ class CodeSplit:
             for a subject with a single slice.
     """
 
-    codes: np.ndarray
-    subject_ids: np.ndarray
-    slice_ids: np.ndarray
-    slice_heights: np.ndarray
+    codes: npt.NDArray[np.int32]
+    subject_ids: npt.NDArray[np.str_]
+    slice_ids: npt.NDArray[np.int32]
+    slice_heights: npt.NDArray[np.float32]
 
     def __len__(self) -> int:
         return int(self.codes.shape[0])

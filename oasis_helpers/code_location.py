@@ -44,7 +44,7 @@ def grid_coordinates(height, width, dtype: str = "float32"):
     )
 
 
-def slice_heights(subject_ids, slice_ids) -> npt.NDArray[np.float32]:
+def slice_heights(subject_ids: npt.ArrayLike, slice_ids: npt.ArrayLike) -> npt.NDArray[np.float32]:
     """Normalised axial height of each slice within its subject: float32 ``[N]`` in ``[0, 1]``.
 
     ``(slice_id - lowest) / (highest - lowest)`` over the slice ids of the same subject
@@ -67,7 +67,7 @@ def slice_heights(subject_ids, slice_ids) -> npt.NDArray[np.float32]:
 
 
 def check_slice_heights(
-    slice_heights, count: int, conditional: bool = True
+    slice_heights: npt.ArrayLike | None, count: int, conditional: bool = True
 ) -> npt.NDArray[np.float32] | None:
     """The slices' heights as float32 ``[count]`` in ``[0, 1]`` (one value is broadcast).
 

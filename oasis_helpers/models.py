@@ -42,6 +42,7 @@ from typing import Any
 
 import keras
 import numpy as np
+import numpy.typing as npt
 import tensorflow as tf
 from keras import layers, ops
 
@@ -499,12 +500,16 @@ class VQVAE(keras.Model):
     def _reconstruct_batch(self, images):
         return self(tf.cast(images, self.compute_dtype), training=False)
 
-    def encode(self, images, batch_size: int = INFERENCE_BATCH_SIZE) -> np.ndarray:
+    def encode(
+        self, images: npt.ArrayLike, batch_size: int = INFERENCE_BATCH_SIZE
+    ) -> npt.NDArray[np.int32]:
         """Code indices of ``images`` ``[B, H, W, 1]``: int32 ``[B, H/F, W/F]``."""
         self._check_images(images)
         return self._batched(self._encode_batch, images, batch_size).astype(np.int32)
 
-    def decode(self, indices, batch_size: int = INFERENCE_BATCH_SIZE) -> np.ndarray:
+    def decode(
+        self, indices: npt.ArrayLike, batch_size: int = INFERENCE_BATCH_SIZE
+    ) -> npt.NDArray[np.float32]:
         """Images ``[B, hF, wF, 1]`` (float32 in [0, 1]) from code indices ``[B, h, w]``."""
         shape = tuple(indices.shape)
         if len(shape) != 3:
@@ -520,7 +525,9 @@ class VQVAE(keras.Model):
             )
         return self._batched(self._decode_batch, indices.astype(np.int32), batch_size)
 
-    def reconstruct(self, images, batch_size: int = INFERENCE_BATCH_SIZE) -> np.ndarray:
+    def reconstruct(
+        self, images: npt.ArrayLike, batch_size: int = INFERENCE_BATCH_SIZE
+    ) -> npt.NDArray[np.float32]:
         """Reconstructions ``[B, H, W, 1]`` (float32 in [0, 1]) of ``images`` ``[B, H, W, 1]``."""
         self._check_images(images)
         return self._batched(self._reconstruct_batch, images, batch_size).astype(np.float32)

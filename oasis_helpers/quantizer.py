@@ -64,6 +64,7 @@ from typing import Any
 
 import keras
 import numpy as np
+import numpy.typing as npt
 import tensorflow as tf
 from keras import ops
 
@@ -442,7 +443,7 @@ class VectorQuantizer(keras.layers.Layer):
         """How many code restarts happened so far (a code restarted twice counts twice)."""
         return int(ops.convert_to_numpy(self.dead_codes_restarted_total))
 
-    def set_codebook(self, values) -> None:
+    def set_codebook(self, values: npt.ArrayLike) -> None:
         """Replace the codebook (``[K, D]``) and mark it initialised (no data init follows)."""
         if not self.built:
             self.build((None, self.embedding_dim))
@@ -689,7 +690,7 @@ class VectorQuantizerEMA(VectorQuantizer):
 # ----------------------------------------------------------------------------------------------
 def fit_to_vectors(
     layer: VectorQuantizer,
-    vectors,
+    vectors: npt.ArrayLike,
     steps: int,
     batch_size: int = 1024,
     learning_rate: float = 1e-3,

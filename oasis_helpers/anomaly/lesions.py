@@ -21,6 +21,7 @@ whose value changed (``x' != x``).
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 from scipy import ndimage
 
 from oasis_helpers.anomaly.inputs import as_image_batch
@@ -48,8 +49,8 @@ def _disk(radius: int) -> np.ndarray:
 
 
 def brain_region(
-    images, threshold: float = BRAIN_THRESHOLD, erosion: int = DEFAULT_EROSION
-) -> np.ndarray:
+    images: npt.ArrayLike, threshold: float = BRAIN_THRESHOLD, erosion: int = DEFAULT_EROSION
+) -> npt.NDArray[np.bool_]:
     """The brain of the anomaly maps: ``erode(fill_holes(x > threshold), disk(erosion))``, per
     slice.
 
@@ -114,7 +115,7 @@ def _lesion_alpha(rng: np.random.Generator, area: float, softness: float) -> tup
 
 
 def synthesize_lesions(
-    images,
+    images: npt.ArrayLike,
     seed: int,
     lesion_fraction: float = 1.0,
     lesions_per_slice: int = 1,
@@ -126,7 +127,7 @@ def synthesize_lesions(
     threshold: float = BRAIN_THRESHOLD,
     erosion: int = DEFAULT_EROSION,
     max_tries: int = 50,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]]:
     """Draw seeded synthetic lesions into brain tissue; return the images and exact masks.
 
     For each slice chosen to carry lesions (a ``lesion_fraction`` of the slices), each of

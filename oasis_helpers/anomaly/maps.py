@@ -22,6 +22,7 @@ then zeroes the outside again.
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 from scipy import ndimage
 
 from oasis_helpers.anomaly.inputs import as_map_batch, check_same_shape
@@ -64,8 +65,10 @@ def _smoothed_difference(
 
 
 def residual_map(
-    images, reconstructions, smoothing: float = DEFAULT_DIFFERENCE_SMOOTHING
-) -> np.ndarray:
+    images: npt.ArrayLike,
+    reconstructions: npt.ArrayLike,
+    smoothing: float = DEFAULT_DIFFERENCE_SMOOTHING,
+) -> npt.NDArray[np.float32]:
     """Reconstruction residual ``|G_sigma * (x - x_hat)|`` as float32 ``[N, H, W]``.
 
     Args:
@@ -80,11 +83,11 @@ def residual_map(
 
 
 def restoration_map(
-    images,
-    healed_reconstructions,
-    weights=None,
+    images: npt.ArrayLike,
+    healed_reconstructions: npt.ArrayLike,
+    weights: npt.ArrayLike | None = None,
     smoothing: float = DEFAULT_DIFFERENCE_SMOOTHING,
-) -> np.ndarray:
+) -> npt.NDArray[np.float32]:
     """Weighted mean residual over ``R`` restorations:
     ``sum_r w_r |G_sigma * (x - x_r)| / sum_r w_r``.
 
@@ -125,7 +128,9 @@ def restoration_map(
     return as_map_batch(mean.reshape(images.shape), "images").astype(np.float32)
 
 
-def upsample_grid_map(grid_map, image_size, method: str = "nearest") -> np.ndarray:
+def upsample_grid_map(
+    grid_map: npt.ArrayLike, image_size: int | tuple[int, int], method: str = "nearest"
+) -> npt.NDArray[np.float32]:
     """Bring a per-position code-grid map ``[N, h, w]`` to the image ``[N, H, W]``.
 
     * ``"nearest"``: each grid value fills the ``H/h x W/w`` block of pixels that its code
@@ -164,7 +169,9 @@ def upsample_grid_map(grid_map, image_size, method: str = "nearest") -> np.ndarr
     raise ValueError(f"method must be 'nearest' or 'bilinear', got {method!r}")
 
 
-def postprocess_map(anomaly_map, region, median_size: int = DEFAULT_MEDIAN_SIZE) -> np.ndarray:
+def postprocess_map(
+    anomaly_map: npt.ArrayLike, region: npt.ArrayLike, median_size: int = DEFAULT_MEDIAN_SIZE
+) -> npt.NDArray[np.float32]:
     """Restrict a map to the brain region and smooth it with a median filter (per slice).
 
     ``m' = region * median_filter(region * m, median_size x median_size)``.

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 from scipy import ndimage
 
 from oasis_helpers.anomaly.code_regions import brain_codes
@@ -75,8 +76,11 @@ METHODS = ("reconstruction", "likelihood", "restoration")
 
 
 def restoration_region(
-    code_probabilities, threshold: float, allowed=None, dilation: int | None = DEFAULT_FLAG_DILATION
-) -> np.ndarray:
+    code_probabilities: npt.ArrayLike,
+    threshold: float,
+    allowed: npt.ArrayLike | None = None,
+    dilation: int | None = DEFAULT_FLAG_DILATION,
+) -> npt.NDArray[np.bool_]:
     """Where restoration may change codes: near what one prior pass flags.
 
     ``allowed & dilate(p < threshold & allowed, (2 d + 1) x (2 d + 1) square)`` with ``p``
@@ -132,20 +136,23 @@ class AnomalyMaps(NamedTuple):
             (:func:`oasis_helpers.blind_spot.surprise_bits`), or None without a flag model.
     """
 
-    maps: dict[str, np.ndarray]
-    region: np.ndarray
-    reconstructions: np.ndarray
-    codes: np.ndarray
-    nll_bits: np.ndarray
+    maps: dict[str, npt.NDArray[np.float32]]
+    region: npt.NDArray[np.bool_]
+    reconstructions: npt.NDArray[np.float32]
+    codes: npt.NDArray[np.int32]
+    nll_bits: npt.NDArray[np.float32]
     restoration: Restoration
-    healed: np.ndarray
+    healed: npt.NDArray[np.float32]
     seconds: dict[str, float]
-    flag_bits: np.ndarray | None = None
+    flag_bits: npt.NDArray[np.float32] | None = None
 
 
 def flag_probabilities(
-    flag_model, codes, slice_heights, smoothing: int = DEFAULT_FLAG_SMOOTHING
-) -> tuple[np.ndarray, np.ndarray]:
+    flag_model,
+    codes: npt.ArrayLike,
+    slice_heights: npt.ArrayLike,
+    smoothing: int = DEFAULT_FLAG_SMOOTHING,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float32]]:
     """The blind-spot model's flag scores of code grids, as probabilities.
 
     ``2 ** -B_s(b)``, where ``b = -log2 p(z_ij | surroundings)`` is
@@ -176,9 +183,9 @@ def flag_probabilities(
 def anomaly_maps(
     vqvae,
     prior_model,
-    images,
+    images: npt.ArrayLike,
     restoration_threshold: float,
-    slice_heights=None,
+    slice_heights: npt.ArrayLike | None = None,
     num_restorations: int = DEFAULT_NUM_RESTORATIONS,
     seed: int = 0,
     temperature: float = 1.0,

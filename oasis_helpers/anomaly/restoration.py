@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 
 __all__ = [
     "DEFAULT_NUM_RESTORATIONS",
@@ -49,7 +50,7 @@ DEFAULT_NUM_RESTORATIONS = 3
 
 
 #: ``conditional_probabilities(codes, row, col) -> [N, K]``: see :func:`restore_codes`.
-ConditionalProbabilities = Callable[[np.ndarray, int, int], np.ndarray]
+ConditionalProbabilities = Callable[[npt.NDArray[np.int32], int, int], npt.NDArray[np.floating]]
 
 
 class Restoration(NamedTuple):
@@ -65,13 +66,15 @@ class Restoration(NamedTuple):
             was there before the decision (the input code).
     """
 
-    codes: np.ndarray
-    flagged: np.ndarray
-    changed: np.ndarray
-    probabilities: np.ndarray
+    codes: npt.NDArray[np.int32]
+    flagged: npt.NDArray[np.bool_]
+    changed: npt.NDArray[np.bool_]
+    probabilities: npt.NDArray[np.float32]
 
 
-def observed_code_probabilities(probabilities, codes) -> np.ndarray:
+def observed_code_probabilities(
+    probabilities: npt.ArrayLike, codes: npt.ArrayLike
+) -> npt.NDArray[np.floating]:
     """The probability of each observed code: ``P[n, i, j, codes[n, i, j]]``.
 
     Args:
@@ -91,7 +94,7 @@ def observed_code_probabilities(probabilities, codes) -> np.ndarray:
 
 
 def choose_restoration_threshold(
-    validation_code_probabilities, quantile: float = DEFAULT_RESTORATION_QUANTILE
+    validation_code_probabilities: npt.ArrayLike, quantile: float = DEFAULT_RESTORATION_QUANTILE
 ) -> float:
     """The restoration threshold: a low quantile of healthy validation code probabilities.
 
@@ -121,13 +124,13 @@ def choose_restoration_threshold(
 
 
 def restore_codes(
-    codes,
+    codes: npt.ArrayLike,
     conditional_probabilities: ConditionalProbabilities,
     threshold: float,
     seed: int,
     temperature: float = 1.0,
     truncate: bool = True,
-    region=None,
+    region: npt.ArrayLike | None = None,
 ) -> Restoration:
     """Prior-guided restoration ("healing") of code grids in raster order.
 
@@ -219,7 +222,11 @@ def restore_codes(
 
 
 def restore_repeatedly(
-    codes, restore: Callable[..., Restoration], threshold: float, num_restorations: int, seed: int
+    codes: npt.ArrayLike,
+    restore: Callable[..., Restoration],
+    threshold: float,
+    num_restorations: int,
+    seed: int,
 ) -> Restoration:
     """``R = num_restorations`` independent restorations of the same grids, stacked.
 
@@ -241,13 +248,13 @@ def restore_repeatedly(
 
 def restore_with_sampler(
     sampler,
-    codes,
+    codes: npt.ArrayLike,
     threshold: float,
     seed: int = 0,
-    slice_heights=None,
+    slice_heights: npt.ArrayLike | None = None,
     temperature: float = 1.0,
     truncate: bool = True,
-    region=None,
+    region: npt.ArrayLike | None = None,
     progress: bool = False,
 ) -> Restoration:
     """The algorithm of :func:`restore_codes` on a fast sampler's row caches.
@@ -348,13 +355,13 @@ def restore_with_sampler(
 
 def restore_with_prior(
     model,
-    codes,
+    codes: npt.ArrayLike,
     threshold: float,
     seed: int,
-    slice_heights=None,
+    slice_heights: npt.ArrayLike | None = None,
     temperature: float = 1.0,
     truncate: bool = True,
-    region=None,
+    region: npt.ArrayLike | None = None,
     fast: bool = True,
 ) -> Restoration:
     """Restore code grids with a PixelCNN prior (notebook 04's ``GatedPixelCNN``).
@@ -414,7 +421,7 @@ def restore_with_prior(
 
 
 def conditional_from_full_pass(
-    full_pass: Callable[[np.ndarray], np.ndarray],
+    full_pass: Callable[[npt.NDArray[np.int32]], npt.NDArray[np.floating]],
 ) -> ConditionalProbabilities:
     """Adapt a causal full-grid model to :func:`restore_codes`' per-position callable.
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import numpy.typing as npt
 
 from oasis_helpers.data.containers import PIXEL_SCALE, SliceSplit, floats_from_pixels
 from oasis_helpers.data.loading import check_image_size
@@ -377,8 +378,8 @@ def brain_crops(dataset, crop_size: int, batch_size: int, seed: int = 42, thresh
 
 
 def sample_patches(
-    images, patch_size: int = 4, max_patches: int | None = None, seed: int = 0
-) -> np.ndarray:
+    images: npt.ArrayLike, patch_size: int = 4, max_patches: int | None = None, seed: int = 0
+) -> npt.NDArray[np.float32]:
     """Non-overlapping square patches of images as flattened vectors, optionally a random sample.
 
     Image ``n`` is cut into a ``(H / p) x (W / p)`` grid of ``p x p`` patches; patch

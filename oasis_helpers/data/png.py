@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from oasis_helpers.data.containers import SliceSource, SliceSplit, pixels_from_floats
 from oasis_helpers.data.layouts import (
@@ -89,7 +90,7 @@ def _scan_png(entry: _PngEntry) -> _PngEntry:
     return entry
 
 
-def decode_png(path: Path, image_size: int, as_mask: bool) -> np.ndarray:
+def decode_png(path: Path, image_size: int, as_mask: bool) -> npt.NDArray[Any]:
     """Decode one PNG to ``[image_size, image_size]``: intensities or uint8 labels.
 
     Intensities come as the raw uint8 pixels (0..255) for 8-bit images that

@@ -20,8 +20,10 @@ import zlib
 from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from oasis_helpers.data.containers import (
     SliceSource,
@@ -109,7 +111,9 @@ def find_nifti_volumes(root: str | os.PathLike) -> tuple[list[VolumeRecord], lis
 
 
 def split_subjects(
-    subject_ids, seed: int = 42, fractions: tuple[float, float, float] = SPLIT_FRACTIONS
+    subject_ids: npt.ArrayLike,
+    seed: int = 42,
+    fractions: tuple[float, float, float] = SPLIT_FRACTIONS,
 ) -> dict[str, list[str]]:
     """Assign distinct subjects to train / validate / test with a seeded permutation.
 
@@ -144,7 +148,7 @@ def split_subjects(
     return {split: sorted(members, key=natural_key) for split, members in parts.items()}
 
 
-def read_volume(path: str | os.PathLike, labels: bool = False) -> np.ndarray:
+def read_volume(path: str | os.PathLike, labels: bool = False) -> npt.NDArray[Any]:
     """Read a 3D volume (Analyze or NIfTI) reoriented to RAS voxel axes.
 
     Axis 0 runs left to right, 1 posterior to anterior, 2 inferior to superior,
@@ -187,8 +191,8 @@ def read_volume(path: str | os.PathLike, labels: bool = False) -> np.ndarray:
 
 
 def scale_intensity(
-    volume: np.ndarray, low_percentile: float = 0.5, high_percentile: float = 99.5
-) -> np.ndarray:
+    volume: npt.NDArray[Any], low_percentile: float = 0.5, high_percentile: float = 99.5
+) -> npt.NDArray[np.float32]:
     """Scale a volume to ``[0, 1]`` with robust percentiles.
 
     ``low`` is the ``low_percentile`` of all voxels (0 for skull-stripped volumes,
@@ -207,14 +211,14 @@ def scale_intensity(
 
 
 def axial_slices(
-    volume: np.ndarray,
+    volume: npt.NDArray[Any],
     image_size: int = 256,
     slices_per_volume: int | None = DEFAULT_SLICES_PER_VOLUME,
     slice_range: tuple[float, float] = DEFAULT_SLICE_RANGE,
     brain_fill: float = DEFAULT_BRAIN_FILL,
-    labels: np.ndarray | None = None,
+    labels: npt.NDArray[np.uint8] | None = None,
     min_brain_fraction: float = 0.02,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int32], npt.NDArray[np.uint8] | None]:
     """Axial slices over the brain, framed and resized like the OASIS PNG slices.
 
     Args:

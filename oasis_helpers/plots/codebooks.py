@@ -9,11 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from oasis_helpers.plots.figures import as_2d, pyplot
 
 
-def plot_voronoi(ax, layer, points=None, extent=(-3, 3, -3, 3), resolution: int = 300):
+def plot_voronoi(
+    ax, layer, points: npt.ArrayLike | None = None, extent=(-3, 3, -3, 3), resolution: int = 300
+):
     """Colour a 2D plane by nearest code (the Voronoi cells) and draw points and codes.
 
     ``layer`` is an :mod:`oasis_helpers.quantizer` layer with ``embedding_dim == 2``:
@@ -80,7 +83,14 @@ def plot_commitment(
     return figure
 
 
-def show_patches(image, patches, patch_size: int, grid: int = 8, seed: int = 0, figsize=(9, 4)):
+def show_patches(
+    image: npt.ArrayLike,
+    patches: npt.ArrayLike,
+    patch_size: int,
+    grid: int = 8,
+    seed: int = 0,
+    figsize=(9, 4),
+):
     """A slice (left) and ``grid x grid`` patches drawn at random from ``patches`` (right).
 
     Args:
@@ -197,7 +207,12 @@ def plot_size_sweep(results: Sequence[dict], figsize=(12, 3.6)):
 
 
 def show_codebook(
-    layer, patch_size: int, counts=None, columns: int = 32, max_codes: int = 256, figsize=(10, 3)
+    layer,
+    patch_size: int,
+    counts: npt.ArrayLike | None = None,
+    columns: int = 32,
+    max_codes: int = 256,
+    figsize=(10, 3),
 ):
     """Draw codes as ``patch_size x patch_size`` tiles, most used first when ``counts`` given.
 

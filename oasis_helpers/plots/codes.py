@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from oasis_helpers.plots.figures import as_2d, pyplot
 
@@ -50,7 +51,12 @@ def plot_numbers_per_slice(table: Sequence[Mapping[str, Any]], image_size: int, 
     return figure
 
 
-def plot_code_grids(images, codes, slice_ids=None, count: int = 4):
+def plot_code_grids(
+    images: npt.ArrayLike,
+    codes: npt.ArrayLike,
+    slice_ids: npt.ArrayLike | None = None,
+    count: int = 4,
+):
     """Slices (top row) above their code grids (bottom row, one colour per code index).
 
     Args:

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 
 def pyplot():
@@ -23,7 +24,7 @@ def pyplot():
     return plt
 
 
-def as_2d(image) -> np.ndarray:
+def as_2d(image: npt.ArrayLike) -> npt.NDArray[np.float32]:
     """An image ``[H, W, 1]`` or ``[H, W]`` as float32 ``[H, W]``, as ``imshow`` takes it."""
     array = np.asarray(image, dtype=np.float32)
     return array[..., 0] if array.ndim == 3 else array

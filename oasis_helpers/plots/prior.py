@@ -7,12 +7,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from oasis_helpers.plots.figures import as_2d, pyplot
 
 
 def plot_receptive_fields(
-    fields: dict[str, np.ndarray], target: tuple[int, int], size: float = 3.2
+    fields: dict[str, npt.NDArray[np.bool_]], target: tuple[int, int], size: float = 3.2
 ):
     """Side-by-side receptive fields (bool ``[h, w]`` maps) with the predicted position marked.
 
@@ -50,7 +51,12 @@ def plot_bits_per_code(values: dict[str, float], title: str = "bits per code (te
     return figure
 
 
-def plot_nll_maps(images, nll_maps, titles: Sequence[str] | None = None, panel_size: float = 2.4):
+def plot_nll_maps(
+    images: npt.ArrayLike,
+    nll_maps: npt.ArrayLike,
+    titles: Sequence[str] | None = None,
+    panel_size: float = 2.4,
+):
     """Slices (gray, top row) above their per-position NLL maps in bits (magma, shared scale)."""
     plt = pyplot()
     count = len(images)

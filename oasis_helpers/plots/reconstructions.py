@@ -7,12 +7,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
+import numpy.typing as npt
 
 from oasis_helpers.plots.figures import as_2d, pyplot
 
 
 def plot_reconstruction_metrics(
-    per_slice: Mapping[str, np.ndarray], ssim_mark: float = 0.95, figsize=(11, 3.5)
+    per_slice: Mapping[str, npt.NDArray[np.float64]], ssim_mark: float = 0.95, figsize=(11, 3.5)
 ):
     """Histograms of per-slice SSIM and PSNR, over the whole slice and inside the brain.
 
@@ -54,9 +55,9 @@ def _row_label(axis, text: str) -> None:
 
 
 def plot_best_and_worst(
-    images,
-    reconstructions,
-    per_slice: Mapping[str, np.ndarray],
+    images: npt.ArrayLike,
+    reconstructions: npt.ArrayLike,
+    per_slice: Mapping[str, npt.NDArray[np.float64]],
     split=None,
     count: int = 3,
     error_max: float = 0.25,

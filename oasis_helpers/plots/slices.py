@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from oasis_helpers.plots.figures import as_2d, pyplot, source_title
 
@@ -19,7 +20,9 @@ TISSUE_COLOURS = {1: (0.20, 0.55, 1.00), 2: (1.00, 0.55, 0.10), 3: (0.25, 0.85, 
 TISSUE_NAMES = {1: "CSF", 2: "grey matter", 3: "white matter"}
 
 
-def overlay_mask(image, mask, alpha: float = 0.4) -> np.ndarray:
+def overlay_mask(
+    image: npt.ArrayLike, mask: npt.ArrayLike, alpha: float = 0.4
+) -> npt.NDArray[np.float32]:
     """An RGB ``[H, W, 3]`` picture: the gray slice with tissue labels tinted over it.
 
     ``mask`` holds labels 0 (background, not tinted), 1 CSF, 2 grey, 3 white matter.
@@ -34,10 +37,10 @@ def overlay_mask(image, mask, alpha: float = 0.4) -> np.ndarray:
 
 
 def show_slices(
-    images: Sequence | np.ndarray,
+    images: npt.ArrayLike,
     titles: Sequence[str] | None = None,
     columns: int = 8,
-    masks: Sequence | np.ndarray | None = None,
+    masks: npt.ArrayLike | None = None,
     suptitle: str | None = None,
     panel_size: float = 1.7,
     cmap: str = "gray",
@@ -181,7 +184,7 @@ def mask_overlays(source, split: str = "train", count: int = 6, seed: int = 0):
     return figure
 
 
-def augmentation_examples(images, augmented, count: int = 6):
+def augmentation_examples(images: npt.ArrayLike, augmented: npt.ArrayLike, count: int = 6):
     """Original slices (top) next to augmented versions of them (bottom)."""
     plt = pyplot()
     count = min(count, len(images), len(augmented))

@@ -8,6 +8,7 @@ own code. Train on it with ``training.fit`` after :func:`oasis_helpers.prior.com
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 import tensorflow as tf
 
 from oasis_helpers.prior.inputs import check_positive_int
@@ -16,8 +17,8 @@ __all__ = ["make_code_dataset"]
 
 
 def make_code_dataset(
-    codes,
-    slice_heights=None,
+    codes: npt.ArrayLike,
+    slice_heights: npt.ArrayLike | None = None,
     batch_size: int = 32,
     shuffle: bool = True,
     repeat: bool = True,

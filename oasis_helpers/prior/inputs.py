@@ -9,6 +9,7 @@ blind-spot model shares.
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 __all__ = ["check_codes", "check_positive_int"]
 
@@ -20,7 +21,9 @@ def check_positive_int(name: str, value, minimum: int = 1) -> int:
     return int(value)
 
 
-def check_codes(codes, num_embeddings: int, name: str = "codes") -> np.ndarray:
+def check_codes(
+    codes: npt.ArrayLike, num_embeddings: int, name: str = "codes"
+) -> npt.NDArray[np.int32]:
     """Code grids as int32 ``[N, h, w]`` with every code in ``[0, num_embeddings)``."""
     codes = np.asarray(codes)
     if codes.ndim != 3:

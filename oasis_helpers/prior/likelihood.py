@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import numpy.typing as npt
 import tensorflow as tf
 
 from oasis_helpers.code_location import check_slice_heights
@@ -48,8 +49,11 @@ def compiled_logits(model: GatedPixelCNN):
 
 
 def prior_logits(
-    model: GatedPixelCNN, codes, slice_heights=None, batch_size: int = 64
-) -> np.ndarray:
+    model: GatedPixelCNN,
+    codes: npt.ArrayLike,
+    slice_heights: npt.ArrayLike | None = None,
+    batch_size: int = 64,
+) -> npt.NDArray[np.float32]:
     """Logits ``[N, h, w, K]`` of ``model`` for ``codes`` ``[N, h, w]`` (compiled, batched)."""
     codes = check_codes(codes, model.num_embeddings)
     slice_heights = check_slice_heights(slice_heights, len(codes), model.conditional)
@@ -77,8 +81,11 @@ def categorical(logits):
 
 
 def nll_map_bits(
-    model: GatedPixelCNN, codes, slice_heights=None, batch_size: int = 64
-) -> np.ndarray:
+    model: GatedPixelCNN,
+    codes: npt.ArrayLike,
+    slice_heights: npt.ArrayLike | None = None,
+    batch_size: int = 64,
+) -> npt.NDArray[np.float32]:
     """Per-position negative log-likelihood in bits, ``[N, h, w]``.
 
     ``-log2 p(c[i, j] | c[<i, :], c[i, <j])`` from ``tfp.distributions.Categorical``.
@@ -100,13 +107,21 @@ def nll_map_bits(
     return np.concatenate(maps, axis=0).astype(np.float32)
 
 
-def nll_bits_per_slice(model: GatedPixelCNN, codes, slice_heights=None, batch_size: int = 64):
+def nll_bits_per_slice(
+    model: GatedPixelCNN,
+    codes: npt.ArrayLike,
+    slice_heights: npt.ArrayLike | None = None,
+    batch_size: int = 64,
+) -> npt.NDArray[np.float32]:
     """Mean negative log-likelihood of each grid, bits per code, ``[N]``."""
     return nll_map_bits(model, codes, slice_heights, batch_size).mean(axis=(1, 2))
 
 
 def nll_bits_per_code(
-    model: GatedPixelCNN, codes, slice_heights=None, batch_size: int = 64
+    model: GatedPixelCNN,
+    codes: npt.ArrayLike,
+    slice_heights: npt.ArrayLike | None = None,
+    batch_size: int = 64,
 ) -> float:
     """Mean negative log-likelihood over all positions of all grids, bits per code."""
     return float(nll_map_bits(model, codes, slice_heights, batch_size).mean())

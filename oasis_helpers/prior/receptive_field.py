@@ -9,6 +9,7 @@ perturbing one code at a time (so it checks the masks too);
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from oasis_helpers.prior.likelihood import prior_logits
 from oasis_helpers.prior.model import GatedPixelCNN
@@ -16,7 +17,9 @@ from oasis_helpers.prior.model import GatedPixelCNN
 __all__ = ["plain_pixelcnn_receptive_field", "receptive_field_map"]
 
 
-def receptive_field_map(model: GatedPixelCNN, height: int, width: int, target) -> np.ndarray:
+def receptive_field_map(
+    model: GatedPixelCNN, height: int, width: int, target: tuple[int, int]
+) -> npt.NDArray[np.bool_]:
     """Which codes the logits at ``target = (row, column)`` depend on, measured by perturbation.
 
     Changes one code at a time (each to another value) and records whether the
@@ -36,8 +39,8 @@ def receptive_field_map(model: GatedPixelCNN, height: int, width: int, target) -
 
 
 def plain_pixelcnn_receptive_field(
-    num_layers: int, kernel_size: int, height: int, width: int, target
-) -> np.ndarray:
+    num_layers: int, kernel_size: int, height: int, width: int, target: tuple[int, int]
+) -> npt.NDArray[np.bool_]:
     """Receptive field ``[height, width]`` (bool) of a plain masked PixelCNN (one stack).
 
     The original PixelCNN stacks ``k x k`` convolutions whose mask keeps the rows

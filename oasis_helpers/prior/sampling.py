@@ -28,6 +28,7 @@ from typing import Any
 
 import keras
 import numpy as np
+import numpy.typing as npt
 import tensorflow as tf
 
 from oasis_helpers.code_location import check_slice_heights
@@ -346,12 +347,12 @@ class FastSampler:
         count: int,
         height: int,
         width: int,
-        slice_heights=None,
+        slice_heights: npt.ArrayLike | None = None,
         temperature: float = 1.0,
         top_k: int | None = None,
         seed: int = 0,
         progress: bool = False,
-    ) -> np.ndarray:
+    ) -> npt.NDArray[np.int32]:
         """New grids ``[count, height, width]`` int32 (one compiled loop per row)."""
         count = check_positive_int("count", count)
         height = check_positive_int("height", height)
@@ -363,7 +364,9 @@ class FastSampler:
         )
         return codes
 
-    def teacher_forced_logits(self, codes, slice_heights=None) -> np.ndarray:
+    def teacher_forced_logits(
+        self, codes: npt.ArrayLike, slice_heights: npt.ArrayLike | None = None
+    ) -> npt.NDArray[np.float32]:
         """Logits ``[N, h, w, K]`` of the cached path fed with the given ``codes``."""
         codes = check_codes(codes, self.model.num_embeddings)
         slice_heights = check_slice_heights(slice_heights, len(codes), self.model.conditional)
@@ -387,12 +390,12 @@ def sample_codes(
     count: int,
     height: int,
     width: int,
-    slice_heights=None,
+    slice_heights: npt.ArrayLike | None = None,
     temperature: float = 1.0,
     top_k: int | None = None,
     seed: int = 0,
     progress: bool = False,
-) -> np.ndarray:
+) -> npt.NDArray[np.int32]:
     """New code grids ``[count, height, width]`` from ``model`` with the fast sampler.
 
     ``slice_heights`` (conditional models): one height in ``[0, 1]`` for all, or ``[count]``.
@@ -408,12 +411,12 @@ def sample_codes_naive(
     count: int,
     height: int,
     width: int,
-    slice_heights=None,
+    slice_heights: npt.ArrayLike | None = None,
     temperature: float = 1.0,
     top_k: int | None = None,
     seed: int = 0,
     max_positions: int | None = None,
-) -> np.ndarray:
+) -> npt.NDArray[np.int32]:
     """The keras.io example's loop: one full-grid forward pass per position.
 
     Draws with the same seeds as :func:`sample_codes`, so both return the same
