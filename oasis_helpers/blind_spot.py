@@ -4,9 +4,11 @@ The PixelCNN prior of notebook 04 reads a grid in raster order, so its probabili
 code is conditioned on the codes *before* it only. Inside a lesion that is a weakness: once
 the first lesion codes are seen, the causal context explains the rest of the lesion away,
 and the lesion's first codes, seen from a healthy past, are often common codes (a bright
-blob in white matter is coded much like a healthy bright patch). Measured on the demo
-cohort, the prior's surprise tells lesion codes from healthy brain codes with an AUROC of
-only about 0.56.
+blob in white matter is coded much like a healthy bright patch). How well the prior's
+surprise tells lesion codes from the other brain codes, and how well this model's does, is
+measured by ``benchmarks/anomaly.py`` (``benchmarks/results/anomaly_demo.json``:
+``diagnostics.code_auroc.nll`` and ``.nll_box_mean`` for the prior,
+``.blind_spot_hole_3`` for this model; the README quotes them).
 
 A blind-spot model (the idea of blind-spot denoising networks, Laine et al. 2019,
 "High-quality self-supervised deep image denoising") asks instead: given the codes *all
@@ -105,18 +107,21 @@ __all__ = [
 ]
 
 #: Half-size of the hole in codes: codes within ``hole`` rows and columns of a position are
-#: never seen by its prediction. On notebook 05's 32 validation slices of the demo cohort
-#: (``benchmarks/anomaly.py``, ``benchmarks/results/anomaly_demo.json``, 16 epochs) the
-#: 3 x 3 mean surprise separated lesion codes from the other brain codes with a code-level
-#: AUROC of 0.82 for hole 2 (a 5 x 5 hole) and 0.84 for hole 3 (7 x 7, 28 x 28 pixels at
-#: ``downsample = 4``), against 0.64 for the PixelCNN prior; restoration scored a pixel
-#: AUROC of 0.891-0.899 and 0.901-0.913 with them.
+#: never seen by its prediction; 3 is a 7 x 7 hole, 28 x 28 pixels at ``downsample = 4``.
+#: Chosen with ``benchmarks/anomaly.py`` on notebook 05's validation slices: its 3 x 3
+#: mean surprise separates lesion codes from the other brain codes better than a 5 x 5
+#: hole's and the prior's (``benchmarks/results/anomaly_demo.json``:
+#: ``diagnostics.code_auroc.blind_spot_hole_3`` against ``.blind_spot_hole_2`` and
+#: ``.nll_box_mean``), and restoration near its flags scores the higher pixel AUROC (the
+#: ``variants`` with ``flag`` ``"blind-spot hole 3"`` against ``"blind-spot hole 2"``:
+#: ``maps.input.<restorations>.auroc_pixel``).
 DEFAULT_HOLE = 3
-#: Epochs over the training grids: an epoch of the demo cohort's 576 grids is the longest
-#: single step of notebook 05 on a CPU without oneDNN (``benchmarks/cpu_kernels.py``:
-#: ``results.eigen.blind_spot_grids_per_second``), and most of the validation loss is gone
-#: after the first few (notebook 05's ``metrics.json``: ``blind_spot.validation_bits_per_code``
-#: and ``blind_spot.code_auroc_validation`` for the model these defaults train).
+#: Epochs over the training grids. An epoch of the demo cohort's training grids is the
+#: longest single step of notebook 05 on a CPU without oneDNN (``benchmarks/cpu_kernels.py``,
+#: ``benchmarks/results/cpu_kernels.json``: ``results.eigen.blind_spot_grids_per_second``);
+#: what these epochs reach is in notebook 05's ``metrics.json``
+#: (``blind_spot.validation_bits_per_code``, ``blind_spot.code_auroc_validation``), and
+#: ``benchmarks/anomaly.py --epochs`` trains other counts.
 DEFAULT_EPOCHS = 6
 DEFAULT_BATCH_SIZE = 16
 #: Dilations of the three hole convolutions (see the module docstring).
@@ -208,8 +213,10 @@ def dilated_same_conv(inputs: tf.Tensor, kernel: tf.Tensor, dilation: int) -> tf
     TensorFlow's default (Eigen) CPU kernels have no gradient for ``tf.nn.conv2d`` with
     ``dilations > 1`` (only oneDNN, on some CPUs, has one), so a dilated ``conv2d`` fails to
     train where ``TF_ENABLE_ONEDNN_OPTS=0`` or the CPU leaves oneDNN off (most AMD and older
-    Intel CPUs); this runs everywhere, at the speed of the dilated op where that exists
-    (``benchmarks/hole_conv.py``).
+    Intel CPUs); this runs everywhere, at about the speed of the dilated op where that
+    exists (``benchmarks/cpu_kernels.py``, ``benchmarks/results/cpu_kernels.json``:
+    ``results.<kernel set>.ring_d2_dilated_same_conv_ms`` against
+    ``ring_d2_conv2d_dilated_ms``, null where the dilated op has no gradient).
     """
     if dilation == 1:
         return tf.nn.conv2d(inputs, kernel, 1, "SAME")

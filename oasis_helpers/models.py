@@ -67,13 +67,16 @@ __all__ = [
 QUANTIZERS = ("ema", "standard")
 
 #: Slices per batch of encode/decode/reconstruct/save_codes: large enough to keep the
-#: CPU busy, small enough that inference on a whole OASIS split stays far below 4 GiB
-#: (a 256x256 batch of 64 took about 700 MiB of activations, 16 about 230 MiB).
+#: CPU busy, small enough that notebook 03 on the full OASIS PNG layout stays below 4 GiB
+#: (``benchmarks/memory.py``, ``benchmarks/results/memory_full_layout.json``:
+#: ``notebooks.03_train_vqvae.peak_mib`` and ``.below_limit``).
 INFERENCE_BATCH_SIZE = 32
 
 #: The series' default VQ-VAE, the one place its settings live: the defaults of
 #: :class:`VQVAE`, of notebook 03's parameters and of ``benchmarks/reconstruction.py``.
-#: Measured on the demo cohort with notebook 03 (256x256 slices, 128x128 training crops).
+#: Measured on the demo cohort against the keras.io example's networks by
+#: ``benchmarks/reconstruction.py`` (``benchmarks/results/reconstruction_demo.json``:
+#: ``models.series_default.summary`` against ``models.keras_io_example.summary``).
 #: The quantizer settings are the quantizer layers' own defaults.
 DEFAULT_CONFIG: dict[str, Any] = {
     "image_size": 256,  # side S of the square slices

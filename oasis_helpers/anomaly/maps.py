@@ -38,10 +38,11 @@ __all__ = [
 
 #: ``sigma`` (pixels) of the Gaussian that smooths the signed differences ``x - x_hat`` and
 #: ``x - x_healed`` before their absolute value (:func:`residual_map`,
-#: :func:`restoration_map`). On the 32 validation slices of notebook 05 (demo cohort,
-#: default models, ``benchmarks/anomaly.py``, ``benchmarks/results/anomaly_demo.json``)
-#: sigma = 1 raised the pixel AUROC of the residual from 0.763 to 0.801 and of one
-#: restoration (quantile 0.01) from 0.752 to 0.778; sigma = 2 gave 0.784 and 0.758.
+#: :func:`restoration_map`). Chosen with ``benchmarks/anomaly.py`` on notebook 05's
+#: validation slices: of sigma 0, 1 and 2, 1 gives both the residual and the default
+#: restoration their best pixel AUROC (``benchmarks/results/anomaly_demo.json``:
+#: ``baselines.reconstruction_by_sigma.<sigma>.auroc_pixel`` and each variant's
+#: ``maps["input sigma <sigma>"].<restorations>.auroc_pixel``).
 DEFAULT_DIFFERENCE_SMOOTHING = 1.0
 
 

@@ -65,9 +65,9 @@ DEFAULT_FLAG_DILATION = 1
 #: Side, in codes, of the box mean over the prior's NLL map before it is brought to the
 #: image: a lesion surprises the prior at its codes and at the codes after them, so the
 #: mean over a neighbourhood separates lesion codes from healthy ones better than one
-#: code's NLL. Measured on 48 validation slices with synthetic lesions (code-level AUROC,
-#: codes at least a quarter covered by a lesion against the other brain codes): 0.63 for one
-#: code, 0.71 for 3 x 3, 0.71 for 5 x 5 on the 64x64 grid; 0.69, 0.79, 0.81 on a 32x32 grid.
+#: code's NLL (``benchmarks/anomaly.py``, ``benchmarks/results/anomaly_demo.json``:
+#: ``diagnostics.code_auroc.nll_box_mean`` against ``diagnostics.code_auroc.nll``). A
+#: 5 x 5 mean did no better in an earlier measurement that no results file keeps.
 DEFAULT_LIKELIHOOD_SMOOTHING = 3
 
 
@@ -203,9 +203,10 @@ def anomaly_maps(
     * ``reconstruction``: ``|G_sigma * (x - x_hat)|`` (:func:`residual_map`);
     * ``likelihood``: the prior's ``-log2 p(z_ij | z_<ij)``, one causal pass, averaged over
       ``likelihood_smoothing x likelihood_smoothing`` codes (1: no averaging), brought to
-      the image by :func:`upsample_grid_map` (``likelihood_upsampling``; bilinear scored a
-      pixel AUROC of 0.611 against 0.582 for nearest on 32 validation slices of the demo
-      cohort, median filter 5, same best Dice);
+      the image by :func:`upsample_grid_map` (``likelihood_upsampling``: bilinear scored a
+      higher pixel AUROC than nearest on notebook 05's validation slices, in a comparison
+      that no results file keeps; ``benchmarks/results/anomaly_demo.json``:
+      ``baselines.likelihood.auroc_pixel`` is the bilinear map's);
     * ``restoration``: ``R`` restorations with the fast sampler
       (:func:`restore_with_prior`, threshold ``restoration_threshold``), confined to
       :func:`restoration_region` of the brain codes (:func:`brain_codes`), each decoded;

@@ -90,9 +90,10 @@ def _gather_function(split: SliceSplit, with_masks: bool):
     """A graph function ``indices [B] -> pixels uint8 [B, H, W, 1] (, masks uint8 [B, H, W])``.
 
     The gather runs in NumPy on the split's own arrays (``tf.numpy_function``):
-    converting them to a TensorFlow tensor instead would copy them, and TensorFlow
-    keeps about twice the array's size for that copy (measured: 1.2 GB for the
-    0.6 GB of the OASIS training pixels).
+    converting them to a TensorFlow tensor instead would copy them (TensorFlow keeps more
+    than the array's size for that copy), and notebooks 01-03 on the full OASIS PNG layout
+    must stay below 4 GiB (``benchmarks/memory.py``,
+    ``benchmarks/results/memory_full_layout.json``: ``notebooks.<stem>.peak_mib``).
     """
     import tensorflow as tf
 

@@ -71,9 +71,11 @@ __all__ = [
 
 #: The default prior: what notebook 04 trains (the codebook size comes from notebook 03).
 #: Chosen with ``benchmarks/prior_budget.py`` for a CPU without oneDNN: 4 blocks of 32
-#: channels train at about twice the grids per second of 8 and, at the learning rate of
-#: :data:`DEFAULT_PRIOR_TRAINING`, beat every baseline on bits per code and Frechet
-#: distance within its steps (``summary.defaults`` of its results file).
+#: channels train faster than 8 and, trained as :data:`DEFAULT_PRIOR_TRAINING` says, beat
+#: every baseline on bits per code and Frechet distance within their steps
+#: (``benchmarks/results/prior_budget_demo.json``: ``summary.defaults.beats_every_baseline``,
+#: from ``summary.defaults.nll_bits_per_code_test`` and ``summary.defaults.frechet_prior``
+#: against the baselines' in ``runs.defaults``).
 DEFAULT_PRIOR: dict[str, Any] = {
     "num_embeddings": 256,
     "hidden_channels": 32,
@@ -92,21 +94,20 @@ DEFAULT_PRIOR: dict[str, Any] = {
     # frequencies f of the Fourier features sin(pi f u), cos(pi f u) of each position input u
     # (grid coordinates, height) that feed a small network (hidden layer of
     # POSITION_HIDDEN units) before the shared features; () keeps the single Dense layer.
-    # Measured on the demo (400 steps of 16 grids, 64 samples against the 96 test slices,
-    # /tmp scripts, numbers in the README): Frechet 0.039 with coordinates, dilations
-    # (1, 2, 4, 8) and these frequencies, against 1.55 with the single Dense layer,
-    # 0.76 without coordinates and 1.42 with neither (unigram codes: 0.26)
+    # With the single Dense layer, or without coordinates, the samples were shapeless: the
+    # README's prior section gives the Frechet distances of that comparison (scripts that
+    # are no benchmark, so no results file keeps them)
     "feature_frequencies": (1, 2, 4, 8),
 }
 
 #: How notebook 04 trains the default prior: Adam with a cosine schedule on batches of code
 #: grids for ``epochs * steps_per_epoch`` steps. The training stops by its epochs, so its
 #: result does not depend on the machine's speed; ``max_train_minutes`` is only a safety net
-#: that a default run on a slow CPU does not reach (``benchmarks/prior_budget.py``:
-#: ``summary.defaults.train_seconds``). What the samples' layout needs is optimizer steps,
-#: not grids: 100 steps of 16 grids at 2e-3 left them shapeless (Frechet distance worse
-#: than the unigram codes'; ``summary.8_blocks_lr2e-3_100_steps``), and 160 steps of 16 at
-#: 6e-3 did so on some codes; 320 steps of 8 grids at 4e-3 cost about the same time.
+#: that a default run on a slow CPU does not reach (``benchmarks/prior_budget.py``,
+#: ``benchmarks/results/prior_budget_demo.json``: ``summary.defaults.train_seconds``). What
+#: the samples' layout needs is optimizer steps, not grids: fewer steps of larger batches,
+#: at a lower or a higher rate, left them shapeless (``benchmarks/prior_budget.py`` with
+#: other ``--config`` values; only the defaults' runs are kept in the results file).
 DEFAULT_PRIOR_TRAINING: dict[str, Any] = {
     "epochs": 16,
     "steps_per_epoch": 20,
