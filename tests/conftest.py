@@ -3,7 +3,6 @@ fixtures that more than one test module uses (tiny models and images, closing fi
 
 import os
 
-import numpy as np
 import oasis_fixtures as fx
 import pytest
 
@@ -13,10 +12,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 @pytest.fixture(scope="module")
 def images():
     """16 slices ``[16, 32, 32, 1]``: a disc of random intensities on black."""
-    rng = np.random.default_rng(0)
-    rows, cols = np.mgrid[:32, :32]
-    disk = ((rows - 16) ** 2 + (cols - 16) ** 2 < 100).astype(np.float32)
-    return (disk * rng.uniform(0.3, 0.9, (16, 32, 32)))[..., None].astype(np.float32)
+    return fx.disc_slices(16, 32, radius=10)
+
+
+@pytest.fixture(scope="module")
+def disks():
+    """16 slices ``[16, 32, 32, 1]``: bright disks of random intensity and radius on black
+    (the training tests' images, :func:`oasis_fixtures.bright_disks`)."""
+    return fx.bright_disks(16, 32)
 
 
 @pytest.fixture(scope="module")

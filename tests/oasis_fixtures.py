@@ -8,8 +8,9 @@ OASIS data).
 
 The rest, at the end: the tiny VQ-VAE settings and a SliceSource look-alike (models and
 code grids), tiny untrained PixelCNN priors over :data:`PRIOR_CODES` codes with their
-code grids (prior, restoration, blind-spot model), and a block-mean stand-in VQ-VAE with
-disc slices (anomaly maps). They import ``oasis_helpers`` only when called.
+code grids (prior, restoration, blind-spot model), a block-mean stand-in VQ-VAE with
+disc slices (anomaly maps), and the tiny VQ-VAE, images and settings of the training
+tests. They import ``oasis_helpers`` (and TensorFlow) only when called.
 """
 
 from __future__ import annotations
@@ -385,9 +386,54 @@ class BlockVQVAE:
         return self.decode(self.encode(images))
 
 
-def disc_slices(seed: int = 0) -> np.ndarray:
-    """Two 24x24 slices ``[2, 24, 24, 1]``: a disc of random intensities on black."""
+def disc_slices(count: int = 2, size: int = 24, radius: float = 9, seed: int = 0) -> np.ndarray:
+    """``count`` slices ``[count, size, size, 1]``: a centred disc of random intensities (each
+    pixel its own, in ``[0.3, 0.9]``) on black."""
     rng = np.random.default_rng(seed)
-    rows, cols = np.mgrid[:24, :24]
-    brain = (np.hypot(rows - 12, cols - 12) < 9).astype(np.float32)
-    return (brain * rng.uniform(0.3, 0.9, (2, 24, 24)))[..., None].astype(np.float32)
+    rows, cols = np.mgrid[:size, :size]
+    brain = (np.hypot(rows - size / 2, cols - size / 2) < radius).astype(np.float32)
+    return (brain * rng.uniform(0.3, 0.9, (count, size, size)))[..., None].astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------------------
+# the tiny VQ-VAE of the training tests (tests of oasis_helpers.training, plots.training_curves)
+# ---------------------------------------------------------------------------------------------
+#: :data:`TINY_VQVAE` with a fixed seed for its data initialisation (repeatable runs).
+TRAINING_VQVAE = {**TINY_VQVAE, "quantizer_options": {"seed": 7}}
+
+#: Data and training settings of a run (``fit(..., settings=RUN_SETTINGS)``).
+RUN_SETTINGS = {"data_dir": None, "crop_size": 32, "batch_size": 8, "seed": 42, "epochs": 1}
+
+
+def bright_disks(count: int, size: int, seed: int = 0) -> np.ndarray:
+    """``count`` bright disks of random intensity and radius on black, float32 [N, S, S, 1]."""
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[:size, :size]
+    radius = rng.uniform(0.2, 0.4, (count, 1, 1)) * size
+    disk = ((rows - size / 2) ** 2 + (cols - size / 2) ** 2 < radius**2).astype(np.float32)
+    return (disk * rng.uniform(0.3, 0.9, (count, 1, 1)))[..., None].astype(np.float32)
+
+
+def batches(images, batch_size: int = 8):
+    """``len(images) / batch_size`` batches per epoch in a fixed order (repeatable runs)."""
+    import tensorflow as tf
+
+    return tf.data.Dataset.from_tensor_slices(images).batch(batch_size)
+
+
+def training_vqvae(seed: int = 0, learning_rate: float = 2e-3, **overrides):
+    """A compiled :data:`TRAINING_VQVAE` (with ``overrides``) that runs eagerly: no graph
+    tracing, so the file mechanics of ``training.fit`` are tested fast."""
+    import keras
+
+    from oasis_helpers import models
+
+    keras.utils.set_random_seed(seed)
+    return models.make_vqvae(
+        learning_rate=learning_rate, run_eagerly=True, **dict(TRAINING_VQVAE, **overrides)
+    )
+
+
+def weights_of(model) -> list[np.ndarray]:
+    """Every weight of ``model`` as a NumPy array (to compare two models)."""
+    return [np.asarray(weight) for weight in model.weights]
