@@ -1,5 +1,6 @@
-"""The blind-spot code model: it never sees its hole, it learns, it saves, and it chooses
-where notebook 05's restoration may resample."""
+"""The blind-spot code model (oasis_helpers.blind_spot): it never sees its hole, it learns,
+it saves, and each configuration trains once (how notebook 05's restoration uses its flags:
+tests/test_anomaly_pipeline.py)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,9 @@ from pathlib import Path
 
 import keras
 import numpy as np
-import oasis_fixtures as fx
 import pytest
 
-from oasis_helpers import anomaly, blind_spot, code_location, training
+from oasis_helpers import blind_spot, code_location, training
 
 #: The slice height of the tests' grids: the middle of the head.
 HEIGHT = 0.5
@@ -106,56 +106,6 @@ def test_a_saved_model_loads_in_safe_mode_with_the_same_predictions(tmp_path):
         blind_spot.load_blind_spot_model(tmp_path / "other.keras")
     with pytest.raises(ValueError, match="integer"):
         blind_spot.surprise_bits(model, codes.astype(np.float32), HEIGHT)
-
-
-def test_flag_probabilities_are_the_geometric_mean_over_the_box():
-    keras.utils.set_random_seed(3)
-    model = blind_spot.make_blind_spot_model(num_embeddings=5, grid_size=8, hole=1)
-    codes = np.random.default_rng(1).integers(0, 5, (2, 8, 8)).astype(np.int32)
-    probabilities, bits = anomaly.flag_probabilities(model, codes, HEIGHT, smoothing=3)
-    np.testing.assert_allclose(bits, blind_spot.surprise_bits(model, codes, HEIGHT), rtol=1e-6)
-    from scipy import ndimage
-
-    expected = 2.0 ** -ndimage.uniform_filter(bits, (1, 3, 3))
-    np.testing.assert_allclose(probabilities, expected, rtol=1e-5)
-    plain, _ = anomaly.flag_probabilities(model, codes, HEIGHT, smoothing=1)
-    np.testing.assert_allclose(plain, 2.0**-bits, rtol=1e-5)
-    with pytest.raises(ValueError, match="smoothing"):
-        anomaly.flag_probabilities(model, codes, HEIGHT, smoothing=0)
-
-
-def test_with_a_flag_model_restoration_changes_only_codes_near_its_flags():
-    prior_model = fx.peaked_prior(conditional=True)
-    keras.utils.set_random_seed(4)
-    flag_model = blind_spot.make_blind_spot_model(
-        num_embeddings=fx.PRIOR_CODES, grid_size=6, hole=1
-    )
-    images = fx.disc_slices()
-    vqvae = fx.BlockVQVAE()
-    codes = vqvae.encode(images)
-    flags, _ = anomaly.flag_probabilities(flag_model, codes, 0.5)
-    flag_threshold = float(np.quantile(flags, 0.2))
-    result = anomaly.anomaly_maps(
-        vqvae, prior_model, images, 1.0, slice_heights=0.5, num_restorations=2, seed=1,
-        median_size=3, flag_model=flag_model, flag_threshold=flag_threshold,
-    )  # fmt: skip
-    np.testing.assert_allclose(
-        result.flag_bits, anomaly.flag_probabilities(flag_model, codes, 0.5)[1], rtol=1e-6
-    )
-    changeable = anomaly.restoration_region(
-        flags, flag_threshold, anomaly.brain_codes(images, (6, 6))
-    )
-    assert changeable.any() and not changeable.all()
-    # threshold 1 resamples (nearly) every code of the region, and nothing outside it
-    assert result.restoration.flagged[:, changeable].mean() > 0.5
-    assert not result.restoration.flagged[:, ~changeable].any()
-    assert not result.restoration.changed[:, ~changeable].any()
-    without = anomaly.anomaly_maps(
-        vqvae, prior_model, images, 0.5, slice_heights=0.5, num_restorations=1, median_size=3
-    )
-    assert without.flag_bits is None
-    with pytest.raises(ValueError, match="together"):
-        anomaly.anomaly_maps(vqvae, prior_model, images, 0.5, 0.5, flag_model=flag_model)
 
 
 #: A blind-spot configuration small enough to train in a second.
