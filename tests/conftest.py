@@ -37,6 +37,20 @@ def trained(images):
 
 
 @pytest.fixture
+def png_root(tmp_path):
+    """A small OASIS PNG layout (``keras_png_slices_*``, with masks) under ``tmp_path``."""
+    return fx.write_png_layout(tmp_path / "oasis")
+
+
+@pytest.fixture
+def private_demo_cache(tmp_path, monkeypatch):
+    """A demo-cohort cache of the test's own (``OASIS_VQVAE_CACHE``)."""
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("OASIS_VQVAE_CACHE", str(folder))
+    return folder
+
+
+@pytest.fixture
 def close_figures():
     """Draw with matplotlib's Agg backend (no window) and close every figure the test drew."""
     import matplotlib

@@ -22,6 +22,11 @@ from types import SimpleNamespace
 import numpy as np
 
 PNG_SPLITS = ("train", "validate", "test")
+#: Side of the slices that the data tests load (the phantoms' own size).
+SLICE_SIZE = 64
+#: A tiny demo cohort (``data.load_slices(None, image_size=..., **TINY_DEMO)``): 2, 1 and 1
+#: subjects of 3 slices.
+TINY_DEMO = {"subjects": {"train": 2, "validate": 1, "test": 1}, "slices_per_subject": 3}
 MASK_VALUES = np.array([0, 85, 170, 255], np.uint8)  # background, CSF, grey, white matter
 
 #: The tiny VQ-VAE of the model and code-grid tests: 32x32 slices, an 8x8 grid of 16 codes.
@@ -67,6 +72,31 @@ def phantom_slice(size: int = 64, seed: int = 0) -> tuple[np.ndarray, np.ndarray
     volume, labels = phantom_volume((size, size, 5), seed)
     image = np.clip(volume[:, :, 2] / 1000.0 * 255.0, 0, 255).astype(np.uint8)
     return image, MASK_VALUES[labels[:, :, 2]]
+
+
+def no_subject_in_two_splits(source) -> None:
+    """Assert that no subject of a ``data.SliceSource`` has slices in two splits."""
+    seen = {split: set(source.splits[split].subject_ids.tolist()) for split in PNG_SPLITS}
+    assert not seen["train"] & seen["validate"]
+    assert not seen["train"] & seen["test"]
+    assert not seen["validate"] & seen["test"]
+    assert source.info["subjects_shared_between_splits"] == []
+
+
+def check_slice_split(split, size: int = SLICE_SIZE) -> None:
+    """Assert that a ``data.SliceSplit`` holds 8-bit slices of ``size`` whose float images
+    are ``pixels / 255``, with a subject, a slice id and a file per slice."""
+    from oasis_helpers import data
+
+    assert split.pixels.dtype == np.uint8  # stored as 8 bits
+    assert split.pixels.shape[1:] == (size, size, 1)
+    assert split.images.dtype == np.float32 and split.images.shape == split.pixels.shape
+    images = split.float_images()
+    assert images.dtype == np.float32
+    assert 0.0 <= images.min() and images.max() <= 1.0
+    np.testing.assert_array_equal(images, split.pixels * data.PIXEL_SCALE)
+    assert split.slice_ids.dtype == np.int32
+    assert len(split.subject_ids) == len(split.slice_ids) == len(split.files) == len(split)
 
 
 def write_png(path: Path, array: np.ndarray, mode: str = "L") -> Path:

@@ -1,5 +1,5 @@
-"""The VQ-VAE: defaults, shapes, codes, save/load, the training metrics and losses,
-mixed precision, and which worker writes the codes, figures and models.
+"""The VQ-VAE (oasis_helpers.models): defaults, shapes, codes, save/load, the training metrics
+and losses, and mixed precision.
 
 Tiny models on 32x32 images (the ``images`` and ``trained`` fixtures of tests/conftest.py);
 most training runs eagerly (no graph tracing) to stay fast.
@@ -16,7 +16,7 @@ import oasis_fixtures as fx
 import pytest
 import tensorflow as tf
 
-from oasis_helpers import code_grids, models, quantizer
+from oasis_helpers import models, quantizer
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 
@@ -308,36 +308,3 @@ def test_quantizer_settings_have_their_own_arguments():
     assert model.quantizer.seed == 3
     with pytest.raises(ValueError, match="ema_decay=0.5"):
         models.VQVAE(**TINY, quantizer_options={"decay": 0.5})
-
-
-def test_only_the_chief_writes_codes_figures_and_models(monkeypatch, tmp_path, trained, images):
-    import json
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from oasis_helpers import plots, runs
-
-    model, _ = trained
-    workers = {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}
-    figure = plt.figure()
-    for index, writes in ((1, False), (0, True)):
-        monkeypatch.setenv(
-            "TF_CONFIG",
-            json.dumps({"cluster": workers, "task": {"type": "worker", "index": index}}),
-        )
-        folder = tmp_path / f"worker{index}"
-        grids = code_grids.save_codes(folder / code_grids.CODES_FILE, model, fx.fake_source(images))
-        assert grids["train"].codes.shape == (5, 8, 8)  # every worker encodes
-        figure_path = plots.save_figure(figure, folder, "figure")
-        model_path = runs.save_model(model, folder / "vqvae.keras")
-        for path in (folder / code_grids.CODES_FILE, figure_path, model_path):
-            assert path.exists() == writes, (index, path)
-    plt.close(figure)
-    assert not list((tmp_path / "worker0").glob("*.partial*"))
-    reloaded = models.load_vqvae(tmp_path / "worker0" / "vqvae.keras")
-    np.testing.assert_array_equal(reloaded.encode(images[:2]), model.encode(images[:2]))
-    with pytest.raises(ValueError, match=r"\.keras"):
-        runs.save_model(model, tmp_path / "vqvae.h5")
