@@ -1,5 +1,5 @@
 """The gated PixelCNN (oasis_helpers.prior.model): causality, position features,
-conditioning, dilations, saving, training and notebook 04's defaults.
+conditioning, dilations, saving and training.
 
 Causality is checked by perturbing codes (never by reading mask constants). Tiny models
 (tests/oasis_fixtures.py: a few channels, grids of a few codes) keep the file fast.
@@ -222,22 +222,3 @@ def test_training_with_fit_learns_structure_and_refuses_another_configuration(tm
         training.fit(
             other, dataset, tmp_path, epochs=4, steps_per_epoch=2, verbose=0, settings=settings
         )
-
-
-def test_notebook_04_reads_its_defaults_from_the_package():
-    """One source of truth: the parameters cell names every prior and training default
-    by its key in ``prior.DEFAULT_PRIOR`` / ``prior.DEFAULT_PRIOR_TRAINING``."""
-    import json
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "notebooks" / "04_pixelcnn_prior.ipynb"
-    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
-    (parameters_cell,) = [
-        "".join(cell["source"])
-        for cell in cells
-        if "parameters" in cell.get("metadata", {}).get("tags", [])
-    ]
-    for key in set(prior.DEFAULT_PRIOR) - {"num_embeddings"}:  # K comes from notebook 03
-        assert f'{key} = prior.DEFAULT_PRIOR["{key}"]' in parameters_cell, key
-    for key in prior.DEFAULT_PRIOR_TRAINING:
-        assert f'{key} = prior.DEFAULT_PRIOR_TRAINING["{key}"]' in parameters_cell, key

@@ -4,8 +4,8 @@ source, and saving a figure as PNG.
 Every figure function of :mod:`oasis_helpers.plots` returns a matplotlib ``Figure``; the
 notebook shows it and may save it with :func:`save_figure`. Images are float ``[H, W]``
 or ``[H, W, 1]`` in ``[0, 1]``. pyplot is imported only when a figure is drawn
-(:func:`pyplot`), so that importing the package does not start matplotlib; :func:`as_2d`
-turns an image into what ``imshow`` takes.
+(:func:`pyplot`), not when this module is (Keras, which :mod:`~oasis_helpers.plots.training_curves`
+imports, loads pyplot itself); :func:`as_2d` turns an image into what ``imshow`` takes.
 """
 
 from __future__ import annotations
