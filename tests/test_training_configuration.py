@@ -12,6 +12,18 @@ import pytest
 from oasis_helpers import training
 
 
+def _fit_one_epoch(run_dir, disks):
+    """One epoch of the tiny VQ-VAE filed under fx.RUN_SETTINGS in ``run_dir``."""
+    return training.fit(
+        fx.training_vqvae(),
+        fx.batches(disks),
+        run_dir,
+        epochs=1,
+        settings=fx.RUN_SETTINGS,
+        verbose=0,
+    )
+
+
 @pytest.mark.parametrize(
     ("model_change", "settings_change", "named"),
     [
@@ -26,14 +38,7 @@ from oasis_helpers import training
 def test_resuming_another_configuration_is_refused_before_anything_loads(
     tmp_path, disks, model_change, settings_change, named
 ):
-    training.fit(
-        fx.training_vqvae(),
-        fx.batches(disks),
-        tmp_path,
-        epochs=1,
-        settings=fx.RUN_SETTINGS,
-        verbose=0,
-    )
+    _fit_one_epoch(tmp_path, disks)
     stored = json.loads((tmp_path / training.RUN_CONFIG).read_text())
     assert stored["model"]["num_embeddings"] == 16 and stored["settings"]["crop_size"] == 32
     assert "epochs" not in stored["settings"]  # may grow between calls
@@ -97,14 +102,7 @@ def test_same_configuration_resumes_and_config_run_dir_keys_folders(tmp_path, di
     }
     assert len(others) == 4 and folder not in others
 
-    first = training.fit(
-        fx.training_vqvae(),
-        fx.batches(disks),
-        folder,
-        epochs=1,
-        settings=fx.RUN_SETTINGS,
-        verbose=0,
-    )
+    first = _fit_one_epoch(folder, disks)
     assert first.epochs_completed == 1
     # a raised epochs (and a budget) in the settings continue the same run
     result = training.fit(
