@@ -115,14 +115,14 @@ def _diagnostics(
     code_scores,
     brain_codes,
     lesion_codes,
-    positions,
+    heights,
     arguments,
 ) -> dict:
     reach = 2 * anomaly.DEFAULT_FLAG_DILATION + 1
     oracle = ndimage.binary_dilation(lesion_codes, np.ones((1, reach, reach), bool)) & brain_codes
     restoration = anomaly.restore_repeatedly(
         codes,
-        functools.partial(anomaly.restore_with_prior, model, positions=positions, region=oracle),
+        functools.partial(anomaly.restore_with_prior, model, slice_heights=heights, region=oracle),
         1.0,
         arguments.restorations,
         seed=arguments.seed,
@@ -186,7 +186,7 @@ def main() -> None:
     indices = np.unique(np.linspace(0, len(split) - 1, min(arguments.slices, len(split))))
     indices = indices.astype(int)
     healthy = split.float_images(indices)
-    positions = prior.heights_if_conditional(model, grids["validate"], indices)
+    heights = prior.heights_if_conditional(model, grids["validate"], indices)
     lesion_options = {}
     if arguments.contrast_range is not None:
         lesion_options["contrast_range"] = tuple(arguments.contrast_range)
@@ -199,13 +199,13 @@ def main() -> None:
         **lesion_options,
     )
     healthy_codes = vqvae.encode(healthy)
-    healthy_probabilities = 2.0 ** -prior.nll_map_bits(model, healthy_codes, positions)
+    healthy_probabilities = 2.0 ** -prior.nll_map_bits(model, healthy_codes, heights)
     healthy_brain = anomaly.brain_codes(healthy, healthy_codes.shape[1:])
 
     region = anomaly.brain_region(images)
     reconstructions = vqvae.reconstruct(images)
     codes = vqvae.encode(images)
-    nll_bits = prior.nll_map_bits(model, codes, positions)
+    nll_bits = prior.nll_map_bits(model, codes, heights)
     brain_codes = anomaly.brain_codes(images, codes.shape[1:])
     lesion_codes = anomaly.lesion_codes(masks, codes.shape[1:]) & brain_codes
     other_codes = brain_codes & ~lesion_codes
@@ -237,7 +237,7 @@ def main() -> None:
     # the blind-spot models: one folder per configuration, notebook 05's for the defaults
     model_dir = runs.notebook_dir(run_dir, "05_anomaly_detection") / blind_spot.MODEL_DIR
     train = grids["train"]
-    train_positions = prior.heights_if_conditional(model, train)
+    train_heights = prior.heights_if_conditional(model, train)
     flag_models, training = {}, {}
     for hole in arguments.holes:
         start = time.perf_counter()
@@ -245,7 +245,7 @@ def main() -> None:
             model_dir,
             grids.num_embeddings,
             train.codes,
-            train_positions,
+            train_heights,
             grids["validate"].codes,
             prior.heights_if_conditional(model, grids["validate"]),
             config={"hole": hole, "epochs": arguments.epochs},
@@ -259,11 +259,11 @@ def main() -> None:
             "validation_bits_per_code": record["history"]["val_loss"][-1] / np.log(2),
         }
     flags = {
-        hole: anomaly.flag_probabilities(flag_models[hole], codes, positions)[0]
+        hole: anomaly.flag_probabilities(flag_models[hole], codes, heights)[0]
         for hole in arguments.holes
     }
     healthy_flags = {
-        hole: anomaly.flag_probabilities(flag_models[hole], healthy_codes, positions)[0]
+        hole: anomaly.flag_probabilities(flag_models[hole], healthy_codes, heights)[0]
         for hole in arguments.holes
     }
     walk_threshold = anomaly.choose_restoration_threshold(
@@ -283,7 +283,7 @@ def main() -> None:
         },
         brain_codes,
         lesion_codes,
-        positions,
+        heights,
         arguments,
     )
     diagnostics["blind_spot_training"] = training
@@ -303,7 +303,7 @@ def main() -> None:
         restoration = anomaly.restore_repeatedly(
             codes,
             functools.partial(
-                anomaly.restore_with_prior, model, positions=positions, region=changeable
+                anomaly.restore_with_prior, model, slice_heights=heights, region=changeable
             ),
             walk,
             arguments.restorations,
@@ -354,19 +354,19 @@ def main() -> None:
 
     # speed: restoration against sampling and against one full pass, 16 grids
     batch = codes[:16]
-    batch_positions = None if positions is None else positions[:16]
+    batch_heights = None if heights is None else heights[:16]
     threshold = anomaly.choose_restoration_threshold(healthy_probabilities[healthy_brain], 0.01)
-    prior.sample_codes(model, len(batch), 2, batch.shape[2], batch_positions, seed=0)  # trace
-    anomaly.restore_with_prior(model, batch[:, :2], threshold, 0, positions=batch_positions)
+    prior.sample_codes(model, len(batch), 2, batch.shape[2], batch_heights, seed=0)  # trace
+    anomaly.restore_with_prior(model, batch[:, :2], threshold, 0, slice_heights=batch_heights)
     start = time.perf_counter()
-    prior.sample_codes(model, len(batch), *batch.shape[1:], batch_positions, seed=1)
+    prior.sample_codes(model, len(batch), *batch.shape[1:], batch_heights, seed=1)
     sample_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    anomaly.restore_with_prior(model, batch, threshold, 1, positions=batch_positions)
+    anomaly.restore_with_prior(model, batch, threshold, 1, slice_heights=batch_heights)
     restore_seconds = time.perf_counter() - start
-    prior.prior_logits(model, batch, batch_positions)
+    prior.prior_logits(model, batch, batch_heights)
     start = time.perf_counter()
-    prior.prior_logits(model, batch, batch_positions)
+    prior.prior_logits(model, batch, batch_heights)
     full_pass_seconds = time.perf_counter() - start
 
     report = {

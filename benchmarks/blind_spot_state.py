@@ -73,7 +73,9 @@ def measure(run_dir: Path, state: str, epochs: int) -> dict:
     epochs_timed = []
     for _ in range(epochs):  # one fit call per epoch; the first also traces the step
         wall, cpu = time.perf_counter(), time.process_time()
-        blind_spot.train_blind_spot_model(model, train.codes, train.positions, epochs=1, verbose=0)
+        blind_spot.train_blind_spot_model(
+            model, train.codes, train.slice_heights, epochs=1, verbose=0
+        )
         epochs_timed.append(
             {"wall_seconds": time.perf_counter() - wall, "cpu_seconds": time.process_time() - cpu}
         )

@@ -53,25 +53,27 @@ def _load_or_build(run_dir: Path, num_embeddings: int) -> tuple[prior.GatedPixel
     return prior.GatedPixelCNN(**config), "untrained DEFAULT_PRIOR (no prior.keras found)"
 
 
-def _time_fast(model, batch, height, width, positions, jit_compile: bool) -> float:
+def _time_fast(model, batch, height, width, slice_heights, jit_compile: bool) -> float:
     sampler = prior.FastSampler(model, jit_compile=jit_compile)
-    sampler.sample(batch, 2, width, positions=positions, seed=0)  # trace (not timed)
+    sampler.sample(batch, 2, width, slice_heights=slice_heights, seed=0)  # trace (not timed)
     start = time.perf_counter()
-    sampler.sample(batch, height, width, positions=positions, seed=1)
+    sampler.sample(batch, height, width, slice_heights=slice_heights, seed=1)
     return time.perf_counter() - start
 
 
-def _time_naive(model, batch, height, width, positions, count: int) -> float:
-    prior.sample_codes_naive(model, batch, height, width, positions, seed=0, max_positions=2)
+def _time_naive(model, batch, height, width, slice_heights, count: int) -> float:
+    prior.sample_codes_naive(model, batch, height, width, slice_heights, seed=0, max_positions=2)
     start = time.perf_counter()
-    prior.sample_codes_naive(model, batch, height, width, positions, seed=1, max_positions=count)
+    prior.sample_codes_naive(
+        model, batch, height, width, slice_heights, seed=1, max_positions=count
+    )
     return (time.perf_counter() - start) / count
 
 
-def _time_naive_predict(model, batch, height, width, positions, count: int) -> float:
+def _time_naive_predict(model, batch, height, width, slice_heights, count: int) -> float:
     """The keras.io loop literally: ``model.predict`` on the whole grid per position."""
     codes = np.zeros((batch, height, width), np.int32)
-    inputs = (codes, positions) if model.conditional else codes
+    inputs = (codes, slice_heights) if model.conditional else codes
     model.predict(inputs, verbose=0)  # warm-up
     rng = np.random.default_rng(0)
     start = time.perf_counter()
@@ -123,20 +125,24 @@ def main(argv=None) -> dict:
         "results": [],
     }
     for batch in args.batch_sizes:
-        positions = np.linspace(0.2, 0.8, batch).astype(np.float32) if model.conditional else None
+        slice_heights = (
+            np.linspace(0.2, 0.8, batch).astype(np.float32) if model.conditional else None
+        )
         row = {"batch_size": batch}
-        row["fast_seconds"] = _time_fast(model, batch, args.height, args.width, positions, False)
+        row["fast_seconds"] = _time_fast(
+            model, batch, args.height, args.width, slice_heights, False
+        )
         if not args.no_jit:
             row["fast_jit_seconds"] = _time_fast(
-                model, batch, args.height, args.width, positions, True
+                model, batch, args.height, args.width, slice_heights, True
             )
         per_position = _time_naive(
-            model, batch, args.height, args.width, positions, args.naive_positions
+            model, batch, args.height, args.width, slice_heights, args.naive_positions
         )
         row["naive_seconds_extrapolated"] = per_position * grid
         if args.predict_positions:
             row["naive_predict_seconds_extrapolated"] = grid * _time_naive_predict(
-                model, batch, args.height, args.width, positions, args.predict_positions
+                model, batch, args.height, args.width, slice_heights, args.predict_positions
             )
         row["speedup_naive_over_fast"] = row["naive_seconds_extrapolated"] / row["fast_seconds"]
         if "fast_jit_seconds" in row:

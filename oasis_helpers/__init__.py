@@ -6,6 +6,8 @@ detection, PNG, Analyze/NIfTI volumes, the tf.data pipeline and crops, behind
 MNI152-based demo cohort), ``quantizer`` (vector-quantizer layers and their losses),
 ``patch_study`` (notebook 02's quantizer on brain patches), ``models`` (encoder, decoder,
 VQ-VAE, the default configuration), ``code_grids`` (the code grids of ``codes.npz``),
+``code_location`` (where a code sits: grid coordinates and slice heights, for both models
+of code grids),
 ``training`` (a package: ``fit``, resume by configuration) and ``callbacks`` (the
 checkpoints, budget, schedule and guards behind it), ``distributed`` (training on several
 machines), ``prior`` (a package: the PixelCNN prior over code grids, its likelihood,

@@ -4,9 +4,11 @@ The PixelCNN prior of notebook 04 reads a grid in raster order, so its probabili
 code is conditioned on the codes *before* it only. Inside a lesion that is a weakness: once
 the first lesion codes are seen, the causal context explains the rest of the lesion away,
 and the lesion's first codes, seen from a healthy past, are often common codes (a bright
-blob in white matter is coded much like a healthy bright patch). Measured on the demo
-cohort, the prior's surprise tells lesion codes from healthy brain codes with an AUROC of
-only about 0.56.
+blob in white matter is coded much like a healthy bright patch). How well the prior's
+surprise tells lesion codes from the other brain codes, and how well this model's does, is
+measured by ``benchmarks/anomaly.py`` (``benchmarks/results/anomaly_demo.json``:
+``diagnostics.code_auroc.nll`` and ``.nll_box_mean`` for the prior,
+``.blind_spot_hole_3`` for this model; the README quotes them).
 
 A blind-spot model (the idea of blind-spot denoising networks, Laine et al. 2019,
 "High-quality self-supervised deep image denoising") asks instead: given the codes *all
@@ -15,13 +17,13 @@ around* position ``(i, j)`` but **not** those in the square hole
 inside the hole and cannot explain itself; the healthy anatomy around it predicts healthy
 codes, so the lesion's codes are surprising::
 
-    p(c[i, j] | c[i', j'] : max(|i' - i|, |j' - j|) > hole, (i, j), position)
+    p(c[i, j] | c[i', j'] : max(|i' - i|, |j' - j|) > hole, (i, j), slice height)
 
 Architecture (``make_blind_spot_model``), for ``B`` grids of ``h x w`` codes from ``K``::
 
     e   = Embedding(K, E)(codes)                               [B, h, w, E]
     r_d = HoleConv2D(dilation d)(e), d in dilations (1, 2, 4)  [B, h, w, F_d]
-    x   = ReLU(concat(r_1, r_2, r_4, i / h - 1/2, j / w - 1/2, position))
+    x   = ReLU(concat(r_1, r_2, r_4, i / (h - 1), j / (w - 1), slice height))
     logits = Conv1x1_K(ReLU(Conv1x1_H(ReLU(Conv1x1_H(x)))))    [B, h, w, K]
 
 with ``E = embedding_dim``, ``F_1 = filters``, ``F_d = filters // 2`` for ``d > 1`` and
@@ -35,6 +37,10 @@ where ``|a| > hole // d`` (so ``d |a| > hole``), reaching ``3 d`` codes. The coo
 and the slice height let it learn *where* in the head a code sits (brains are centred in
 their frames).
 
+Every function that runs it takes the slices' heights, float32 ``[N]`` in ``[0, 1]``
+(``code_grids.load_codes(run_dir)[split].slice_heights``; 0.5, the middle of the head, for
+slices of unknown height), and raises an error that says so when they are missing
+(:func:`oasis_helpers.code_location.check_slice_heights`, as the conditional prior does).
 Its surprise ``-log2 p`` in bits is :func:`surprise_bits`; notebook 05 uses it to choose
 *where* the prior-guided restoration may resample (:func:`oasis_helpers.anomaly.anomaly_maps`).
 Training is a few epochs of cross-entropy on the healthy training grids
@@ -71,7 +77,10 @@ from typing import Any
 
 import keras
 import numpy as np
+import numpy.typing as npt
 import tensorflow as tf
+
+from oasis_helpers.code_location import check_slice_heights, grid_coordinates
 
 __all__ = [
     "BLIND_SPOT_DILATIONS",
@@ -90,6 +99,7 @@ __all__ = [
     "load_blind_spot_model",
     "load_trained",
     "make_blind_spot_model",
+    "predict_logits",
     "run_configuration",
     "surprise_bits",
     "train_blind_spot_model",
@@ -97,18 +107,21 @@ __all__ = [
 ]
 
 #: Half-size of the hole in codes: codes within ``hole`` rows and columns of a position are
-#: never seen by its prediction. On notebook 05's 32 validation slices of the demo cohort
-#: (``benchmarks/anomaly.py``, ``benchmarks/results/anomaly_demo.json``, 16 epochs) the
-#: 3 x 3 mean surprise separated lesion codes from the other brain codes with a code-level
-#: AUROC of 0.82 for hole 2 (a 5 x 5 hole) and 0.84 for hole 3 (7 x 7, 28 x 28 pixels at
-#: ``downsample = 4``), against 0.64 for the PixelCNN prior; restoration scored a pixel
-#: AUROC of 0.891-0.899 and 0.901-0.913 with them.
+#: never seen by its prediction; 3 is a 7 x 7 hole, 28 x 28 pixels at ``downsample = 4``.
+#: Chosen with ``benchmarks/anomaly.py`` on notebook 05's validation slices: its 3 x 3
+#: mean surprise separates lesion codes from the other brain codes better than a 5 x 5
+#: hole's and the prior's (``benchmarks/results/anomaly_demo.json``:
+#: ``diagnostics.code_auroc.blind_spot_hole_3`` against ``.blind_spot_hole_2`` and
+#: ``.nll_box_mean``), and restoration near its flags scores the higher pixel AUROC (the
+#: ``variants`` with ``flag`` ``"blind-spot hole 3"`` against ``"blind-spot hole 2"``:
+#: ``maps.input.<restorations>.auroc_pixel``).
 DEFAULT_HOLE = 3
-#: Epochs over the training grids: an epoch of the demo cohort's 576 grids is the longest
-#: single step of notebook 05 on a CPU without oneDNN (``benchmarks/cpu_kernels.py``:
-#: ``results.eigen.blind_spot_grids_per_second``), and most of the validation loss is gone
-#: after the first few (notebook 05's ``metrics.json``: ``blind_spot.validation_bits_per_code``
-#: and ``blind_spot.code_auroc_validation`` for the model these defaults train).
+#: Epochs over the training grids. An epoch of the demo cohort's training grids is the
+#: longest single step of notebook 05 on a CPU without oneDNN (``benchmarks/cpu_kernels.py``,
+#: ``benchmarks/results/cpu_kernels.json``: ``results.eigen.blind_spot_grids_per_second``);
+#: what these epochs reach is in notebook 05's ``metrics.json``
+#: (``blind_spot.validation_bits_per_code``, ``blind_spot.code_auroc_validation``), and
+#: ``benchmarks/anomaly.py --epochs`` trains other counts.
 DEFAULT_EPOCHS = 6
 DEFAULT_BATCH_SIZE = 16
 #: Dilations of the three hole convolutions (see the module docstring).
@@ -200,8 +213,10 @@ def dilated_same_conv(inputs: tf.Tensor, kernel: tf.Tensor, dilation: int) -> tf
     TensorFlow's default (Eigen) CPU kernels have no gradient for ``tf.nn.conv2d`` with
     ``dilations > 1`` (only oneDNN, on some CPUs, has one), so a dilated ``conv2d`` fails to
     train where ``TF_ENABLE_ONEDNN_OPTS=0`` or the CPU leaves oneDNN off (most AMD and older
-    Intel CPUs); this runs everywhere, at the speed of the dilated op where that exists
-    (``benchmarks/hole_conv.py``).
+    Intel CPUs); this runs everywhere, at about the speed of the dilated op where that
+    exists (``benchmarks/cpu_kernels.py``, ``benchmarks/results/cpu_kernels.json``:
+    ``results.<kernel set>.ring_d2_dilated_same_conv_ms`` against
+    ``ring_d2_conv2d_dilated_ms``, null where the dilated op has no gradient).
     """
     if dilation == 1:
         return tf.nn.conv2d(inputs, kernel, 1, "SAME")
@@ -270,23 +285,23 @@ class HoleConv2D(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="oasis_helpers")
 class GridContext(keras.layers.Layer):
-    """Append ``i / h - 1/2``, ``j / w - 1/2`` and the slice height to every position.
+    """Append the grid coordinates and the slice height to every position.
 
-    Inputs ``features [B, h, w, C]`` and ``positions [B, 1]``; output ``[B, h, w, C + 3]``.
+    Inputs ``features [B, h, w, C]`` and ``slice_heights [B, 1]``; output ``[B, h, w, C + 3]``
+    with ``[..., C:C + 2]`` the coordinates ``(i / (h - 1), j / (w - 1))``
+    (:func:`oasis_helpers.code_location.grid_coordinates`, as the prior's) and ``[..., C + 2]``
+    the height.
     """
 
-    def call(self, features, positions):
+    def call(self, features, slice_heights):
         shape = tf.shape(features)
-        height, width = shape[1], shape[2]
-        rows = tf.cast(tf.range(height), features.dtype) / tf.cast(height, features.dtype) - 0.5
-        cols = tf.cast(tf.range(width), features.dtype) / tf.cast(width, features.dtype) - 0.5
-        grid = tf.stack(tf.meshgrid(rows, cols, indexing="ij"), axis=-1)[None]
+        grid = grid_coordinates(shape[1], shape[2], features.dtype)[None]
         grid = tf.broadcast_to(grid, tf.concat([shape[:3], [2]], 0))
-        level = tf.reshape(tf.cast(positions, features.dtype), [-1, 1, 1, 1])
+        level = tf.reshape(tf.cast(slice_heights, features.dtype), [-1, 1, 1, 1])
         level = tf.broadcast_to(level, tf.concat([shape[:3], [1]], 0))
         return tf.concat([features, grid, level], axis=-1)
 
-    def compute_output_shape(self, features_shape, positions_shape=None):
+    def compute_output_shape(self, features_shape, slice_heights_shape=None):
         return (*features_shape[:-1], features_shape[-1] + 3)
 
 
@@ -304,7 +319,7 @@ def make_blind_spot_model(
 
     A setting left at None takes its value from :data:`DEFAULT_BLIND_SPOT`
     (:func:`configuration` checks them). Inputs
-    ``[codes int32 [B, grid_size, grid_size], positions float32 [B, 1]]``; output logits
+    ``[codes int32 [B, grid_size, grid_size], slice_heights float32 [B, 1]]``; output logits
     float32 ``[B, grid_size, grid_size, num_embeddings]``.
     """
     given = dict(
@@ -322,7 +337,7 @@ def make_blind_spot_model(
             f"need num_embeddings >= 2 and grid_size >= 1, got {num_embeddings}, {grid_size}"
         )
     codes = keras.Input((grid_size, grid_size), dtype="int32", name="codes")
-    positions = keras.Input((1,), name="positions")
+    slice_heights = keras.Input((1,), name="slice_heights")
     embedded = keras.layers.Embedding(num_embeddings, config["embedding_dim"], name="embedding")(
         codes
     )
@@ -337,11 +352,11 @@ def make_blind_spot_model(
         for dilation in config["dilations"]
     ]
     features = keras.layers.Concatenate(name="rings")(rings)
-    features = keras.layers.ReLU()(GridContext(name="grid_context")(features, positions))
+    features = keras.layers.ReLU()(GridContext(name="grid_context")(features, slice_heights))
     hidden_1 = keras.layers.Conv2D(hidden, 1, activation="relu", name="hidden_1")(features)
     hidden_2 = keras.layers.Conv2D(hidden, 1, activation="relu", name="hidden_2")(hidden_1)
     logits = keras.layers.Conv2D(num_embeddings, 1, dtype="float32", name="logits")(hidden_2)
-    model = keras.Model([codes, positions], logits, name=f"blind_spot_hole{hole}")
+    model = keras.Model([codes, slice_heights], logits, name=f"blind_spot_hole{hole}")
     model.compile(
         optimizer=keras.optimizers.Adam(config["learning_rate"]),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -349,29 +364,27 @@ def make_blind_spot_model(
     return model
 
 
-def _inputs(codes, positions) -> list[np.ndarray]:
+def _inputs(codes, slice_heights) -> list[np.ndarray]:
+    """The model's inputs ``[codes int32 [N, h, w], slice_heights float32 [N, 1]]``, checked."""
     codes = np.asarray(codes)
     if codes.ndim != 3 or not np.issubdtype(codes.dtype, np.integer):
         raise ValueError(
             f"codes must be an integer array [N, h, w], got {codes.dtype} {codes.shape}"
         )
-    if positions is None:
-        positions = np.full(len(codes), 0.5, np.float32)
-    positions = np.broadcast_to(np.asarray(positions, np.float32).reshape(-1), (len(codes),))
-    return [codes.astype(np.int32), positions[:, None].copy()]
+    return [codes.astype(np.int32), check_slice_heights(slice_heights, len(codes))[:, None]]
 
 
 def train_blind_spot_model(
     model: keras.Model,
-    train_codes,
-    train_positions=None,
-    validation_codes=None,
-    validation_positions=None,
+    train_codes: npt.ArrayLike,
+    train_slice_heights: npt.ArrayLike,
+    validation_codes: npt.ArrayLike | None = None,
+    validation_slice_heights: npt.ArrayLike | None = None,
     epochs: int | None = None,
     batch_size: int | None = None,
     verbose: int = 2,
 ) -> dict[str, list[float]]:
-    """Fit ``model`` to healthy code grids ``[N, h, w]`` (heights ``[N]`` or None: 0.5).
+    """Fit ``model`` to healthy code grids ``[N, h, w]`` of slices at heights ``[N]``.
 
     The target of every position is its own code, so the loss is the mean of
     ``-ln p(c[i, j] | surroundings)`` in nats; returns the Keras history. ``epochs`` and
@@ -389,11 +402,11 @@ def train_blind_spot_model(
     validation = None
     if validation_codes is not None:
         validation = (
-            _inputs(validation_codes, validation_positions),
+            _inputs(validation_codes, validation_slice_heights),
             np.asarray(validation_codes, np.int32),
         )
     history = model.fit(
-        _inputs(train_codes, train_positions),
+        _inputs(train_codes, train_slice_heights),
         np.asarray(train_codes, np.int32),
         batch_size=config["batch_size"],
         epochs=config["epochs"],
@@ -404,32 +417,54 @@ def train_blind_spot_model(
     return {name: [float(value) for value in values] for name, values in history.history.items()}
 
 
-def surprise_bits(model: keras.Model, codes, positions=None, batch_size: int = 32) -> np.ndarray:
+def predict_logits(
+    model: keras.Model, codes: npt.ArrayLike, slice_heights: npt.ArrayLike, batch_size: int = 32
+) -> npt.NDArray[np.float32]:
+    """The logits float32 ``[N, h, w, K]`` of every position of ``codes`` ``[N, h, w]``.
+
+    ``slice_heights``: the slices' heights ``[N]`` (or one value) in ``[0, 1]``
+    (:func:`oasis_helpers.code_location.check_slice_heights`).
+    """
+    return model.predict(_inputs(codes, slice_heights), batch_size=batch_size, verbose=0)
+
+
+def surprise_bits(
+    model: keras.Model, codes: npt.ArrayLike, slice_heights: npt.ArrayLike, batch_size: int = 32
+) -> npt.NDArray[np.float32]:
     """``-log2 p(c[i, j] | surroundings)`` of every observed code: float32 ``[N, h, w]``."""
-    inputs = _inputs(codes, positions)
-    logits = model.predict(inputs, batch_size=batch_size, verbose=0)
+    logits = predict_logits(model, codes, slice_heights, batch_size)
     log_p = tf.nn.log_softmax(tf.constant(logits, tf.float32), axis=-1).numpy()
-    observed = np.take_along_axis(log_p, inputs[0][..., None].astype(np.intp), axis=-1)[..., 0]
-    return (-observed / np.log(2.0)).astype(np.float32)
+    observed = np.asarray(codes)[..., None].astype(np.intp)
+    return (-np.take_along_axis(log_p, observed, axis=-1)[..., 0] / np.log(2.0)).astype(np.float32)
 
 
 def load_blind_spot_model(path: str | os.PathLike) -> keras.Model:
-    """Load a blind-spot model saved as ``.keras`` (safe mode: no Python is unpickled)."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist: notebook 05 trains and saves it")
-    return keras.saving.load_model(path, safe_mode=True, compile=False)
+    """Load a blind-spot model saved as ``.keras`` (safe mode: no Python is unpickled).
+
+    :func:`oasis_helpers.runs.load_saved_model`, as for the series' other models. The model
+    is a functional ``keras.Model``, not a class of its own, so what makes it a blind-spot
+    model is checked by its layers: it has :class:`HoleConv2D` rings.
+
+    Raises:
+        FileNotFoundError: ``path`` is missing (the message names notebook 05).
+        ValueError: the file holds another model.
+    """
+    from oasis_helpers import runs
+
+    model = runs.load_saved_model(path, keras.Model, "05_anomaly_detection", compile=False)
+    if not any(isinstance(layer, HoleConv2D) for layer in model.layers):
+        raise ValueError(f"{path} holds the model {model.name!r}, not a blind-spot model")
+    return model
 
 
-def _fingerprint(codes, positions) -> str:
+def _fingerprint(codes, slice_heights) -> str:
     digest = hashlib.sha256(np.ascontiguousarray(codes, np.int32).tobytes())
-    if positions is not None:
-        digest.update(np.ascontiguousarray(positions, np.float32).tobytes())
+    digest.update(check_slice_heights(slice_heights, len(codes)).tobytes())
     return digest.hexdigest()[:16]
 
 
 def _configuration_parts(
-    num_embeddings: int, train_codes: np.ndarray, train_positions, config, seed: int
+    num_embeddings: int, train_codes: np.ndarray, train_slice_heights, config, seed: int
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(model_config, settings)`` for ``training.config_run_dir``.
 
@@ -442,12 +477,16 @@ def _configuration_parts(
         "grid": list(train_codes.shape[1:]),
         **configuration(config),
     }
-    settings = {"seed": int(seed), "codes": _fingerprint(train_codes, train_positions)}
+    settings = {"seed": int(seed), "codes": _fingerprint(train_codes, train_slice_heights)}
     return model_config, settings
 
 
 def run_configuration(
-    num_embeddings: int, train_codes, train_positions=None, config=None, seed: int = 0
+    num_embeddings: int,
+    train_codes: npt.ArrayLike,
+    train_slice_heights: npt.ArrayLike,
+    config=None,
+    seed: int = 0,
 ) -> dict[str, Any]:
     """The configuration that identifies a trained blind-spot model, as stored with it.
 
@@ -459,7 +498,7 @@ def run_configuration(
 
     train_codes = np.asarray(train_codes, np.int32)
     return training.run_configuration(
-        *_configuration_parts(num_embeddings, train_codes, train_positions, config, seed)
+        *_configuration_parts(num_embeddings, train_codes, train_slice_heights, config, seed)
     )
 
 
@@ -480,8 +519,8 @@ def load_trained(
     Raises:
         FileNotFoundError: the folder holds no trained model.
         oasis_helpers.training.ConfigMismatchError: the folder's configuration is not
-            ``expected`` (each differing setting listed, stored -> expected), or it
-            recorded none.
+            ``expected`` (each differing setting listed, stored -> expected), or its record
+            is not JSON.
     """
     from oasis_helpers import training
 
@@ -498,15 +537,10 @@ def load_trained(
         raise training.ConfigMismatchError(
             f"{record_path} is not valid JSON ({error}): delete {folder} to train again"
         ) from error
-    stored = record.get("configuration") if isinstance(record, dict) else None
-    if not isinstance(stored, dict):
-        raise training.ConfigMismatchError(
-            f"{record_path} records no configuration (written by an older version of "
-            f"oasis_helpers), so it is unknown what the model in {folder} was trained with: "
-            f"delete {folder} to train again"
-        )
     if expected is not None:
-        differences = training.configuration_differences(stored, training.json_normalised(expected))
+        differences = training.configuration_differences(
+            record["configuration"], training.json_normalised(expected)
+        )
         if differences:
             raise training.ConfigMismatchError(
                 f"{folder} holds a blind-spot model of another configuration, so it is not "
@@ -522,10 +556,10 @@ def load_trained(
 def train_or_load(
     base_dir: str | os.PathLike,
     num_embeddings: int,
-    train_codes,
-    train_positions=None,
-    validation_codes=None,
-    validation_positions=None,
+    train_codes: npt.ArrayLike,
+    train_slice_heights: npt.ArrayLike,
+    validation_codes: npt.ArrayLike | None = None,
+    validation_slice_heights: npt.ArrayLike | None = None,
     config: Mapping[str, Any] | None = None,
     seed: int = 0,
 ) -> tuple[keras.Model, dict[str, Any]]:
@@ -548,7 +582,8 @@ def train_or_load(
         the model), ``"folder"`` and ``"loaded"`` (True when nothing was trained).
 
     Raises:
-        ValueError: an unknown setting or a value out of range (before any work).
+        ValueError: an unknown setting, a value out of range, or slice heights missing or
+            outside ``[0, 1]`` (before any work).
         oasis_helpers.training.ConfigMismatchError: the folder of this configuration
             holds a record of another one (edited or copied by hand); nothing is loaded
             or overwritten.
@@ -564,9 +599,12 @@ def train_or_load(
     train_codes = np.asarray(train_codes, np.int32)
     if train_codes.ndim != 3 or train_codes.shape[1] != train_codes.shape[2]:
         raise ValueError(f"train_codes must be square grids [N, h, h], got {train_codes.shape}")
+    if validation_codes is not None:  # the heights are checked before any work (the
+        # training ones by the fingerprint of _configuration_parts)
+        _inputs(validation_codes, validation_slice_heights)
     config = configuration(config)
     model_config, settings = _configuration_parts(
-        num_embeddings, train_codes, train_positions, config, seed
+        num_embeddings, train_codes, train_slice_heights, config, seed
     )
     expected = training.run_configuration(model_config, settings)
     folder = training.config_run_dir(base_dir, model_config, settings)
@@ -583,9 +621,9 @@ def train_or_load(
     history = train_blind_spot_model(
         model,
         train_codes,
-        train_positions,
+        train_slice_heights,
         validation_codes,
-        validation_positions,
+        validation_slice_heights,
         epochs=config["epochs"],
         batch_size=config["batch_size"],
         verbose=0,

@@ -16,8 +16,8 @@ Each callback does one job:
   even in the middle of a write, leaves the previous file complete.
 * :class:`NaNGuard` stops at the first non-finite loss and remembers where;
   :class:`TimeBudget` stops within a wall-clock budget; :class:`CosineSchedule`
-  sets the learning rate before every step; :class:`_LogLearningRate` and
-  :class:`_ImageCounter` log the rate and count steps.
+  sets the learning rate before every step; :class:`LogLearningRate` and
+  :class:`ImageCounter` log the rate and count steps.
 
 Why not ``keras.callbacks.BackupAndRestore(double_checkpoint=True)``: Keras 3.15
 writes the weights file and then its JSON metadata in place, one after the other. A
@@ -462,7 +462,7 @@ class CosineSchedule(keras.callbacks.Callback):
             logs["learning_rate"] = float(self.current)
 
 
-class _LogLearningRate(keras.callbacks.Callback):
+class LogLearningRate(keras.callbacks.Callback):
     """Add the optimizer's learning rate to the epoch logs (for the CSV log)."""
 
     def on_epoch_end(self, epoch, logs=None):
@@ -470,7 +470,7 @@ class _LogLearningRate(keras.callbacks.Callback):
             logs["learning_rate"] = float(np.asarray(self.model.optimizer.learning_rate))
 
 
-class _ImageCounter(keras.callbacks.Callback):
+class ImageCounter(keras.callbacks.Callback):
     """Counts training steps (``images = steps * batch_size``) and training seconds."""
 
     def __init__(self):

@@ -6,11 +6,11 @@ them and notebook 05 its blind-spot model, reading them back with :func:`load_co
 
 Per split ``name`` the file holds ``{name}_codes`` int32 ``[N, h, w]`` (codes in
 ``[0, K)``), ``{name}_subject_ids`` str ``[N]``, ``{name}_slice_ids`` int32 ``[N]`` and
-``{name}_positions`` float32 ``[N]`` (each slice's normalised axial height within its
-subject, :func:`axial_positions`: what a conditional prior is conditioned on); plus
-``splits`` (the split names) and the VQ-VAE's ``num_embeddings`` (K), ``embedding_dim``
-(D), ``downsample`` (F) and ``image_size`` (S). :class:`CodeGrids` is the file in memory,
-one :class:`CodeSplit` per split.
+``{name}_slice_heights`` float32 ``[N]`` (each slice's normalised axial height within its
+subject, :func:`oasis_helpers.code_location.slice_heights`: what the prior and the
+blind-spot model are conditioned on); plus ``splits`` (the split names) and the VQ-VAE's
+``num_embeddings`` (K), ``embedding_dim`` (D), ``downsample`` (F) and ``image_size`` (S).
+:class:`CodeGrids` is the file in memory, one :class:`CodeSplit` per split.
 """
 
 from __future__ import annotations
@@ -19,14 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from oasis_helpers import models, runs
+from oasis_helpers.code_location import slice_heights
 
 __all__ = [
     "CODES_FILE",
     "CodeGrids",
     "CodeSplit",
-    "axial_positions",
     "load_codes",
     "save_codes",
 ]
@@ -44,16 +45,16 @@ class CodeSplit:
         codes: int32 ``[N, h, w]`` code indices in ``[0, K)`` (``h = w = S / F``).
         subject_ids: str ``[N]``, the subject of each slice.
         slice_ids: int32 ``[N]``, the slice's index within its subject.
-        positions: float32 ``[N]`` in ``[0, 1]``, the slice's normalised axial position
+        slice_heights: float32 ``[N]`` in ``[0, 1]``, the slice's normalised axial height
             within its subject in this split: ``(slice_id - lowest) / (highest - lowest)``
             over that subject's slice ids (0: its lowest slice, 1: its highest); 0.5
             for a subject with a single slice.
     """
 
-    codes: np.ndarray
-    subject_ids: np.ndarray
-    slice_ids: np.ndarray
-    positions: np.ndarray
+    codes: npt.NDArray[np.int32]
+    subject_ids: npt.NDArray[np.str_]
+    slice_ids: npt.NDArray[np.int32]
+    slice_heights: npt.NDArray[np.float32]
 
     def __len__(self) -> int:
         return int(self.codes.shape[0])
@@ -84,28 +85,6 @@ class CodeGrids:
     def code_size(self) -> int:
         """Side ``h = w`` of each code grid."""
         return self.image_size // self.downsample
-
-
-def axial_positions(subject_ids, slice_ids) -> np.ndarray:
-    """Normalised axial position of each slice within its subject: float32 ``[N]`` in ``[0, 1]``.
-
-    ``(slice_id - lowest) / (highest - lowest)`` over the slice ids of the same subject
-    (among the given slices); 0.5 when a subject has a single slice (or one slice id).
-    """
-    subject_ids = np.asarray(subject_ids).astype(str)
-    slice_ids = np.asarray(slice_ids, dtype=np.int64)
-    if subject_ids.shape != slice_ids.shape or subject_ids.ndim != 1:
-        raise ValueError(
-            f"subject_ids and slice_ids must be 1-D of the same length, got shapes "
-            f"{subject_ids.shape} and {slice_ids.shape}"
-        )
-    positions = np.full(len(slice_ids), 0.5, dtype=np.float32)
-    for subject in np.unique(subject_ids):
-        members = subject_ids == subject
-        lowest, highest = slice_ids[members].min(), slice_ids[members].max()
-        if highest > lowest:
-            positions[members] = (slice_ids[members] - lowest) / (highest - lowest)
-    return positions
 
 
 def _float_batch(images) -> np.ndarray:
@@ -141,7 +120,8 @@ def save_codes(
 
     The file holds, per split ``name``: ``{name}_codes`` int32 ``[N, h, w]``,
     ``{name}_subject_ids`` str ``[N]``, ``{name}_slice_ids`` int32 ``[N]`` and
-    ``{name}_positions`` float32 ``[N]`` (:func:`axial_positions`); plus ``splits``
+    ``{name}_slice_heights`` float32 ``[N]`` (:func:`~oasis_helpers.code_location.slice_heights`);
+    plus ``splits``
     (the split names) and the model settings ``num_embeddings``, ``embedding_dim``,
     ``downsample``, ``image_size`` (int32 scalars).
 
@@ -164,7 +144,7 @@ def save_codes(
             codes=_encode_split(model, split, batch_size),
             subject_ids=subject_ids,
             slice_ids=slice_ids,
-            positions=axial_positions(subject_ids, slice_ids),
+            slice_heights=slice_heights(subject_ids, slice_ids),
         )
     grids = CodeGrids(
         splits=splits,
@@ -182,7 +162,7 @@ def save_codes(
         "image_size": np.int32(grids.image_size),
     }
     for name, split in splits.items():
-        for field in ("codes", "subject_ids", "slice_ids", "positions"):
+        for field in ("codes", "subject_ids", "slice_ids", "slice_heights"):
             arrays[f"{name}_{field}"] = getattr(split, field)
     if not distributed.is_chief():
         return grids
@@ -211,25 +191,15 @@ def load_codes(run_dir) -> CodeGrids:
                 )
             return stored[key]
 
-        if "splits" in names:
-            split_names = [str(name) for name in read("splits")]
-        else:  # files written before save_codes existed: the splits present
-            split_names = [key[: -len("_codes")] for key in stored.files if key.endswith("_codes")]
-        splits = {}
-        for name in split_names:
-            subject_ids = read(f"{name}_subject_ids").astype(str)
-            slice_ids = read(f"{name}_slice_ids").astype(np.int32)
-            positions = (
-                read(f"{name}_positions").astype(np.float32)
-                if f"{name}_positions" in names
-                else axial_positions(subject_ids, slice_ids)
-            )
-            splits[name] = CodeSplit(
+        splits = {
+            str(name): CodeSplit(
                 codes=read(f"{name}_codes").astype(np.int32),
-                subject_ids=subject_ids,
-                slice_ids=slice_ids,
-                positions=positions,
+                subject_ids=read(f"{name}_subject_ids").astype(str),
+                slice_ids=read(f"{name}_slice_ids").astype(np.int32),
+                slice_heights=read(f"{name}_slice_heights").astype(np.float32),
             )
+            for name in read("splits")
+        }
         return CodeGrids(
             splits=splits,
             num_embeddings=int(read("num_embeddings")),

@@ -40,6 +40,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 from scipy import ndimage
 
 from oasis_helpers import runs
@@ -176,7 +177,9 @@ _MNI152_FILES = (
 )
 
 
-def _read_mni152_files() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def read_mni152_files() -> tuple[
+    npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.float32]
+]:
     """The MNI152 T1, grey- and white-matter templates: float32 ``[197, 233, 189]`` in [0, 1].
 
     These are the files behind ``nilearn.datasets.load_mni152_template()``,
@@ -220,7 +223,7 @@ def load_template() -> _Template:
     """
     if "mni152" in _TEMPLATE_CACHE:
         return _TEMPLATE_CACHE["mni152"]
-    t1, grey, white = _read_mni152_files()
+    t1, grey, white = read_mni152_files()
     t1 /= max(float(t1.max()), 1e-6)
 
     brain = t1 > 0.02
@@ -332,7 +335,7 @@ def _plane_positions(template: _Template, config: DemoConfig, rng: np.random.Gen
 
 def build_subject(
     subject_index: int, config: DemoConfig, template: _Template | None = None
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8]]:
     """Build one synthetic subject's kept axial slices.
 
     Args:
@@ -424,10 +427,10 @@ class DemoCohort:
     """
 
     config: DemoConfig
-    images: dict[str, np.ndarray]
-    masks: dict[str, np.ndarray]
-    subject_ids: dict[str, np.ndarray]
-    slice_ids: dict[str, np.ndarray]
+    images: dict[str, npt.NDArray[np.uint8]]
+    masks: dict[str, npt.NDArray[np.uint8]]
+    subject_ids: dict[str, npt.NDArray[np.str_]]
+    slice_ids: dict[str, npt.NDArray[np.int32]]
     seconds: float
     from_cache: bool
     path: Path | None
@@ -467,7 +470,7 @@ def _read_cache(path: Path, config: DemoConfig) -> DemoCohort | None:
     )
 
 
-def _write_cache(path: Path, cohort: DemoCohort) -> None:
+def write_cache(path: Path, cohort: DemoCohort) -> None:
     """Write the cohort atomically (``runs.atomic_replacement``: a temporary file renamed
     into place)."""
     arrays = {"key": np.array(cohort.config.key())}
@@ -538,7 +541,7 @@ def build_demo_cohort(
     )
     if path is not None:
         try:
-            _write_cache(path, cohort)
+            write_cache(path, cohort)
         except OSError as error:  # a read-only home must not stop the series
             import warnings
 

@@ -37,7 +37,7 @@ Requirements (documented limits):
   batch (the quantizer's k-means++ initialisation and dead-code restarts) must first
   be taken from replica 0 of the whole cluster (``replica_id_in_sync_group == 0``,
   e.g. by an all-reduce of that replica's value and zeros elsewhere).
-  ``tests/test_multiworker.py`` compares every weight of the two workers.
+  ``tests/test_distributed.py`` compares every weight of the two workers.
 * Keras 3.15 cannot run ``fit`` under ``MultiWorkerMirroredStrategy`` at all as
   shipped: its ``reduce_per_replica`` reduces the scalar logs of each step with
   ``strategy.reduce("MEAN", value, axis=0)``, which raises ``ValueError: Invalid

@@ -19,7 +19,9 @@ Inside the brain
 
     * the brain mask (:func:`brain_mask`) is ``target > threshold`` (default
       0.02 of the intensity range), dilated by ``dilation`` pixels (a max-pool),
-      so dark sulci and ventricles inside the brain and the brain's edge count;
+      so dark sulci and ventricles inside the brain and the brain's edge count (the
+      anomaly maps' brain, :func:`oasis_helpers.anomaly.brain_region`, is eroded
+      instead: each docstring says why);
     * brain PSNR (:func:`brain_psnr_per_slice`) uses the MSE over the mask's
       pixels only: ``10 log10(max_val^2 / mean_{mask} (x - y)^2)``, i.e. the
       formula of ``tf.image.psnr`` restricted to the mask (equal to it for a
@@ -54,6 +56,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import tensorflow as tf
 
 from oasis_helpers.quantizer import (
@@ -63,6 +66,7 @@ from oasis_helpers.quantizer import (
 )
 
 __all__ = [
+    "BRAIN_MASK_DILATION",
     "BRAIN_THRESHOLD",
     "MAX_PSNR",
     "SSIM_FILTER_SIZE",
@@ -91,6 +95,8 @@ __all__ = [
 BRAIN_THRESHOLD = 0.02
 #: Cap of a single slice's PSNR in the means (identical slices have infinite PSNR).
 MAX_PSNR = 100.0
+#: Pixels by which :func:`brain_mask` grows the thresholded brain (a ``5 x 5`` max-pool).
+BRAIN_MASK_DILATION = 2
 #: Side of tf.image.ssim's Gaussian window (its default); brain boxes are at least this big.
 SSIM_FILTER_SIZE = 11
 
@@ -132,7 +138,9 @@ def _in_chunks(function, targets, predictions, chunk: int = 256) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 # Whole image
 # ---------------------------------------------------------------------------------------------
-def ssim_per_slice(targets, predictions, max_val: float = 1.0) -> np.ndarray:
+def ssim_per_slice(
+    targets: npt.ArrayLike, predictions: npt.ArrayLike, max_val: float = 1.0
+) -> npt.NDArray[np.float64]:
     """``tf.image.ssim`` of each slice: float64 ``[N]`` in ``[-1, 1]`` (1: identical)."""
     targets, predictions = _pair(targets, predictions)
     return _in_chunks(
@@ -142,7 +150,9 @@ def ssim_per_slice(targets, predictions, max_val: float = 1.0) -> np.ndarray:
     )
 
 
-def psnr_per_slice(targets, predictions, max_val: float = 1.0) -> np.ndarray:
+def psnr_per_slice(
+    targets: npt.ArrayLike, predictions: npt.ArrayLike, max_val: float = 1.0
+) -> npt.NDArray[np.float64]:
     """``tf.image.psnr`` of each slice in dB: float64 ``[N]`` (``inf`` for identical slices)."""
     targets, predictions = _pair(targets, predictions)
     return _in_chunks(
@@ -152,12 +162,17 @@ def psnr_per_slice(targets, predictions, max_val: float = 1.0) -> np.ndarray:
     )
 
 
-def ssim(targets, predictions, max_val: float = 1.0) -> float:
+def ssim(targets: npt.ArrayLike, predictions: npt.ArrayLike, max_val: float = 1.0) -> float:
     """Mean whole-image SSIM over the slices."""
     return float(np.mean(ssim_per_slice(targets, predictions, max_val)))
 
 
-def psnr(targets, predictions, max_val: float = 1.0, max_psnr: float = MAX_PSNR) -> float:
+def psnr(
+    targets: npt.ArrayLike,
+    predictions: npt.ArrayLike,
+    max_val: float = 1.0,
+    max_psnr: float = MAX_PSNR,
+) -> float:
     """Mean whole-image PSNR (dB) over the slices, each slice capped at ``max_psnr``."""
     return float(np.mean(np.minimum(psnr_per_slice(targets, predictions, max_val), max_psnr)))
 
@@ -166,9 +181,21 @@ def psnr(targets, predictions, max_val: float = 1.0, max_psnr: float = MAX_PSNR)
 # Inside the brain
 # ---------------------------------------------------------------------------------------------
 def brain_mask(
-    targets, threshold: float = BRAIN_THRESHOLD, dilation: int = 2, max_val: float = 1.0
-) -> np.ndarray:
-    """Boolean brain mask ``[N, H, W]``: ``target > threshold * max_val``, dilated.
+    targets: npt.ArrayLike,
+    threshold: float = BRAIN_THRESHOLD,
+    dilation: int = BRAIN_MASK_DILATION,
+    max_val: float = 1.0,
+) -> npt.NDArray[np.bool_]:
+    """The brain of the reconstruction scores, bool ``[N, H, W]``: ``target > threshold *
+    max_val``, dilated.
+
+    Used by the brain PSNR and SSIM (:func:`brain_psnr_per_slice`,
+    :func:`brain_ssim_per_slice`, so notebook 03's :func:`evaluate_reconstructions`).
+    Dilated because a reconstruction is scored on the whole brain *and its edge*: a decoder
+    that blurs or shrinks the outline loses there, and the dark sulci next to the
+    threshold count too. Not :func:`oasis_helpers.anomaly.brain_region`, the brain of the
+    anomaly maps, which is eroded instead: there the edge is where every model errs, and
+    it is not a lesion.
 
     Args:
         targets: ``[N, H, W, C]`` or ``[H, W, C]`` (the mask uses the first channel).
@@ -185,7 +212,9 @@ def brain_mask(
     return mask[..., 0] > 0.5
 
 
-def brain_bounding_boxes(mask: np.ndarray, min_size: int = SSIM_FILTER_SIZE) -> np.ndarray:
+def brain_bounding_boxes(
+    mask: npt.ArrayLike, min_size: int = SSIM_FILTER_SIZE
+) -> npt.NDArray[np.int64]:
     """``[N, 4]`` int boxes ``(top, left, height, width)`` around each mask ``[N, H, W]``.
 
     Boxes are grown symmetrically (and kept inside the image) to at least
@@ -219,12 +248,12 @@ def _grow(start: int, stop: int, min_size: int, limit: int) -> tuple[int, int]:
 
 
 def brain_ssim_per_slice(
-    targets,
-    predictions,
+    targets: npt.ArrayLike,
+    predictions: npt.ArrayLike,
     max_val: float = 1.0,
     threshold: float = BRAIN_THRESHOLD,
-    dilation: int = 2,
-) -> np.ndarray:
+    dilation: int = BRAIN_MASK_DILATION,
+) -> npt.NDArray[np.float64]:
     """``tf.image.ssim`` on each slice's brain bounding box: float64 ``[N]`` (NaN: no brain).
 
     The box is that of :func:`brain_mask` (from the target), at least 11 pixels
@@ -248,12 +277,12 @@ def brain_ssim_per_slice(
 
 
 def brain_psnr_per_slice(
-    targets,
-    predictions,
+    targets: npt.ArrayLike,
+    predictions: npt.ArrayLike,
     max_val: float = 1.0,
     threshold: float = BRAIN_THRESHOLD,
-    dilation: int = 2,
-) -> np.ndarray:
+    dilation: int = BRAIN_MASK_DILATION,
+) -> npt.NDArray[np.float64]:
     """PSNR over the brain mask's pixels: float64 ``[N]`` in dB (NaN: no brain, inf: exact).
 
     ``10 log10(max_val^2 / MSE_mask)``, ``MSE_mask`` the mean squared error over the
@@ -274,7 +303,10 @@ def brain_psnr_per_slice(
 # Summaries
 # ---------------------------------------------------------------------------------------------
 def evaluate_reconstructions(
-    targets, predictions, max_val: float = 1.0, max_psnr: float = MAX_PSNR
+    targets: npt.ArrayLike,
+    predictions: npt.ArrayLike,
+    max_val: float = 1.0,
+    max_psnr: float = MAX_PSNR,
 ) -> dict[str, Any]:
     """Every image metric per slice and averaged.
 
@@ -294,7 +326,9 @@ def evaluate_reconstructions(
     return result
 
 
-def summarize(per_slice: dict[str, np.ndarray], max_psnr: float = MAX_PSNR) -> dict[str, float]:
+def summarize(
+    per_slice: dict[str, npt.NDArray[np.float64]], max_psnr: float = MAX_PSNR
+) -> dict[str, float]:
     """NaN-ignoring means of per-slice metrics (PSNR-like keys capped at ``max_psnr``)."""
     means = {}
     for key, values in per_slice.items():
@@ -325,25 +359,25 @@ def _check_indices(indices, num_embeddings: int) -> np.ndarray:
     return indices
 
 
-def code_histogram(indices, num_embeddings: int) -> np.ndarray:
+def code_histogram(indices: npt.ArrayLike, num_embeddings: int) -> npt.NDArray[np.int64]:
     """How often each of the ``K`` codes occurs in ``indices`` (any shape): int64 ``[K]``."""
     indices = _check_indices(indices, num_embeddings)
     return np.bincount(indices.reshape(-1), minlength=num_embeddings).astype(np.int64)
 
 
-def perplexity(indices, num_embeddings: int) -> float:
+def perplexity(indices: npt.ArrayLike, num_embeddings: int) -> float:
     """``exp(-sum_k p_k log p_k)`` of the code histogram: 1 (one code) .. K (all equally)."""
     indices = _check_indices(indices, num_embeddings)
     return float(perplexity_from_counts(code_counts(indices, num_embeddings)))
 
 
-def codebook_usage(indices, num_embeddings: int) -> float:
+def codebook_usage(indices: npt.ArrayLike, num_embeddings: int) -> float:
     """Fraction of the ``K`` codes that occur at least once in ``indices``."""
     indices = _check_indices(indices, num_embeddings)
     return float(codebook_usage_from_counts(code_counts(indices, num_embeddings)))
 
 
-def code_statistics(indices, num_embeddings: int) -> dict[str, Any]:
+def code_statistics(indices: npt.ArrayLike, num_embeddings: int) -> dict[str, Any]:
     """The whole-set statistics of code indices (any shape, e.g. code grids ``[N, h, w]``).
 
     Returns:
@@ -361,7 +395,7 @@ def code_statistics(indices, num_embeddings: int) -> dict[str, Any]:
     }
 
 
-def codebook_health(layer, vectors, batch_size: int = 65536) -> dict[str, Any]:
+def codebook_health(layer, vectors: npt.ArrayLike, batch_size: int = 65536) -> dict[str, Any]:
     """Nearest-code statistics of a quantizer ``layer`` over a whole set of vectors ``[M, D]``.
 
     Unlike the layers' training metrics (``batch_perplexity``, ``batch_codebook_usage``:
@@ -398,7 +432,7 @@ def codebook_health(layer, vectors, batch_size: int = 65536) -> dict[str, Any]:
     }
 
 
-def frechet_distance(features_a, features_b) -> float:
+def frechet_distance(features_a: npt.ArrayLike, features_b: npt.ArrayLike) -> float:
     """Fréchet distance between Gaussians fitted to two feature sets ``[N, F]``, ``[M, F]``.
 
     ``|mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a S_b)^(1/2))`` (Heusel et al. 2017),
@@ -439,7 +473,9 @@ def _check_count(name: str, value) -> int:
     return int(value)
 
 
-def encoder_features(vqvae, images, grid: int = 2, batch_size: int = 64) -> np.ndarray:
+def encoder_features(
+    vqvae, images: npt.ArrayLike, grid: int = 2, batch_size: int = 64
+) -> npt.NDArray[np.float64]:
     """Pooled pre-quantisation features of the VQ-VAE encoder, ``[N, D * (grid^2 + 1)]``.
 
     ``z_e = vqvae.encoder(images)`` ``[N, h, w, D]`` is average-pooled to a
@@ -467,12 +503,13 @@ def encoder_features(vqvae, images, grid: int = 2, batch_size: int = 64) -> np.n
     return np.concatenate(features, axis=0).astype(np.float64)
 
 
-def mean_pairwise_ssim(images, max_pairs: int = 300, seed: int = 0) -> float:
+def mean_pairwise_ssim(images: npt.ArrayLike, max_pairs: int = 300, seed: int = 0) -> float:
     """Mean SSIM over pairs of distinct images ``[N, H, W, 1]`` (diversity: lower = more varied).
 
     All pairs when there are at most ``max_pairs``, else a random subset of them (300 pairs
-    put the standard error of the mean near 0.003 for pairwise SSIMs that spread by about
-    0.05; ``tf.image.ssim``'s depthwise Gaussian filter is slow on CPUs without oneDNN).
+    put the standard error of the mean at ``1 / sqrt(300)``, under 6 %, of the pairwise
+    SSIMs' spread; ``tf.image.ssim``'s depthwise Gaussian filter is slow on CPUs without
+    oneDNN).
     """
     images = np.asarray(images, dtype=np.float32)
     if len(images) < 2:
@@ -484,7 +521,9 @@ def mean_pairwise_ssim(images, max_pairs: int = 300, seed: int = 0) -> float:
     return float(np.mean(ssim_per_slice(images[first], images[second])))
 
 
-def nearest_ssim(queries, references, candidates: int = 4, thumbnail: int = 32) -> np.ndarray:
+def nearest_ssim(
+    queries: npt.ArrayLike, references: npt.ArrayLike, candidates: int = 4, thumbnail: int = 32
+) -> npt.NDArray[np.float64]:
     """For each query image, the SSIM to its most similar reference image, ``[N]``.
 
     References are first ranked by the Euclidean distance of ``thumbnail``-sized

@@ -42,6 +42,7 @@ from typing import Any
 
 import keras
 import numpy as np
+import numpy.typing as npt
 import tensorflow as tf
 from keras import layers, ops
 
@@ -56,6 +57,7 @@ __all__ = [
     "build_decoder",
     "build_encoder",
     "build_quantizer",
+    "check_downsample",
     "layer_shape_table",
     "load_vqvae",
     "make_vqvae",
@@ -65,13 +67,16 @@ __all__ = [
 QUANTIZERS = ("ema", "standard")
 
 #: Slices per batch of encode/decode/reconstruct/save_codes: large enough to keep the
-#: CPU busy, small enough that inference on a whole OASIS split stays far below 4 GiB
-#: (a 256x256 batch of 64 took about 700 MiB of activations, 16 about 230 MiB).
+#: CPU busy, small enough that notebook 03 on the full OASIS PNG layout stays below 4 GiB
+#: (``benchmarks/memory.py``, ``benchmarks/results/memory_full_layout.json``:
+#: ``notebooks.03_train_vqvae.peak_mib`` and ``.below_limit``).
 INFERENCE_BATCH_SIZE = 32
 
 #: The series' default VQ-VAE, the one place its settings live: the defaults of
 #: :class:`VQVAE`, of notebook 03's parameters and of ``benchmarks/reconstruction.py``.
-#: Measured on the demo cohort with notebook 03 (256x256 slices, 128x128 training crops).
+#: Measured on the demo cohort against the keras.io example's networks by
+#: ``benchmarks/reconstruction.py`` (``benchmarks/results/reconstruction_demo.json``:
+#: ``models.series_default.summary`` against ``models.keras_io_example.summary``).
 #: The quantizer settings are the quantizer layers' own defaults.
 DEFAULT_CONFIG: dict[str, Any] = {
     "image_size": 256,  # side S of the square slices
@@ -88,18 +93,25 @@ DEFAULT_CONFIG: dict[str, Any] = {
 }
 
 
-def _check_downsample(downsample: int) -> int:
+def check_downsample(downsample: int, image_size: int | None = None) -> int:
+    """``downsample`` (``F``) as an ``int``: a power of two >= 2 that divides ``image_size``.
+
+    Each stride-2 stage halves the side, so ``F`` must be a power of two, and a side ``S``
+    must be a multiple of ``F`` for the decoder to rebuild it (``image_size=None``: any
+    side, checked on the images). :mod:`oasis_helpers.parameters` checks notebook 03's
+    ``downsample`` with this rule.
+
+    Raises:
+        ValueError: naming the value and the rule it breaks.
+    """
     downsample = int(downsample)
     if downsample < 2 or downsample & (downsample - 1):
         raise ValueError(
             f"downsample must be a power of two >= 2 (2, 4, 8, ...), got {downsample!r}"
         )
-    return downsample
-
-
-def _check_size(image_size: int | None, downsample: int) -> None:
     if image_size is not None and (int(image_size) < downsample or int(image_size) % downsample):
         raise ValueError(f"image_size {image_size} is not a multiple of downsample {downsample}")
+    return downsample
 
 
 def _stage_widths(channels, downsample: int) -> list[int]:
@@ -158,8 +170,7 @@ def build_encoder(
         num_residual_blocks: residual blocks at the code resolution.
         residual_channels: hidden width of each residual block.
     """
-    downsample = _check_downsample(downsample)
-    _check_size(image_size, downsample)
+    downsample = check_downsample(downsample, image_size)
     widths = _stage_widths(channels, downsample)
     inputs = keras.Input((image_size, image_size, 1), name="images")
     x = inputs
@@ -194,8 +205,7 @@ def build_decoder(
 
     Arguments as :func:`build_encoder`.
     """
-    downsample = _check_downsample(downsample)
-    _check_size(image_size, downsample)
+    downsample = check_downsample(downsample, image_size)
     widths = _stage_widths(channels, downsample)
     code_size = None if image_size is None else int(image_size) // downsample
     inputs = keras.Input((code_size, code_size, int(embedding_dim)), name="quantized")
@@ -254,7 +264,7 @@ def build_quantizer(
 
 def bits_per_slice(image_size: int, downsample: int, num_embeddings: int) -> float:
     """Bits to store one slice as codes: ``(S/F)^2 * log2(K)`` (8-bit pixels: ``S^2 * 8``)."""
-    code_size = int(image_size) // _check_downsample(downsample)
+    code_size = int(image_size) // check_downsample(downsample)
     return float(code_size * code_size * math.log2(int(num_embeddings)))
 
 
@@ -314,7 +324,7 @@ class VQVAE(keras.Model):
     ):
         super().__init__(**kwargs)
         self.image_size = int(image_size)
-        self.downsample = _check_downsample(downsample)
+        self.downsample = check_downsample(downsample)
         self.channels = tuple(_stage_widths(channels, self.downsample))
         self.num_residual_blocks = int(num_residual_blocks)
         self.residual_channels = int(residual_channels)
@@ -493,12 +503,16 @@ class VQVAE(keras.Model):
     def _reconstruct_batch(self, images):
         return self(tf.cast(images, self.compute_dtype), training=False)
 
-    def encode(self, images, batch_size: int = INFERENCE_BATCH_SIZE) -> np.ndarray:
+    def encode(
+        self, images: npt.ArrayLike, batch_size: int = INFERENCE_BATCH_SIZE
+    ) -> npt.NDArray[np.int32]:
         """Code indices of ``images`` ``[B, H, W, 1]``: int32 ``[B, H/F, W/F]``."""
         self._check_images(images)
         return self._batched(self._encode_batch, images, batch_size).astype(np.int32)
 
-    def decode(self, indices, batch_size: int = INFERENCE_BATCH_SIZE) -> np.ndarray:
+    def decode(
+        self, indices: npt.ArrayLike, batch_size: int = INFERENCE_BATCH_SIZE
+    ) -> npt.NDArray[np.float32]:
         """Images ``[B, hF, wF, 1]`` (float32 in [0, 1]) from code indices ``[B, h, w]``."""
         shape = tuple(indices.shape)
         if len(shape) != 3:
@@ -514,7 +528,9 @@ class VQVAE(keras.Model):
             )
         return self._batched(self._decode_batch, indices.astype(np.int32), batch_size)
 
-    def reconstruct(self, images, batch_size: int = INFERENCE_BATCH_SIZE) -> np.ndarray:
+    def reconstruct(
+        self, images: npt.ArrayLike, batch_size: int = INFERENCE_BATCH_SIZE
+    ) -> npt.NDArray[np.float32]:
         """Reconstructions ``[B, H, W, 1]`` (float32 in [0, 1]) of ``images`` ``[B, H, W, 1]``."""
         self._check_images(images)
         return self._batched(self._reconstruct_batch, images, batch_size).astype(np.float32)
@@ -544,20 +560,6 @@ class VQVAE(keras.Model):
             }
         )
         return config
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]):
-        """Also reads configurations saved before ``ema_decay`` and ``dead_code_steps``
-        became arguments (they sat in ``quantizer_options`` as ``decay``/``dead_code_steps``;
-        such a model was built with the layers' defaults of that time: 0.99 and 100)."""
-        config = dict(config)
-        options = dict(config.get("quantizer_options") or {})
-        if "ema_decay" not in config:
-            config["ema_decay"] = options.pop("decay", 0.99)
-        if "dead_code_steps" not in config:
-            config["dead_code_steps"] = options.pop("dead_code_steps", 100)
-        config["quantizer_options"] = options
-        return cls(**config)
 
 
 #: quantizer_options keys that are VQVAE arguments of their own (key -> argument).

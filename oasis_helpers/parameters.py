@@ -181,10 +181,7 @@ def check_downsample(value: Any, image_size: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
         _fail("downsample", value, "a power of two >= 2 (2, 4, 8, ...)")
     try:
-        downsample = models._check_downsample(int(value))
-        models._check_size(image_size, downsample)
-    except ParameterError:
-        raise
+        downsample = models.check_downsample(int(value), image_size)
     except ValueError as error:
         raise ParameterError(f"downsample = {value!r} is not allowed: {error}") from None
     return downsample
@@ -192,10 +189,10 @@ def check_downsample(value: Any, image_size: int | None = None) -> int:
 
 def check_image_size(value: Any) -> int:
     """The loader's own rule (:mod:`oasis_helpers.data`), and at most 4096 pixels."""
-    from oasis_helpers.data.loading import _check_image_size
+    from oasis_helpers.data import loading
 
     try:
-        image_size = _check_image_size(value)
+        image_size = loading.check_image_size(value)
     except ValueError as error:
         raise ParameterError(f"image_size = {value!r} is not allowed: {error}") from None
     return check_integer("image_size", image_size, *LIMITS["image_size"])

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from oasis_helpers import metrics, quantizer
 
@@ -24,8 +25,8 @@ __all__ = ["codebook_size_sweep", "summary"]
 
 
 def codebook_size_sweep(
-    train_vectors,
-    validation_vectors,
+    train_vectors: npt.ArrayLike,
+    validation_vectors: npt.ArrayLike,
     sizes: Iterable[int],
     steps: int,
     *,
@@ -76,8 +77,8 @@ def summary(
     histories: Mapping[str, dict],
     healths: Mapping[str, dict],
     size_sweep: list[dict[str, Any]],
-    train_vectors,
-    validation_vectors,
+    train_vectors: npt.ArrayLike,
+    validation_vectors: npt.ArrayLike,
     *,
     steps: int,
     batch_size: int,

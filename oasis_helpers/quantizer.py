@@ -43,13 +43,14 @@ also uses): ``commitment_cost=0.25`` (the paper), ``init="kmeans++"``,
 ``dead_code_steps=20`` and, for EMA, ``decay=0.95``: the VQ-VAE settings of
 notebook 03, measured there. ``benchmarks/quantizer_defaults.py`` measured the health
 options on the demo cohort with K=512, D=16 (4x4 brain-slice patches, and a tiny conv
-VQ-VAE on 64x64 slices). Without data initialisation or restarts both layers collapse
-(3-17% of codes used). Restarts lift usage to 82-100% and cut the error 2-4x. k-means++
-seeding alone fixes the patch task (84-96% usage) but not the autoencoder (8%: the
-encoder moves after the first batch), and with restarts it needs 5x fewer of them.
-Restarting after 100 rather than 20 unused steps gives the lowest patch error after
-1,500 steps and a VQ-VAE error within 3% after 1,000 steps with half the restarts;
-20 wins short runs, which is what the series trains (a few thousand steps of a
+VQ-VAE on 64x64 slices; ``benchmarks/results/quantizer_defaults_res*.json``: one record
+per ``task``, ``layer``, ``init`` and ``dead_code_steps``, with its ``usage``, ``mse`` and
+``restarts``; the README quotes them). Without data initialisation or restarts both layers
+collapse to a few codes. Restarts lift the usage to most of the codebook and cut the
+error. k-means++ seeding alone fixes the patch task but not the autoencoder (the encoder
+moves after the first batch), and with restarts it needs fewer of them. Restarting after
+100 rather than 20 unused steps gives the lowest patch error in long runs, with fewer
+restarts; 20 wins short runs, which is what the series trains (a few thousand steps of a
 fast-moving encoder), so 20 is the default.
 
 The notation ``sg[.]`` is the stop-gradient operator. Losses are *means over all
@@ -64,6 +65,7 @@ from typing import Any
 
 import keras
 import numpy as np
+import numpy.typing as npt
 import tensorflow as tf
 from keras import ops
 
@@ -442,7 +444,7 @@ class VectorQuantizer(keras.layers.Layer):
         """How many code restarts happened so far (a code restarted twice counts twice)."""
         return int(ops.convert_to_numpy(self.dead_codes_restarted_total))
 
-    def set_codebook(self, values) -> None:
+    def set_codebook(self, values: npt.ArrayLike) -> None:
         """Replace the codebook (``[K, D]``) and mark it initialised (no data init follows)."""
         if not self.built:
             self.build((None, self.embedding_dim))
@@ -694,7 +696,7 @@ class VectorQuantizerEMA(VectorQuantizer):
 # ----------------------------------------------------------------------------------------------
 def fit_to_vectors(
     layer: VectorQuantizer,
-    vectors,
+    vectors: npt.ArrayLike,
     steps: int,
     batch_size: int = 1024,
     learning_rate: float = 1e-3,

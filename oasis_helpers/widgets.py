@@ -13,11 +13,13 @@ widget, no ``clear_output``), which keeps them fast and safe to build in headles
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 
-def render_png(picture: np.ndarray, title: str = "", size_inches: float = 4.2) -> bytes:
+def render_png(picture: npt.NDArray[Any], title: str = "", size_inches: float = 4.2) -> bytes:
     """Draw one slice (``[H, W]`` gray in [0, 1] or ``[H, W, 3]`` RGB) as PNG bytes.
 
     Uses matplotlib's object API with the Agg canvas, so nothing is shown or
@@ -144,7 +146,13 @@ def slice_browser(source, split: str = "train", show_masks: bool = True):
 SWEEP_LAYERS = {"EMA (defaults)": "VectorQuantizerEMA", "plain (defaults)": "VectorQuantizer"}
 
 
-def size_sweeper(train_vectors, validation_vectors, sizes, steps: int, **sweep_options):
+def size_sweeper(
+    train_vectors: npt.ArrayLike,
+    validation_vectors: npt.ArrayLike,
+    sizes,
+    steps: int,
+    **sweep_options,
+):
     """Fit a codebook-size sweep of the sizes, layer and steps the reader picks.
 
     Notebook 02's "How large should the codebook be?": pressing *Fit sweep* calls
@@ -219,7 +227,7 @@ def vqvae_trainer(
     train_data,
     strategy,
     base_dir,
-    images,
+    images: npt.ArrayLike,
     sample_size: int = 32,
 ):
     """Train a fresh VQ-VAE with another codebook size ``K``, code size ``D`` and ``beta``.

@@ -3,7 +3,6 @@ fixtures that more than one test module uses (tiny models and images, closing fi
 
 import os
 
-import numpy as np
 import oasis_fixtures as fx
 import pytest
 
@@ -13,10 +12,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 @pytest.fixture(scope="module")
 def images():
     """16 slices ``[16, 32, 32, 1]``: a disc of random intensities on black."""
-    rng = np.random.default_rng(0)
-    rows, cols = np.mgrid[:32, :32]
-    disk = ((rows - 16) ** 2 + (cols - 16) ** 2 < 100).astype(np.float32)
-    return (disk * rng.uniform(0.3, 0.9, (16, 32, 32)))[..., None].astype(np.float32)
+    return fx.disc_slices(16, 32, radius=10)
+
+
+@pytest.fixture(scope="module")
+def disks():
+    """16 slices ``[16, 32, 32, 1]``: bright disks of random intensity and radius on black
+    (the training tests' images, :func:`oasis_fixtures.bright_disks`)."""
+    return fx.bright_disks(16, 32)
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +34,20 @@ def trained(images):
     model = models.make_vqvae(learning_rate=3e-3, run_eagerly=True, **fx.TINY_VQVAE)
     history = model.fit(images, batch_size=8, epochs=2, verbose=0)
     return model, history.history
+
+
+@pytest.fixture
+def png_root(tmp_path):
+    """A small OASIS PNG layout (``keras_png_slices_*``, with masks) under ``tmp_path``."""
+    return fx.write_png_layout(tmp_path / "oasis")
+
+
+@pytest.fixture
+def private_demo_cache(tmp_path, monkeypatch):
+    """A demo-cohort cache of the test's own (``OASIS_VQVAE_CACHE``)."""
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("OASIS_VQVAE_CACHE", str(folder))
+    return folder
 
 
 @pytest.fixture

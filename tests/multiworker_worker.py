@@ -1,4 +1,4 @@
-"""One worker of the two-process training in ``tests/test_multiworker.py``.
+"""One worker of the two-process training in ``tests/test_distributed.py``.
 
 Run as ``python tests/multiworker_worker.py --index I --ports P0,P1 --run-dir DIR
 --result FILE [...]``: it joins a cluster of ``len(ports)`` workers on 127.0.0.1

@@ -8,8 +8,9 @@ OASIS data).
 
 The rest, at the end: the tiny VQ-VAE settings and a SliceSource look-alike (models and
 code grids), tiny untrained PixelCNN priors over :data:`PRIOR_CODES` codes with their
-code grids (prior, restoration, blind-spot model), and a block-mean stand-in VQ-VAE with
-disc slices (anomaly maps). They import ``oasis_helpers`` only when called.
+code grids (prior, restoration, blind-spot model), a block-mean stand-in VQ-VAE with
+disc slices (anomaly maps), and the tiny VQ-VAE, images and settings of the training
+tests. They import ``oasis_helpers`` (and TensorFlow) only when called.
 """
 
 from __future__ import annotations
@@ -21,6 +22,11 @@ from types import SimpleNamespace
 import numpy as np
 
 PNG_SPLITS = ("train", "validate", "test")
+#: Side of the slices that the data tests load (the phantoms' own size).
+SLICE_SIZE = 64
+#: A tiny demo cohort (``data.load_slices(None, image_size=..., **TINY_DEMO)``): 2, 1 and 1
+#: subjects of 3 slices.
+TINY_DEMO = {"subjects": {"train": 2, "validate": 1, "test": 1}, "slices_per_subject": 3}
 MASK_VALUES = np.array([0, 85, 170, 255], np.uint8)  # background, CSF, grey, white matter
 
 #: The tiny VQ-VAE of the model and code-grid tests: 32x32 slices, an 8x8 grid of 16 codes.
@@ -66,6 +72,31 @@ def phantom_slice(size: int = 64, seed: int = 0) -> tuple[np.ndarray, np.ndarray
     volume, labels = phantom_volume((size, size, 5), seed)
     image = np.clip(volume[:, :, 2] / 1000.0 * 255.0, 0, 255).astype(np.uint8)
     return image, MASK_VALUES[labels[:, :, 2]]
+
+
+def no_subject_in_two_splits(source) -> None:
+    """Assert that no subject of a ``data.SliceSource`` has slices in two splits."""
+    seen = {split: set(source.splits[split].subject_ids.tolist()) for split in PNG_SPLITS}
+    assert not seen["train"] & seen["validate"]
+    assert not seen["train"] & seen["test"]
+    assert not seen["validate"] & seen["test"]
+    assert source.info["subjects_shared_between_splits"] == []
+
+
+def check_slice_split(split, size: int = SLICE_SIZE) -> None:
+    """Assert that a ``data.SliceSplit`` holds 8-bit slices of ``size`` whose float images
+    are ``pixels / 255``, with a subject, a slice id and a file per slice."""
+    from oasis_helpers import data
+
+    assert split.pixels.dtype == np.uint8  # stored as 8 bits
+    assert split.pixels.shape[1:] == (size, size, 1)
+    assert split.images.dtype == np.float32 and split.images.shape == split.pixels.shape
+    images = split.float_images()
+    assert images.dtype == np.float32
+    assert 0.0 <= images.min() and images.max() <= 1.0
+    np.testing.assert_array_equal(images, split.pixels * data.PIXEL_SCALE)
+    assert split.slice_ids.dtype == np.int32
+    assert len(split.subject_ids) == len(split.slice_ids) == len(split.files) == len(split)
 
 
 def write_png(path: Path, array: np.ndarray, mode: str = "L") -> Path:
@@ -360,7 +391,7 @@ def random_codes(count: int, height: int, width: int, seed: int = 0) -> np.ndarr
     )
 
 
-def prior_positions(model, count: int, value: float = 0.4):
+def prior_slice_heights(model, count: int, value: float = 0.4):
     """``count`` equal heights for a conditional prior, ``None`` for an unconditional one."""
     return np.full(count, value, np.float32) if model.conditional else None
 
@@ -385,9 +416,54 @@ class BlockVQVAE:
         return self.decode(self.encode(images))
 
 
-def disc_slices(seed: int = 0) -> np.ndarray:
-    """Two 24x24 slices ``[2, 24, 24, 1]``: a disc of random intensities on black."""
+def disc_slices(count: int = 2, size: int = 24, radius: float = 9, seed: int = 0) -> np.ndarray:
+    """``count`` slices ``[count, size, size, 1]``: a centred disc of random intensities (each
+    pixel its own, in ``[0.3, 0.9]``) on black."""
     rng = np.random.default_rng(seed)
-    rows, cols = np.mgrid[:24, :24]
-    brain = (np.hypot(rows - 12, cols - 12) < 9).astype(np.float32)
-    return (brain * rng.uniform(0.3, 0.9, (2, 24, 24)))[..., None].astype(np.float32)
+    rows, cols = np.mgrid[:size, :size]
+    brain = (np.hypot(rows - size / 2, cols - size / 2) < radius).astype(np.float32)
+    return (brain * rng.uniform(0.3, 0.9, (count, size, size)))[..., None].astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------------------
+# the tiny VQ-VAE of the training tests (tests of oasis_helpers.training, plots.training_curves)
+# ---------------------------------------------------------------------------------------------
+#: :data:`TINY_VQVAE` with a fixed seed for its data initialisation (repeatable runs).
+TRAINING_VQVAE = {**TINY_VQVAE, "quantizer_options": {"seed": 7}}
+
+#: Data and training settings of a run (``fit(..., settings=RUN_SETTINGS)``).
+RUN_SETTINGS = {"data_dir": None, "crop_size": 32, "batch_size": 8, "seed": 42, "epochs": 1}
+
+
+def bright_disks(count: int, size: int, seed: int = 0) -> np.ndarray:
+    """``count`` bright disks of random intensity and radius on black, float32 [N, S, S, 1]."""
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[:size, :size]
+    radius = rng.uniform(0.2, 0.4, (count, 1, 1)) * size
+    disk = ((rows - size / 2) ** 2 + (cols - size / 2) ** 2 < radius**2).astype(np.float32)
+    return (disk * rng.uniform(0.3, 0.9, (count, 1, 1)))[..., None].astype(np.float32)
+
+
+def batches(images, batch_size: int = 8):
+    """``len(images) / batch_size`` batches per epoch in a fixed order (repeatable runs)."""
+    import tensorflow as tf
+
+    return tf.data.Dataset.from_tensor_slices(images).batch(batch_size)
+
+
+def training_vqvae(seed: int = 0, learning_rate: float = 2e-3, **overrides):
+    """A compiled :data:`TRAINING_VQVAE` (with ``overrides``) that runs eagerly: no graph
+    tracing, so the file mechanics of ``training.fit`` are tested fast."""
+    import keras
+
+    from oasis_helpers import models
+
+    keras.utils.set_random_seed(seed)
+    return models.make_vqvae(
+        learning_rate=learning_rate, run_eagerly=True, **dict(TRAINING_VQVAE, **overrides)
+    )
+
+
+def weights_of(model) -> list[np.ndarray]:
+    """Every weight of ``model`` as a NumPy array (to compare two models)."""
+    return [np.asarray(weight) for weight in model.weights]

@@ -1,15 +1,16 @@
-"""Notebook 05's three maps of a batch and the restoration region
-(oasis_helpers.anomaly.pipeline), with a tiny prior and a block-mean stand-in VQ-VAE
-(tests/oasis_fixtures.py)."""
+"""Notebook 05's three maps of a batch, the blind-spot model's flags and the restoration
+region (oasis_helpers.anomaly.pipeline), with a tiny prior, an untrained blind-spot model
+and a block-mean stand-in VQ-VAE (tests/oasis_fixtures.py)."""
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import oasis_fixtures as fx
 import pytest
 from scipy import ndimage
 
-from oasis_helpers import anomaly, prior
+from oasis_helpers import anomaly, blind_spot, prior
 
 
 def test_restoration_region_is_the_dilated_flags_inside_the_allowed_codes():
@@ -41,7 +42,14 @@ def test_anomaly_maps_give_three_post_processed_maps_and_confined_restorations()
     codes = vqvae.encode(images)
     threshold = float(np.quantile(2.0 ** -prior.nll_map_bits(model, codes, 0.5), 0.3))
     result = anomaly.anomaly_maps(
-        vqvae, model, images, threshold, positions=0.5, num_restorations=2, seed=1, median_size=3
+        vqvae,
+        model,
+        images,
+        threshold,
+        slice_heights=0.5,
+        num_restorations=2,
+        seed=1,
+        median_size=3,
     )
     assert set(result.maps) == set(anomaly.METHODS) == set(result.seconds)
     for method, values in result.maps.items():
@@ -98,3 +106,51 @@ def test_anomaly_maps_give_three_post_processed_maps_and_confined_restorations()
     assert not np.allclose(plain.maps["reconstruction"], result.maps["reconstruction"])
     with pytest.raises(ValueError, match="likelihood_smoothing"):
         anomaly.anomaly_maps(vqvae, model, images, threshold, 0.5, likelihood_smoothing=0)
+
+
+def test_flag_probabilities_are_the_geometric_mean_over_the_box():
+    keras.utils.set_random_seed(3)
+    model = blind_spot.make_blind_spot_model(num_embeddings=5, grid_size=8, hole=1)
+    codes = np.random.default_rng(1).integers(0, 5, (2, 8, 8)).astype(np.int32)
+    probabilities, bits = anomaly.flag_probabilities(model, codes, 0.5, smoothing=3)
+    np.testing.assert_allclose(bits, blind_spot.surprise_bits(model, codes, 0.5), rtol=1e-6)
+    expected = 2.0 ** -ndimage.uniform_filter(bits, (1, 3, 3))
+    np.testing.assert_allclose(probabilities, expected, rtol=1e-5)
+    plain, _ = anomaly.flag_probabilities(model, codes, 0.5, smoothing=1)
+    np.testing.assert_allclose(plain, 2.0**-bits, rtol=1e-5)
+    with pytest.raises(ValueError, match="smoothing"):
+        anomaly.flag_probabilities(model, codes, 0.5, smoothing=0)
+
+
+def test_with_a_flag_model_restoration_changes_only_codes_near_its_flags():
+    prior_model = fx.peaked_prior(conditional=True)
+    keras.utils.set_random_seed(4)
+    flag_model = blind_spot.make_blind_spot_model(
+        num_embeddings=fx.PRIOR_CODES, grid_size=6, hole=1
+    )
+    images = fx.disc_slices()
+    vqvae = fx.BlockVQVAE()
+    codes = vqvae.encode(images)
+    flags, _ = anomaly.flag_probabilities(flag_model, codes, 0.5)
+    flag_threshold = float(np.quantile(flags, 0.2))
+    result = anomaly.anomaly_maps(
+        vqvae, prior_model, images, 1.0, slice_heights=0.5, num_restorations=2, seed=1,
+        median_size=3, flag_model=flag_model, flag_threshold=flag_threshold,
+    )  # fmt: skip
+    np.testing.assert_allclose(
+        result.flag_bits, anomaly.flag_probabilities(flag_model, codes, 0.5)[1], rtol=1e-6
+    )
+    changeable = anomaly.restoration_region(
+        flags, flag_threshold, anomaly.brain_codes(images, (6, 6))
+    )
+    assert changeable.any() and not changeable.all()
+    # threshold 1 resamples (nearly) every code of the region, and nothing outside it
+    assert result.restoration.flagged[:, changeable].mean() > 0.5
+    assert not result.restoration.flagged[:, ~changeable].any()
+    assert not result.restoration.changed[:, ~changeable].any()
+    without = anomaly.anomaly_maps(
+        vqvae, prior_model, images, 0.5, slice_heights=0.5, num_restorations=1, median_size=3
+    )
+    assert without.flag_bits is None
+    with pytest.raises(ValueError, match="together"):
+        anomaly.anomaly_maps(vqvae, prior_model, images, 0.5, 0.5, flag_model=flag_model)

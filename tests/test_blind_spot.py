@@ -1,5 +1,6 @@
-"""The blind-spot code model: it never sees its hole, it learns, it saves, and it chooses
-where notebook 05's restoration may resample."""
+"""The blind-spot code model (oasis_helpers.blind_spot): it never sees its hole, it learns,
+it saves, and each configuration trains once (how notebook 05's restoration uses its flags:
+tests/test_anomaly_pipeline.py)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,16 @@ from pathlib import Path
 
 import keras
 import numpy as np
-import oasis_fixtures as fx
 import pytest
 
-from oasis_helpers import anomaly, blind_spot, prior, training
+from oasis_helpers import blind_spot, code_location, training
+
+#: The slice height of the tests' grids: the middle of the head.
+HEIGHT = 0.5
 
 
-def _logits(model, codes, positions=None) -> np.ndarray:
-    return model.predict(blind_spot._inputs(codes, positions), verbose=0)
+def _logits(model, codes) -> np.ndarray:
+    return blind_spot.predict_logits(model, codes, HEIGHT)
 
 
 @pytest.mark.parametrize("hole", [0, 2, 3])
@@ -38,6 +41,15 @@ def test_the_prediction_at_a_code_never_sees_its_hole_but_sees_beyond_it(hole):
     assert np.abs(_logits(model, far)[0, centre, centre] - reference).max() > 1e-4
 
 
+def test_every_position_is_told_its_grid_coordinates_and_its_slices_height():
+    features = np.zeros((2, 3, 4, 1), np.float32)
+    context = np.asarray(blind_spot.GridContext()(features, np.array([[0.2], [0.9]], np.float32)))
+    assert context.shape == (2, 3, 4, 4)
+    for index, height in enumerate((0.2, 0.9)):
+        np.testing.assert_allclose(context[index, ..., 1:3], code_location.grid_coordinates(3, 4))
+        np.testing.assert_allclose(context[index, ..., 3], height)
+
+
 def test_hole_conv_refuses_a_hole_as_large_as_its_reach():
     with pytest.raises(ValueError, match="hole"):
         blind_spot.HoleConv2D(4, reach=2, hole=2)
@@ -57,15 +69,16 @@ def test_training_makes_a_foreign_patch_surprising_and_its_surroundings_not():
     size = 12
     model = blind_spot.make_blind_spot_model(num_embeddings=4, grid_size=size, hole=1)
     grids = _flat_grids(96, size, seed=0)
-    untrained = blind_spot.surprise_bits(model, grids[:8])
+    untrained = blind_spot.surprise_bits(model, grids[:8], HEIGHT)
+    validation = _flat_grids(16, size, seed=1)
     history = blind_spot.train_blind_spot_model(
-        model, grids, validation_codes=_flat_grids(16, size, seed=1), epochs=25, verbose=0
+        model, grids, HEIGHT, validation, HEIGHT, epochs=25, verbose=0
     )
     assert history["loss"][-1] < history["loss"][0] and "val_loss" in history
-    assert blind_spot.surprise_bits(model, grids[:8]).mean() < 0.25 * untrained.mean()
+    assert blind_spot.surprise_bits(model, grids[:8], HEIGHT).mean() < 0.25 * untrained.mean()
     lesioned = _flat_grids(4, size, seed=2)
     lesioned[:, 5:7, 5:7] = (lesioned[:, 5:7, 5:7] + 2) % 4  # a 2 x 2 foreign patch
-    bits = blind_spot.surprise_bits(model, lesioned)
+    bits = blind_spot.surprise_bits(model, lesioned, HEIGHT)
     assert bits.shape == lesioned.shape and bits.dtype == np.float32
     patch = np.zeros((size, size), bool)
     patch[5:7, 5:7] = True
@@ -85,61 +98,14 @@ def test_a_saved_model_loads_in_safe_mode_with_the_same_predictions(tmp_path):
         blind_spot.surprise_bits(model, codes, [0.1, 0.5, 0.9]),
         rtol=1e-5,
     )
-    with pytest.raises(FileNotFoundError, match="notebook 05"):
+    with pytest.raises(FileNotFoundError, match="notebooks/05_anomaly_detection.ipynb"):
         blind_spot.load_blind_spot_model(tmp_path / "missing.keras")
+    other = keras.Sequential([keras.Input((8, 8)), keras.layers.Dense(2)], name="other")
+    other.save(tmp_path / "other.keras")
+    with pytest.raises(ValueError, match="'other', not a blind-spot model"):
+        blind_spot.load_blind_spot_model(tmp_path / "other.keras")
     with pytest.raises(ValueError, match="integer"):
-        blind_spot.surprise_bits(model, codes.astype(np.float32))
-
-
-def test_flag_probabilities_are_the_geometric_mean_over_the_box():
-    keras.utils.set_random_seed(3)
-    model = blind_spot.make_blind_spot_model(num_embeddings=5, grid_size=8, hole=1)
-    codes = np.random.default_rng(1).integers(0, 5, (2, 8, 8)).astype(np.int32)
-    probabilities, bits = anomaly.flag_probabilities(model, codes, smoothing=3)
-    np.testing.assert_allclose(bits, blind_spot.surprise_bits(model, codes), rtol=1e-6)
-    from scipy import ndimage
-
-    expected = 2.0 ** -ndimage.uniform_filter(bits, (1, 3, 3))
-    np.testing.assert_allclose(probabilities, expected, rtol=1e-5)
-    plain, _ = anomaly.flag_probabilities(model, codes, smoothing=1)
-    np.testing.assert_allclose(plain, 2.0**-bits, rtol=1e-5)
-    with pytest.raises(ValueError, match="smoothing"):
-        anomaly.flag_probabilities(model, codes, smoothing=0)
-
-
-def test_with_a_flag_model_restoration_changes_only_codes_near_its_flags():
-    prior_model = fx.peaked_prior(conditional=True)
-    keras.utils.set_random_seed(4)
-    flag_model = blind_spot.make_blind_spot_model(
-        num_embeddings=fx.PRIOR_CODES, grid_size=6, hole=1
-    )
-    images = fx.disc_slices()
-    vqvae = fx.BlockVQVAE()
-    codes = vqvae.encode(images)
-    flags, _ = anomaly.flag_probabilities(flag_model, codes, 0.5)
-    flag_threshold = float(np.quantile(flags, 0.2))
-    result = anomaly.anomaly_maps(
-        vqvae, prior_model, images, 1.0, positions=0.5, num_restorations=2, seed=1,
-        median_size=3, flag_model=flag_model, flag_threshold=flag_threshold,
-    )  # fmt: skip
-    np.testing.assert_allclose(
-        result.flag_bits, anomaly.flag_probabilities(flag_model, codes, 0.5)[1], rtol=1e-6
-    )
-    changeable = anomaly.restoration_region(
-        flags, flag_threshold, anomaly.brain_codes(images, (6, 6))
-    )
-    assert changeable.any() and not changeable.all()
-    # threshold 1 resamples (nearly) every code of the region, and nothing outside it
-    assert result.restoration.flagged[:, changeable].mean() > 0.5
-    assert not result.restoration.flagged[:, ~changeable].any()
-    assert not result.restoration.changed[:, ~changeable].any()
-    without = anomaly.anomaly_maps(
-        vqvae, prior_model, images, 0.5, positions=0.5, num_restorations=1, median_size=3
-    )
-    assert without.flag_bits is None
-    with pytest.raises(ValueError, match="together"):
-        anomaly.anomaly_maps(vqvae, prior_model, images, 0.5, 0.5, flag_model=flag_model)
-    assert isinstance(prior_model, prior.GatedPixelCNN)
+        blind_spot.surprise_bits(model, codes.astype(np.float32), HEIGHT)
 
 
 #: A blind-spot configuration small enough to train in a second.
@@ -176,13 +142,13 @@ def tiny_run(tmp_path_factory):
     base_dir = tmp_path_factory.mktemp("blind_spot")
     grids = _flat_grids(16, 8, seed=3)
     model, record = blind_spot.train_or_load(
-        base_dir, 4, grids, config=TINY, seed=5, validation_codes=grids[:4]
+        base_dir, 4, grids, HEIGHT, grids[:4], HEIGHT, config=TINY, seed=5
     )
     return base_dir, grids, model, record
 
 
 def _train_or_load(base_dir, grids, config, seed=5):
-    return blind_spot.train_or_load(base_dir, 4, grids, config=config, seed=seed)
+    return blind_spot.train_or_load(base_dir, 4, grids, HEIGHT, config=config, seed=seed)
 
 
 @pytest.mark.parametrize("setting", sorted(CHANGED))
@@ -202,7 +168,9 @@ def test_changing_a_setting_trains_a_new_model_and_changing_it_back_loads_the_ol
     assert back["loaded"] and back["folder"] == first["folder"]
     assert back["history"] == first["history"]
     np.testing.assert_allclose(
-        blind_spot.surprise_bits(again, grids), blind_spot.surprise_bits(model, grids), rtol=1e-6
+        blind_spot.surprise_bits(again, grids, HEIGHT),
+        blind_spot.surprise_bits(model, grids, HEIGHT),
+        rtol=1e-6,
     )
 
 
@@ -233,8 +201,8 @@ def test_train_or_load_reuses_a_model_only_for_the_same_seed_and_codes(tiny_run)
     for codes, seed in ((changed, 5), (grids, 6)):
         record = _train_or_load(base_dir, codes, TINY, seed=seed)[1]
         assert not record["loaded"] and record["folder"] != first["folder"]
-    positions = np.linspace(0.1, 0.9, len(grids))  # other heights: other codes too
-    record = blind_spot.train_or_load(base_dir, 4, grids, positions, config=TINY, seed=5)[1]
+    slice_heights = np.linspace(0.1, 0.9, len(grids))  # other heights: other codes too
+    record = blind_spot.train_or_load(base_dir, 4, grids, slice_heights, config=TINY, seed=5)[1]
     assert not record["loaded"] and record["folder"] != first["folder"]
     assert _train_or_load(base_dir, grids, TINY)[1]["loaded"]
 
@@ -243,10 +211,10 @@ def test_a_folder_of_another_configuration_raises_instead_of_loading(tmp_path):
     grids = _flat_grids(16, 8, seed=3)
     record = _train_or_load(tmp_path, grids, TINY)[1]
     folder = Path(record["folder"])
-    expected = blind_spot.run_configuration(4, grids, config=TINY, seed=5)
+    expected = blind_spot.run_configuration(4, grids, HEIGHT, config=TINY, seed=5)
     assert expected == record["configuration"]
     blind_spot.load_trained(folder, expected)  # its own configuration: loads
-    other = blind_spot.run_configuration(4, grids, config={**TINY, "filters": 8}, seed=5)
+    other = blind_spot.run_configuration(4, grids, HEIGHT, config={**TINY, "filters": 8}, seed=5)
     with pytest.raises(training.ConfigMismatchError, match="model.filters: 4 -> 8") as error:
         blind_spot.load_trained(folder, other)
     assert error.value.differences == {"model.filters": (4, 8)}
@@ -257,13 +225,10 @@ def test_a_folder_of_another_configuration_raises_instead_of_loading(tmp_path):
     path.write_text(json.dumps(edited))
     with pytest.raises(training.ConfigMismatchError, match="model.hidden: 99 -> 8"):
         _train_or_load(tmp_path, grids, TINY)
-    path.write_text(json.dumps({"history": {}}))
-    with pytest.raises(training.ConfigMismatchError, match="older version"):
-        blind_spot.load_trained(folder)
     with pytest.raises(FileNotFoundError, match="train_or_load"):
         blind_spot.load_trained(tmp_path / "missing")
     with pytest.raises(ValueError, match="not a model file"):
-        blind_spot.train_or_load(tmp_path / "blind_spot.keras", 4, grids, config=TINY)
+        blind_spot.train_or_load(tmp_path / "blind_spot.keras", 4, grids, HEIGHT, config=TINY)
 
 
 def test_configuration_fills_in_the_defaults_and_refuses_bad_settings():

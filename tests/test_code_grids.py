@@ -1,4 +1,4 @@
-"""The code grids file ``codes.npz``: axial positions, save_codes and load_codes.
+"""The code grids file ``codes.npz``: save_codes and load_codes.
 
 A tiny trained VQ-VAE (the ``trained`` fixture of tests/conftest.py) encodes a
 SliceSource look-alike of 32x32 slices (tests/oasis_fixtures.py).
@@ -11,14 +11,6 @@ import oasis_fixtures as fx
 import pytest
 
 from oasis_helpers import code_grids
-
-
-def test_axial_positions():
-    positions = code_grids.axial_positions(["a", "a", "b", "a", "c"], [4, 2, 7, 3, 9])
-    np.testing.assert_allclose(positions, [1.0, 0.0, 0.5, 0.5, 0.5])
-    assert positions.dtype == np.float32
-    with pytest.raises(ValueError, match="same length"):
-        code_grids.axial_positions(["a"], [1, 2])
 
 
 def test_save_and_load_codes(tmp_path, trained, images):
@@ -37,9 +29,9 @@ def test_save_and_load_codes(tmp_path, trained, images):
     np.testing.assert_array_equal(train.codes, model.encode(images[:5]))
     np.testing.assert_array_equal(train.subject_ids, ["a", "a", "b", "a", "c"])
     np.testing.assert_array_equal(train.slice_ids, [4, 2, 7, 3, 9])
-    np.testing.assert_allclose(train.positions, [1.0, 0.0, 0.5, 0.5, 0.5])
-    np.testing.assert_allclose(grids["test"].positions, [1.0, 0.0, 0.5])
-    assert grids["test"].positions.dtype == np.float32
+    np.testing.assert_allclose(train.slice_heights, [1.0, 0.0, 0.5, 0.5, 0.5])
+    np.testing.assert_allclose(grids["test"].slice_heights, [1.0, 0.0, 0.5])
+    assert grids["test"].slice_heights.dtype == np.float32
     np.testing.assert_array_equal(written["test"].codes, grids["test"].codes)
     with pytest.raises(KeyError, match="validate"):
         grids["validate"]
@@ -56,5 +48,8 @@ def test_load_codes_errors(tmp_path):
     folder = tmp_path / "03_train_vqvae"
     folder.mkdir()
     np.savez(folder / code_grids.CODES_FILE, train_codes=np.zeros((1, 2, 2), np.int32))
+    with pytest.raises(ValueError, match="no array 'splits'.*save_codes"):
+        code_grids.load_codes(tmp_path)
+    np.savez(folder / code_grids.CODES_FILE, splits=["train"], train_codes=np.zeros((1, 2, 2)))
     with pytest.raises(ValueError, match="train_subject_ids"):
         code_grids.load_codes(tmp_path)

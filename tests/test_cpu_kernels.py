@@ -90,7 +90,9 @@ _ONEDNN_SCRIPT = textwrap.dedent(
         )
     codes = rng.integers(0, 8, (8, 16, 16)).astype(np.int32)
     model = blind_spot.make_blind_spot_model(8, 16, hole=3)
-    history = blind_spot.train_blind_spot_model(model, codes, epochs=2, batch_size=4, verbose=0)
+    history = blind_spot.train_blind_spot_model(
+        model, codes, 0.5, epochs=2, batch_size=4, verbose=0
+    )
     report["losses"] = history["loss"]
     print(json.dumps(report))
     """

@@ -3,25 +3,41 @@ faint voxels below the volume threshold do not count as brain."""
 
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
+import oasis_fixtures as fx
 
 from oasis_helpers import data, demo
 from oasis_helpers.data import volumes
 
+#: The shared slicing, and another one that gives other slices.
+SHARED = {
+    "slices_per_volume": data.DEFAULT_SLICES_PER_VOLUME,
+    "slice_range": data.DEFAULT_SLICE_RANGE,
+    "brain_fill": data.DEFAULT_BRAIN_FILL,
+}
+OTHER = {"slices_per_volume": 3, "slice_range": (0.1, 0.9), "brain_fill": 0.5}
 
-def test_the_loaders_and_the_demo_cohort_default_to_the_shared_slicing():
-    expected = {
-        "slices_per_volume": data.DEFAULT_SLICES_PER_VOLUME,
-        "slice_range": data.DEFAULT_SLICE_RANGE,
-        "brain_fill": data.DEFAULT_BRAIN_FILL,
-    }
-    for function in (data.load_slices, volumes.load_volume_slices, volumes.axial_slices):
-        defaults = inspect.signature(function).parameters
-        assert {name: defaults[name].default for name in expected} == expected, function
+
+def test_a_volume_loaded_without_slicing_settings_is_sliced_as_the_shared_defaults(tmp_path):
+    volume = fx.phantom_volume((40, 48, 64))[0]
+    default = volumes.axial_slices(volume, 32)
+    shared, other = (volumes.axial_slices(volume, 32, **slicing) for slicing in (SHARED, OTHER))
+    np.testing.assert_array_equal(default[1], shared[1])  # the same planes ...
+    np.testing.assert_array_equal(default[0], shared[0])  # ... framed the same way
+    assert default[1].tolist() != other[1].tolist()  # (the settings do change the slices)
+    fx.write_nifti_folder(tmp_path, names=["a.nii", "b.nii", "c.nii"])
+    loaded = data.load_slices(tmp_path, image_size=32, with_masks=False)
+    explicit = data.load_slices(tmp_path, image_size=32, with_masks=False, **SHARED)
+    for split in data.SPLITS:
+        np.testing.assert_array_equal(
+            loaded.splits[split].slice_ids, explicit.splits[split].slice_ids
+        )
+        np.testing.assert_array_equal(loaded.splits[split].pixels, explicit.splits[split].pixels)
+
+
+def test_the_demo_cohort_frames_its_slices_as_the_shared_defaults():
     config = demo.DemoConfig()
-    assert (config.slice_range, config.brain_fill) == (expected["slice_range"], 0.72)
+    assert (config.slice_range, config.brain_fill) == (SHARED["slice_range"], SHARED["brain_fill"])
 
 
 def test_faint_voxels_below_the_volume_threshold_leave_the_brain_extent_alone():

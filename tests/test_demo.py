@@ -1,28 +1,24 @@
-"""Tests of the embedded demo cohort (oasis_helpers.demo) and its loading via data.
+"""The embedded demo cohort (oasis_helpers.demo): shapes, labels, determinism, the cache,
+the configurations and the template files (loading it as a source:
+tests/test_data_demo_slices.py).
 
 Small cohorts (64x64, a few subjects and slices) keep these fast; each test uses
-its own cache folder through ``OASIS_VQVAE_CACHE``.
+its own cache folder through ``OASIS_VQVAE_CACHE`` (conftest's ``private_demo_cache``).
 """
 
 from __future__ import annotations
 
 import numpy as np
+import oasis_fixtures as fx
 import pytest
 
 from oasis_helpers import data, demo
 
-TINY = {"subjects": {"train": 2, "validate": 1, "test": 1}, "slices_per_subject": 3}
-
-
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    folder = tmp_path / "cache"
-    monkeypatch.setenv("OASIS_VQVAE_CACHE", str(folder))
-    return folder
+pytestmark = pytest.mark.usefixtures("private_demo_cache")
 
 
 def tiny_config(seed=5, **overrides):
-    return demo.demo_config(image_size=64, seed=seed, **{**TINY, **overrides})
+    return demo.demo_config(image_size=64, seed=seed, **{**fx.TINY_DEMO, **overrides})
 
 
 def test_cohort_shapes_labels_and_distinct_subjects():
@@ -68,11 +64,11 @@ def test_cohort_is_deterministic_from_seed():
     assert not np.array_equal(first.images["train"], other.images["train"])
 
 
-def test_cache_is_written_reused_and_keyed_by_parameters(private_cache):
+def test_cache_is_written_reused_and_keyed_by_parameters(private_demo_cache):
     config = tiny_config()
     built = demo.build_demo_cohort(config)
     assert not built.from_cache
-    assert built.path == private_cache / f"demo-{config.key()}.npz"
+    assert built.path == private_demo_cache / f"demo-{config.key()}.npz"
     assert built.path.exists()
     loaded = demo.build_demo_cohort(config)
     assert loaded.from_cache
@@ -82,10 +78,10 @@ def test_cache_is_written_reused_and_keyed_by_parameters(private_cache):
     changed = tiny_config(deformation_mm=1.0)
     assert changed.key() != config.key()
     assert not demo.build_demo_cohort(changed).from_cache
-    assert len(list(private_cache.glob("demo-*.npz"))) == 2
+    assert len(list(private_demo_cache.glob("demo-*.npz"))) == 2
 
 
-def test_damaged_cache_file_is_rebuilt(private_cache):
+def test_damaged_cache_file_is_rebuilt(private_demo_cache):
     config = tiny_config()
     built = demo.build_demo_cohort(config)
     built.path.write_bytes(b"not an npz file")
@@ -95,44 +91,12 @@ def test_damaged_cache_file_is_rebuilt(private_cache):
     assert demo.build_demo_cohort(config).from_cache
 
 
-def test_load_slices_demo_smoke_is_labelled_as_a_stand_in(private_cache):
-    source = data.load_slices(None, image_size=64, seed=1, smoke=True)
-    assert source.layout == "demo" and source.root is None
-    assert source.stand_in is True
-    info = source.info
-    assert info["stand_in"] is True
-    assert "stand-in, not OASIS" in info["label"]
-    assert info["counts"] == {"train": 24, "validate": 8, "test": 8}
-    assert info["subjects"] == {"train": 3, "validate": 1, "test": 1}
-    assert info["has_masks"] is True
-    assert 0.0 <= info["intensity_min"] < info["intensity_max"] <= 1.0
-    assert info["subjects_shared_between_splits"] == []
-    for split in data.SPLITS:
-        part = source.splits[split]
-        assert part.images.dtype == np.float32 and part.images.shape[1:] == (64, 64, 1)
-        assert part.pixels.dtype == np.uint8  # the cohort's own 8 bits, stored as they are
-        np.testing.assert_array_equal(part.float_images(), part.pixels * data.PIXEL_SCALE)
-        assert part.masks.shape == (len(part), 64, 64)
-        assert part.mask_present.all()
-    again = data.load_slices(None, image_size=64, seed=1, smoke=True)
-    assert again.info["demo_from_cache"] is True
-    np.testing.assert_array_equal(again.splits["train"].images, source.splits["train"].images)
-
-
-def test_load_slices_demo_accepts_cohort_options():
-    source = data.load_slices(None, image_size=32, **TINY)
-    assert source.info["counts"] == {"train": 6, "validate": 3, "test": 3}
-    with pytest.raises(TypeError, match="only apply to the demo"):
-        data.load_slices(".", image_size=32, slices_per_subject=3)
-
-
-def test_default_and_smoke_configurations():
-    default = demo.demo_config()
-    assert default.subjects == {"train": 24, "validate": 4, "test": 4}
-    assert default.slices_per_subject == 24 and default.image_size == 256
-    smoke = demo.demo_config(smoke=True)
-    assert smoke.subjects == {"train": 3, "validate": 1, "test": 1}
-    assert smoke.slices_per_subject == 8
+def test_the_smoke_cohort_is_as_small_as_every_smoke_source():
+    default, smoke = demo.demo_config(), demo.demo_config(smoke=True)
+    assert smoke.subjects == data.SMOKE_SUBJECTS
+    assert smoke.slices_per_subject == data.SMOKE_SLICES_PER_SUBJECT
+    assert smoke.subjects["train"] < default.subjects["train"]
+    assert smoke.slices_per_subject < default.slices_per_subject
     assert default.key() != smoke.key()
 
 
@@ -147,63 +111,12 @@ def test_default_and_smoke_configurations():
 )
 def test_config_rejects_bad_values(overrides, message):
     with pytest.raises(ValueError, match=message):
-        demo.DemoConfig(**{**TINY, **overrides})
-
-
-def test_make_dataset_on_the_demo_split():
-    source = data.load_slices(None, image_size=32, **TINY)
-    dataset = data.make_dataset(source.splits["train"], batch_size=4, augment=True, with_masks=True)
-    images, masks = next(iter(dataset))
-    assert images.shape == (4, 32, 32, 1) and images.dtype.name == "float32"
-    assert masks.shape == (4, 32, 32)
-    assert 0.0 <= float(images.numpy().min()) and float(images.numpy().max()) <= 1.0
-
-
-def test_figures_and_slice_browser_build_on_the_demo(tmp_path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from oasis_helpers import plots, widgets
-
-    source = data.load_slices(None, image_size=32, **TINY)
-    titled = (
-        plots.split_grid(source, per_split=3),
-        plots.intensity_histograms(source),
-        plots.mask_overlays(source, count=3),
-    )
-    for figure in titled:  # demo figures say that the data is a stand-in
-        texts = [text.get_text() for text in figure.findobj(matplotlib.text.Text)]
-        assert any("a stand-in, not OASIS" in text for text in texts)
-        assert plots.save_figure(figure, tmp_path, "figure").exists()
-    grid = plots.show_slices(source.splits["test"].images, masks=source.splits["test"].masks)
-    assert len(grid.axes) == len(source.splits["test"])
-    plt.close("all")
-    overlay = plots.overlay_mask(source.splits["train"].images[0], source.splits["train"].masks[0])
-    assert overlay.shape == (32, 32, 3) and 0.0 <= overlay.min() and overlay.max() <= 1.0
-
-    browser = widgets.slice_browser(source, split="validate")
-    controls, subject_slider, slice_slider = browser.children[:3]
-    assert controls.children[0].value == "validate"
-    assert slice_slider.max == TINY["slices_per_subject"] - 1
-    controls.children[0].value = "train"
-    assert subject_slider.max == 1
-    subject_slider.value = 1
-    assert "demo001" in browser.children[4].value
-    assert browser.children[3].value[:8] == b"\x89PNG\r\n\x1a\n"
-    plt.close("all")
+        demo.DemoConfig(**{**fx.TINY_DEMO, **overrides})
 
 
 def test_template_files_match_the_nilearn_loaders():
     from nilearn.datasets import load_mni152_template, load_mni152_wm_template
 
-    t1, _, white = demo._read_mni152_files()
+    t1, _, white = demo.read_mni152_files()
     np.testing.assert_allclose(t1, np.asarray(load_mni152_template().dataobj), atol=1e-6)
     np.testing.assert_allclose(white, np.asarray(load_mni152_wm_template().dataobj), atol=1e-6)
-
-
-def test_load_slices_demo_without_masks():
-    source = data.load_slices(None, image_size=32, with_masks=False, **TINY)
-    assert source.info["has_masks"] is False
-    assert all(split.masks is None for split in source.splits.values())

@@ -1,5 +1,5 @@
-"""The VQ-VAE: defaults, shapes, codes, save/load, the training metrics and losses,
-mixed precision, and which worker writes the codes, figures and models.
+"""The VQ-VAE (oasis_helpers.models): defaults, shapes, codes, save/load, the training metrics
+and losses, and mixed precision.
 
 Tiny models on 32x32 images (the ``images`` and ``trained`` fixtures of tests/conftest.py);
 most training runs eagerly (no graph tracing) to stay fast.
@@ -8,7 +8,6 @@ most training runs eagerly (no graph tracing) to stay fast.
 from __future__ import annotations
 
 import importlib.util
-import inspect
 from pathlib import Path
 
 import keras
@@ -17,7 +16,7 @@ import oasis_fixtures as fx
 import pytest
 import tensorflow as tf
 
-from oasis_helpers import code_grids, models, quantizer
+from oasis_helpers import models, quantizer
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 
@@ -241,42 +240,26 @@ def test_loss_after_a_restart_belongs_to_the_forward_pass(images):
 # ------------------------------------------------------------------------------------------------
 # One source of truth for the defaults
 # ------------------------------------------------------------------------------------------------
-def test_default_config_is_the_class_defaults():
-    parameters = inspect.signature(models.VQVAE.__init__).parameters
-    defaults = {name: parameters[name].default for name in models.DEFAULT_CONFIG}
-    assert defaults == models.DEFAULT_CONFIG
-    assert set(models.DEFAULT_CONFIG) == {
-        name
-        for name, parameter in parameters.items()
-        if parameter.default is not inspect.Parameter.empty and name != "quantizer_options"
-    }
-
-
-def test_default_config_values_and_the_built_model():
-    expected = {
-        "image_size": 256,
-        "downsample": 4,
-        "channels": (16, 32),
-        "num_residual_blocks": 2,
-        "residual_channels": 16,
-        "num_embeddings": 256,
-        "embedding_dim": 16,
-        "commitment_cost": 0.25,
-        "quantizer": "ema",
-        "ema_decay": 0.95,
-        "dead_code_steps": 20,
-    }
-    assert models.DEFAULT_CONFIG == expected
-    model = models.VQVAE(**models.DEFAULT_CONFIG)
-    config = model.get_config()
+def test_the_model_built_without_settings_is_default_config():
+    """VQVAE() is DEFAULT_CONFIG's model, every one of its settings is in DEFAULT_CONFIG, and
+    the encoder, decoder and quantizer built without settings are that model's."""
+    default = models.VQVAE()
+    config = default.get_config()
     for name, value in models.DEFAULT_CONFIG.items():
         assert config[name] == (list(value) if isinstance(value, tuple) else value), name
-    layer = model.quantizer  # what the model passes equals the layer's own defaults
+    base = set(keras.Model.get_config(default))  # name, trainable, dtype
+    assert set(config) - base - {"quantizer_options"} == set(models.DEFAULT_CONFIG)
+    assert default.count_params() == models.VQVAE(**models.DEFAULT_CONFIG).count_params()
+    size = models.DEFAULT_CONFIG["image_size"]
+    code_size = size // models.DEFAULT_CONFIG["downsample"]
+    encoder, decoder = models.build_encoder(), models.build_decoder()
+    assert encoder.output.shape[1:] == (code_size, code_size, default.embedding_dim)
+    assert decoder.output.shape[1:] == (size, size, 1)
+    assert encoder.count_params() == default.encoder.count_params()
+    layer, own = default.quantizer, quantizer.VectorQuantizerEMA(2, 2)
     assert isinstance(layer, quantizer.VectorQuantizerEMA)
-    assert layer.decay == quantizer.VectorQuantizerEMA(2, 2).decay
-    assert layer.dead_code_steps == quantizer.VectorQuantizerEMA(2, 2).dead_code_steps
-    assert layer.commitment_cost == quantizer.VectorQuantizerEMA(2, 2).commitment_cost
-    assert layer.init == quantizer.VectorQuantizerEMA(2, 2).init
+    for name in ("decay", "dead_code_steps", "commitment_cost", "init"):
+        assert getattr(layer, name) == getattr(own, name), name
 
 
 def test_benchmark_series_config_is_the_default_config():
@@ -325,43 +308,3 @@ def test_quantizer_settings_have_their_own_arguments():
     assert model.quantizer.seed == 3
     with pytest.raises(ValueError, match="ema_decay=0.5"):
         models.VQVAE(**TINY, quantizer_options={"decay": 0.5})
-    # configurations saved before these arguments existed still load
-    legacy = models.VQVAE(**TINY).get_config()
-    del legacy["ema_decay"], legacy["dead_code_steps"]
-    legacy["quantizer_options"] = {"decay": 0.8, "seed": 2}
-    restored = models.VQVAE.from_config(legacy)
-    assert restored.ema_decay == 0.8 and restored.quantizer.decay == 0.8
-    assert restored.dead_code_steps == 100  # the layer default of that time
-
-
-def test_only_the_chief_writes_codes_figures_and_models(monkeypatch, tmp_path, trained, images):
-    import json
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from oasis_helpers import plots, runs
-
-    model, _ = trained
-    workers = {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}
-    figure = plt.figure()
-    for index, writes in ((1, False), (0, True)):
-        monkeypatch.setenv(
-            "TF_CONFIG",
-            json.dumps({"cluster": workers, "task": {"type": "worker", "index": index}}),
-        )
-        folder = tmp_path / f"worker{index}"
-        grids = code_grids.save_codes(folder / code_grids.CODES_FILE, model, fx.fake_source(images))
-        assert grids["train"].codes.shape == (5, 8, 8)  # every worker encodes
-        figure_path = plots.save_figure(figure, folder, "figure")
-        model_path = runs.save_model(model, folder / models.VQVAE_FILE)
-        for path in (folder / code_grids.CODES_FILE, figure_path, model_path):
-            assert path.exists() == writes, (index, path)
-    plt.close(figure)
-    assert not list((tmp_path / "worker0").glob("*.partial*"))
-    reloaded = models.load_vqvae(tmp_path / "worker0" / models.VQVAE_FILE)
-    np.testing.assert_array_equal(reloaded.encode(images[:2]), model.encode(images[:2]))
-    with pytest.raises(ValueError, match=r"\.keras"):
-        runs.save_model(model, tmp_path / "vqvae.h5")

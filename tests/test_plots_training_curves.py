@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
-from tiny_vqvae import _dataset, _disks, _model
+import oasis_fixtures as fx
 
 from oasis_helpers import plots, training
 
 
-@pytest.fixture(scope="module")
-def images():
-    return _disks(16, 32)
-
-
-def test_history_figure_and_live_plot(tmp_path, images):
+def test_history_figure_and_live_plot(tmp_path, disks):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -29,5 +23,7 @@ def test_history_figure_and_live_plot(tmp_path, images):
     assert len(figure.axes[0].lines) == 2  # train and validation
     # the live plot redraws after every epoch and keeps the earlier history
     live = plots.LivePlot(previous={"loss": [0.2]})
-    training.fit(_model(), _dataset(images), tmp_path, epochs=2, verbose=0, callbacks=[live])
+    training.fit(
+        fx.training_vqvae(), fx.batches(disks), tmp_path, epochs=2, verbose=0, callbacks=[live]
+    )
     assert len(live.history["loss"]) == 3

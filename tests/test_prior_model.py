@@ -1,5 +1,5 @@
 """The gated PixelCNN (oasis_helpers.prior.model): causality, position features,
-conditioning, dilations, saving, training and notebook 04's defaults.
+conditioning, dilations, saving and training.
 
 Causality is checked by perturbing codes (never by reading mask constants). Tiny models
 (tests/oasis_fixtures.py: a few channels, grids of a few codes) keep the file fast.
@@ -49,7 +49,7 @@ def test_logits_ignore_codes_at_and_after_their_position(
         ) % fx.PRIOR_CODES
         grids.append(perturbed.reshape(height, width))
     grids = np.stack(grids)
-    logits = prior.prior_logits(model, grids, fx.prior_positions(model, len(grids)))
+    logits = prior.prior_logits(model, grids, fx.prior_slice_heights(model, len(grids)))
     for position in range(height * width):
         row, column = divmod(position, width)
         original = logits[0].reshape(height * width, fx.PRIOR_CODES)[: position + 1]
@@ -142,9 +142,9 @@ def test_conditioning_changes_the_output_and_is_required():
     low = prior.prior_logits(model, codes, [0.0, 0.0])
     high = prior.prior_logits(model, codes, [1.0, 1.0])
     assert not np.allclose(low, high, atol=1e-4)
-    with pytest.raises(ValueError, match="positions"):
+    with pytest.raises(ValueError, match="slice_heights"):
         prior.prior_logits(model, codes)
-    with pytest.raises(ValueError, match="positions"):
+    with pytest.raises(ValueError, match="slice_heights"):
         model(codes)
 
 
@@ -167,14 +167,14 @@ def test_dilations_repeat_over_the_blocks_and_widen_the_receptive_field():
 def test_save_and_load_in_safe_mode(tmp_path):
     model = prior.compile_prior(fx.tiny_prior(2, conditional=True, dilations=(1, 2)))
     codes = fx.random_codes(2, 4, 4)
-    positions = np.array([0.2, 0.8], np.float32)
-    before = prior.prior_logits(model, codes, positions)
+    slice_heights = np.array([0.2, 0.8], np.float32)
+    before = prior.prior_logits(model, codes, slice_heights)
     path = tmp_path / prior.PRIOR_FILE
     model.save(path)
     loaded = prior.load_prior(path)
     assert loaded.get_config()["num_layers"] == 2 and loaded.conditional and loaded.coordinates
     assert loaded.dilations == (1, 2) and [block.dilation for block in loaded.blocks] == [1, 2]
-    np.testing.assert_allclose(prior.prior_logits(loaded, codes, positions), before, atol=1e-6)
+    np.testing.assert_allclose(prior.prior_logits(loaded, codes, slice_heights), before, atol=1e-6)
     with pytest.raises(FileNotFoundError, match="04_pixelcnn_prior"):
         prior.load_prior(tmp_path / "missing.keras")
 
@@ -185,6 +185,15 @@ def _striped_codes(count: int, height: int, width: int, seed: int = 0) -> np.nda
     return np.repeat(rng.integers(0, fx.PRIOR_CODES, (count, height, 1)), width, axis=2).astype(
         np.int32
     )
+
+
+def test_a_prior_compiled_without_a_learning_rate_trains_at_notebook_04s():
+    """make_prior and compile_prior default to the rate notebook 04 trains with."""
+    expected = prior.DEFAULT_PRIOR_TRAINING["learning_rate"]
+    made = prior.make_prior(num_embeddings=fx.PRIOR_CODES, hidden_channels=4, num_layers=1)
+    compiled = prior.compile_prior(fx.tiny_prior(1))
+    for model in (made, compiled):
+        assert float(model.optimizer.learning_rate) == pytest.approx(expected)
 
 
 def test_training_with_fit_learns_structure_and_refuses_another_configuration(tmp_path):
@@ -213,22 +222,3 @@ def test_training_with_fit_learns_structure_and_refuses_another_configuration(tm
         training.fit(
             other, dataset, tmp_path, epochs=4, steps_per_epoch=2, verbose=0, settings=settings
         )
-
-
-def test_notebook_04_reads_its_defaults_from_the_package():
-    """One source of truth: the parameters cell names every prior and training default
-    by its key in ``prior.DEFAULT_PRIOR`` / ``prior.DEFAULT_PRIOR_TRAINING``."""
-    import json
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "notebooks" / "04_pixelcnn_prior.ipynb"
-    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
-    (parameters_cell,) = [
-        "".join(cell["source"])
-        for cell in cells
-        if "parameters" in cell.get("metadata", {}).get("tags", [])
-    ]
-    for key in set(prior.DEFAULT_PRIOR) - {"num_embeddings"}:  # K comes from notebook 03
-        assert f'{key} = prior.DEFAULT_PRIOR["{key}"]' in parameters_cell, key
-    for key in prior.DEFAULT_PRIOR_TRAINING:
-        assert f'{key} = prior.DEFAULT_PRIOR_TRAINING["{key}"]' in parameters_cell, key

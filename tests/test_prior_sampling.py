@@ -35,9 +35,11 @@ def test_fast_sampler_gives_the_full_networks_distribution_at_every_step(
     )
     height, width = (4, 5) if dilations == (1,) else (9, 11)
     codes = fx.random_codes(3, height, width, seed=4)
-    positions = None if not conditional else np.array([0.0, 0.5, 1.0], np.float32)
-    full = prior.prior_logits(model, codes, positions)
-    fast = prior.FastSampler(model, jit_compile=jit_compile).teacher_forced_logits(codes, positions)
+    slice_heights = None if not conditional else np.array([0.0, 0.5, 1.0], np.float32)
+    full = prior.prior_logits(model, codes, slice_heights)
+    fast = prior.FastSampler(model, jit_compile=jit_compile).teacher_forced_logits(
+        codes, slice_heights
+    )
     assert fast.shape == full.shape == (3, height, width, fx.PRIOR_CODES)
     np.testing.assert_allclose(fast, full, atol=1e-5)
 
@@ -51,7 +53,7 @@ def test_fast_and_naive_samplers_draw_identical_grids(
 ):
     model = fx.tiny_prior(3, conditional, coordinates=coordinates, dilations=dilations)
     kwargs = {
-        "positions": 0.3 if conditional else None,
+        "slice_heights": 0.3 if conditional else None,
         "temperature": temperature,
         "top_k": top_k,
         "seed": 11,

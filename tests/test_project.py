@@ -161,23 +161,30 @@ def test_notebook_parameters_lists_every_parameter_with_a_rule(stem):
 
 
 @pytest.mark.parametrize(
-    ("stem", "holders"),
+    ("stem", "holders", "exempt"),
     [
-        ("02_vector_quantizer", ("quantizer.PATCH_STUDY",)),
-        ("03_train_vqvae", ("models.DEFAULT_CONFIG", "training.DEFAULT_TRAINING")),
+        ("02_vector_quantizer", ("quantizer.PATCH_STUDY",), ()),
+        ("03_train_vqvae", ("models.DEFAULT_CONFIG", "training.DEFAULT_TRAINING"), ()),
+        # the prior's codebook size is notebook 03's, read from its codes
+        (
+            "04_pixelcnn_prior",
+            ("prior.DEFAULT_PRIOR", "prior.DEFAULT_PRIOR_TRAINING"),
+            ("num_embeddings",),
+        ),
     ],
 )
-def test_notebook_reads_its_defaults_from_the_package(stem, holders):
+def test_notebook_reads_its_defaults_from_the_package(stem, holders, exempt):
     """Each default of the package's dictionaries (quantizer.PATCH_STUDY for notebook 02,
-    models.DEFAULT_CONFIG and training.DEFAULT_TRAINING for notebook 03) appears in the
-    notebook's parameters by name, never as a second copy of its value."""
+    models.DEFAULT_CONFIG and training.DEFAULT_TRAINING for notebook 03, prior.DEFAULT_PRIOR
+    and prior.DEFAULT_PRIOR_TRAINING for notebook 04) appears in the notebook's parameters
+    by name, never as a second copy of its value."""
     import importlib
 
     source = _parameters_cell(ROOT / "notebooks" / f"{stem}.ipynb")
     for holder in holders:
         module, dictionary = holder.split(".")
         defaults = getattr(importlib.import_module(f"oasis_helpers.{module}"), dictionary)
-        for name in defaults:
+        for name in set(defaults) - set(exempt):
             pattern = rf"^{name}\s*=\s*{re.escape(holder)}\[\"{name}\"\]"
             assert re.search(pattern, source, re.MULTILINE), (
                 f"notebook {stem[:2]} should set {name} = {holder}[{name!r}]"
@@ -347,3 +354,45 @@ def test_the_modules_the_series_imports_import_from_the_wheel_alone(wheel, tmp_p
         timeout=300,
     )
     assert result.returncode == 0 and "IMPORTED" in result.stdout, result.stderr[-3000:]
+
+
+# ---------------------------------------------------------------------------------------------
+# The tests: one module per package module, fixtures shared through two files
+# ---------------------------------------------------------------------------------------------
+#: Test modules of the project as a whole, not of one package module.
+PROJECT_TESTS = {"test_cpu_kernels", "test_notebooks", "test_project"}
+
+
+def test_every_package_module_has_one_test_module_named_after_it():
+    """``oasis_helpers/prior/model.py`` is tested by ``tests/test_prior_model.py``, and every
+    test module but the project's own contracts tests one package module."""
+    package = ROOT / "oasis_helpers"
+    expected = {
+        "test_" + "_".join(path.relative_to(package).with_suffix("").parts)
+        for path in package.rglob("*.py")
+        if path.name != "__init__.py"
+    }
+    tests = {path.stem for path in (ROOT / "tests").glob("test_*.py")}
+    assert not expected - tests, f"package modules without a test module: {expected - tests}"
+    assert tests - expected == PROJECT_TESTS, (
+        f"test modules of no package module: {tests - expected}"
+    )
+
+
+def test_no_test_module_imports_another_test_module():
+    """What tests share lives in tests/conftest.py (fixtures) and tests/oasis_fixtures.py."""
+    helpers = {path.stem for path in (ROOT / "tests").glob("*.py")} - {"conftest"}
+    allowed = {"oasis_fixtures"}
+    for path in sorted((ROOT / "tests").glob("test_*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imported = {
+            alias.name.split(".")[0]
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import)
+            for alias in node.names
+        } | {
+            node.module.split(".")[0]
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0
+        }
+        assert not (imported & helpers) - allowed, f"{path.name} imports {imported & helpers}"

@@ -11,7 +11,6 @@ equal to one device.
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import subprocess
@@ -420,17 +419,22 @@ def test_invalid_arguments_raise_helpful_errors():
         VectorQuantizer(0, 4)
 
 
-def test_defaults_are_the_module_constants():
-    """The layers' defaults are the DEFAULT_* constants (which models.DEFAULT_CONFIG uses)."""
-    for cls in BOTH:
-        defaults = {
-            name: parameter.default
-            for name, parameter in inspect.signature(cls.__init__).parameters.items()
-        }
-        assert defaults["commitment_cost"] == quantizer.DEFAULT_COMMITMENT_COST == 0.25
-        assert defaults["init"] == quantizer.DEFAULT_INIT == "kmeans++"
-        assert defaults["dead_code_steps"] == quantizer.DEFAULT_DEAD_CODE_STEPS == 20
-    assert VectorQuantizerEMA(4, 2).decay == quantizer.DEFAULT_EMA_DECAY == 0.95
+@pytest.mark.parametrize("cls", BOTH)
+def test_a_layer_built_without_settings_uses_the_module_defaults(cls):
+    """The DEFAULT_* constants (which models.DEFAULT_CONFIG uses) are what a layer does when
+    it is given nothing: the commitment loss is weighted by DEFAULT_COMMITMENT_COST, the
+    codebook initialised by DEFAULT_INIT, codes restarted after DEFAULT_DEAD_CODE_STEPS."""
+    layer = cls(2, 2)
+    layer.build((None, 2))
+    layer.set_codebook(np.array([[0.0, 0.0], [1.0, 1.0]], np.float32))
+    _, losses = layer(tf.constant([[0.2, 0.1], [0.9, 0.6]]), return_losses=True)
+    # nearest codes 0 and 1: mean squared error 0.055 (test_losses_equal_the_formula...)
+    expected = quantizer.DEFAULT_COMMITMENT_COST * 0.055
+    np.testing.assert_allclose(float(losses["commitment_loss"]), expected, rtol=1e-6)
+    assert layer.init == quantizer.DEFAULT_INIT
+    assert layer.dead_code_steps == quantizer.DEFAULT_DEAD_CODE_STEPS
+    if cls is VectorQuantizerEMA:
+        assert layer.decay == quantizer.DEFAULT_EMA_DECAY
 
 
 def test_fit_to_vectors_and_codebook_health_on_two_clusters():

@@ -96,7 +96,7 @@ def _demo_cache_writer(path: Path) -> None:
         from_cache=False,
         path=path,
     )
-    demo._write_cache(path, cohort)
+    demo.write_cache(path, cohort)
 
 
 #: Every writer of a whole file in the package: (file name, how it writes the file).

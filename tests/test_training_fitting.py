@@ -5,8 +5,8 @@ message, logs, checkpoints that survive SIGKILL in the middle of a write, both
 branches of the time budget, the compiled (graph-mode) path with k-means++
 initialisation and dead-code restarts, and two replicas.
 
-Tiny models (``tests/tiny_vqvae.py``). The file mechanics are tested eagerly (no graph
-tracing: fast); the VQ-VAE training that users run (``make run``, GPUs) is tested in
+Tiny models (``oasis_fixtures.training_vqvae``). The file mechanics are tested eagerly (no
+graph tracing: fast); the VQ-VAE training that users run (``make run``, GPUs) is tested in
 graph mode, as ``model.fit`` runs it by default.
 """
 
@@ -23,9 +23,9 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import oasis_fixtures as fx
 import pytest
 import tensorflow as tf
-from tiny_vqvae import TINY, _dataset, _disks, _model, _weights
 
 from oasis_helpers import callbacks, models, training
 from oasis_helpers import quantizer as quantizer_module
@@ -48,11 +48,6 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 SUBPROCESS_ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(ROOT))
-
-
-@pytest.fixture(scope="module")
-def images():
-    return _disks(16, 32)
 
 
 class _Interrupt(keras.callbacks.Callback):
@@ -83,15 +78,15 @@ class _PoisonWeights(keras.callbacks.Callback):
 # ---------------------------------------------------------------------------------------------
 # Resume
 # ---------------------------------------------------------------------------------------------
-def test_resume_after_an_interruption_equals_an_uninterrupted_run(tmp_path, images):
-    reference = _model()
-    training.fit(reference, _dataset(images), tmp_path / "reference", epochs=4, verbose=0)
+def test_resume_after_an_interruption_equals_an_uninterrupted_run(tmp_path, disks):
+    reference = fx.training_vqvae()
+    training.fit(reference, fx.batches(disks), tmp_path / "reference", epochs=4, verbose=0)
 
-    interrupted = _model()
+    interrupted = fx.training_vqvae()
     with pytest.raises(KeyboardInterrupt):
         training.fit(
             interrupted,
-            _dataset(images),
+            fx.batches(disks),
             tmp_path / "run",
             epochs=4,
             verbose=0,
@@ -100,33 +95,35 @@ def test_resume_after_an_interruption_equals_an_uninterrupted_run(tmp_path, imag
     assert len(training.read_history(tmp_path / "run")["loss"]) == 2
 
     # a new process would build a fresh model: the checkpoint brings it back
-    resumed = _model(seed=123)  # different initial weights, overwritten by the checkpoint
-    result = training.fit(resumed, _dataset(images), tmp_path / "run", epochs=4, verbose=0)
+    resumed = fx.training_vqvae(
+        seed=123
+    )  # different initial weights, overwritten by the checkpoint
+    result = training.fit(resumed, fx.batches(disks), tmp_path / "run", epochs=4, verbose=0)
     assert result.resumed and result.initial_epoch == 2 and result.epochs_completed == 4
     assert result.history["epoch"] == [0, 1, 2, 3]
     assert int(resumed.optimizer.iterations.numpy()) == 8  # 4 epochs x 2 steps, none repeated
-    for mine, theirs in zip(_weights(resumed), _weights(reference), strict=True):
+    for mine, theirs in zip(fx.weights_of(resumed), fx.weights_of(reference), strict=True):
         np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-6)
     # the two newest backups are kept (the second is the fallback), each complete
     assert callbacks.backup_epochs(tmp_path / "run" / training.BACKUP_DIR) == [3, 4]
 
 
-def test_rerun_restores_and_larger_epochs_continue(tmp_path, images):
-    first = _model()
-    result = training.fit(first, _dataset(images), tmp_path, epochs=2, batch_size=8, verbose=0)
+def test_rerun_restores_and_larger_epochs_continue(tmp_path, disks):
+    first = fx.training_vqvae()
+    result = training.fit(first, fx.batches(disks), tmp_path, epochs=2, batch_size=8, verbose=0)
     assert result.stopped_by == "epochs" and result.epochs_completed == 2
     assert result.images_seen == 32 and result.images_per_second > 0
 
     # the same call again trains nothing and restores the trained weights
-    again = _model(seed=5)
-    result = training.fit(again, _dataset(images), tmp_path, epochs=2, verbose=0)
+    again = fx.training_vqvae(seed=5)
+    result = training.fit(again, fx.batches(disks), tmp_path, epochs=2, verbose=0)
     assert result.stopped_by == "already_done" and result.images_seen == 0
-    for mine, theirs in zip(_weights(again), _weights(first), strict=True):
+    for mine, theirs in zip(fx.weights_of(again), fx.weights_of(first), strict=True):
         np.testing.assert_array_equal(mine, theirs)
 
     # a larger epochs trains only the extra epochs, from the checkpoint
-    more = _model(seed=6)
-    result = training.fit(more, _dataset(images), tmp_path, epochs=3, verbose=0)
+    more = fx.training_vqvae(seed=6)
+    result = training.fit(more, fx.batches(disks), tmp_path, epochs=3, verbose=0)
     assert result.initial_epoch == 2 and result.epochs_completed == 3
     assert int(more.optimizer.iterations.numpy()) == 6
     assert len(result.history["loss"]) == 3
@@ -136,18 +133,18 @@ def test_rerun_restores_and_larger_epochs_continue(tmp_path, images):
     assert state["peak_learning_rate"] == pytest.approx(2e-3)
 
     # resume=False starts over
-    fresh = _model()
-    result = training.fit(fresh, _dataset(images), tmp_path, epochs=1, resume=False, verbose=0)
+    fresh = fx.training_vqvae()
+    result = training.fit(fresh, fx.batches(disks), tmp_path, epochs=1, resume=False, verbose=0)
     assert result.initial_epoch == 0 and len(result.history["loss"]) == 1
 
 
-def test_an_unreadable_newest_backup_falls_back_to_the_one_before(tmp_path, images):
-    training.fit(_model(), _dataset(images), tmp_path, epochs=2, verbose=0)
+def test_an_unreadable_newest_backup_falls_back_to_the_one_before(tmp_path, disks):
+    training.fit(fx.training_vqvae(), fx.batches(disks), tmp_path, epochs=2, verbose=0)
     newest = tmp_path / training.BACKUP_DIR / "epoch-00002" / callbacks.BACKUP_WEIGHTS
     newest.write_bytes(newest.read_bytes()[:1000])  # a disk error: a truncated file
-    model = _model(seed=4)
+    model = fx.training_vqvae(seed=4)
     with pytest.warns(UserWarning, match="epoch 1"):
-        result = training.fit(model, _dataset(images), tmp_path, epochs=3, verbose=0)
+        result = training.fit(model, fx.batches(disks), tmp_path, epochs=3, verbose=0)
     assert result.initial_epoch == 1 and result.epochs_completed == 3
     assert result.history["epoch"] == [0, 1, 2]
     assert int(model.optimizer.iterations.numpy()) == 6
@@ -156,12 +153,12 @@ def test_an_unreadable_newest_backup_falls_back_to_the_one_before(tmp_path, imag
 # ---------------------------------------------------------------------------------------------
 # NaN, logs, checkpoints, early stopping
 # ---------------------------------------------------------------------------------------------
-def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_epoch(tmp_path, images):
-    model = _model()
+def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_epoch(tmp_path, disks):
+    model = fx.training_vqvae()
     with pytest.raises(training.TrainingDivergedError, match="learning_rate") as error:
         training.fit(
             model,
-            _dataset(images),
+            fx.batches(disks),
             tmp_path,
             epochs=5,
             verbose=0,
@@ -170,7 +167,7 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_epoch(tmp_p
     message = str(error.value)
     assert "epoch 3" in message and "last finite epoch (2)" in message
     # nothing of the NaN epoch was recorded; the model is back at epoch 2
-    assert all(np.isfinite(weight).all() for weight in _weights(model))
+    assert all(np.isfinite(weight).all() for weight in fx.weights_of(model))
     state = json.loads((tmp_path / training.STATE_FILE).read_text())
     assert state["stopped_by"] == "nan" and state["epochs_completed"] == 2
     assert len(training.read_history(tmp_path)["loss"]) == 2
@@ -178,14 +175,14 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_epoch(tmp_p
     assert all(np.isfinite(np.asarray(weight)).all() for weight in last.weights)
 
 
-def test_logs_checkpoints_and_early_stopping(tmp_path, images):
-    model = _model()
+def test_logs_checkpoints_and_early_stopping(tmp_path, disks):
+    model = fx.training_vqvae()
     result = training.fit(
         model,
-        _dataset(images),
+        fx.batches(disks),
         tmp_path,
         epochs=3,
-        validation_data=_dataset(images),
+        validation_data=fx.batches(disks),
         lr_schedule="plateau",
         verbose=0,
     )
@@ -196,20 +193,20 @@ def test_logs_checkpoints_and_early_stopping(tmp_path, images):
         assert column in log[0].split(","), column
     for name in (training.BEST_MODEL, training.LAST_MODEL):
         loaded = keras.saving.load_model(tmp_path / name, safe_mode=True)
-        assert loaded.num_embeddings == TINY["num_embeddings"]
+        assert loaded.num_embeddings == fx.TRAINING_VQVAE["num_embeddings"]
     assert (tmp_path / training.BACKUP_DIR / "epoch-00003" / callbacks.BACKUP_WEIGHTS).exists()
     assert not list(tmp_path.glob(".*partial*"))  # no temporary files left behind
     assert result.history["val_loss"] and np.isfinite(result.history["val_loss"]).all()
 
     # a (gradient-trained) model that cannot improve at a learning rate of 1e-9:
     # with patience 1 it stops after its second epoch
-    stopper = _model(quantizer="standard")
+    stopper = fx.training_vqvae(quantizer="standard")
     result = training.fit(
         stopper,
-        _dataset(images),
+        fx.batches(disks),
         tmp_path / "early",
         epochs=6,
-        validation_data=_dataset(images),
+        validation_data=fx.batches(disks),
         early_stopping_patience=1,
         learning_rate=1e-9,
         verbose=0,
@@ -217,7 +214,11 @@ def test_logs_checkpoints_and_early_stopping(tmp_path, images):
     assert result.stopped_by == "early_stopping" and result.epochs_completed < 6
     # re-running with the same epochs does not train on after early stopping
     rerun = training.fit(
-        _model(quantizer="standard"), _dataset(images), tmp_path / "early", epochs=6, verbose=0
+        fx.training_vqvae(quantizer="standard"),
+        fx.batches(disks),
+        tmp_path / "early",
+        epochs=6,
+        verbose=0,
     )
     assert rerun.stopped_by == "already_done"
 
@@ -247,15 +248,15 @@ class _StepTakes(keras.callbacks.Callback):
         self.clock.now += self.seconds.get(self.epoch, 10.0)
 
 
-def test_time_budget_stops_after_the_last_epoch_predicted_to_fit(tmp_path, images, monkeypatch):
+def test_time_budget_stops_after_the_last_epoch_predicted_to_fit(tmp_path, disks, monkeypatch):
     clock = _FakeClock()
     monkeypatch.setattr(callbacks.TimeBudget, "clock", staticmethod(clock))
     # 2 steps of 10 s per epoch, a budget of 45 s: after epoch 1 (20 s) another epoch
     # fits (40 s); after epoch 2 a third would end at 60 s: stop, with 2 whole epochs
     with pytest.warns(training.BudgetStopWarning, match="after 2 of 20 epochs"):
         result = training.fit(
-            _model(),
-            _dataset(images),
+            fx.training_vqvae(),
+            fx.batches(disks),
             tmp_path,
             epochs=20,
             max_train_minutes=45 / 60,
@@ -268,8 +269,8 @@ def test_time_budget_stops_after_the_last_epoch_predicted_to_fit(tmp_path, image
     assert callbacks.backup_epochs(tmp_path / training.BACKUP_DIR) == [1, 2]
     # re-running continues from there
     result = training.fit(
-        _model(),
-        _dataset(images),
+        fx.training_vqvae(),
+        fx.batches(disks),
         tmp_path,
         epochs=20,
         max_train_minutes=45 / 60,
@@ -279,17 +280,15 @@ def test_time_budget_stops_after_the_last_epoch_predicted_to_fit(tmp_path, image
     assert result.initial_epoch == 2 and result.epochs_completed == 4
 
 
-def test_time_budget_spent_mid_epoch_does_not_count_the_partial_epoch(
-    tmp_path, images, monkeypatch
-):
+def test_time_budget_spent_mid_epoch_does_not_count_the_partial_epoch(tmp_path, disks, monkeypatch):
     clock = _FakeClock()
     monkeypatch.setattr(callbacks.TimeBudget, "clock", staticmethod(clock))
     # epoch 1 takes 2 x 10 s (another such epoch fits in 45 s), but epoch 2's steps
     # take 30 s: the budget is spent after its first step of two
-    model = _model()
+    model = fx.training_vqvae()
     result = training.fit(
         model,
-        _dataset(images),
+        fx.batches(disks),
         tmp_path,
         epochs=20,
         max_train_minutes=45 / 60,
@@ -305,8 +304,8 @@ def test_time_budget_spent_mid_epoch_does_not_count_the_partial_epoch(
     assert state["epochs_completed"] == 1 and state["partial_epoch_steps"] == 1
 
     # a resumed run redoes the partial epoch from the last finished one
-    resumed = _model(seed=2)
-    result = training.fit(resumed, _dataset(images), tmp_path, epochs=2, verbose=0)
+    resumed = fx.training_vqvae(seed=2)
+    result = training.fit(resumed, fx.batches(disks), tmp_path, epochs=2, verbose=0)
     assert result.initial_epoch == 1 and result.epochs_completed == 2
     assert int(resumed.optimizer.iterations.numpy()) == 4
     assert result.history["epoch"] == [0, 1]
@@ -325,7 +324,7 @@ def test_graph_mode_training_initialises_once_restarts_codes_and_learns(tmp_path
         return original(*args, **kwargs)
 
     monkeypatch.setattr(quantizer_module, "kmeans_plus_plus", counted)
-    batches = _dataset(_disks(32, 16, seed=1))  # 4 steps per epoch
+    batches = fx.batches(fx.bright_disks(32, 16, seed=1))  # 4 steps per epoch
 
     keras.utils.set_random_seed(0)
     model = models.make_vqvae(learning_rate=3e-3, **GRAPH_TINY)
@@ -459,16 +458,16 @@ def test_a_run_killed_while_writing_a_checkpoint_resumes_from_the_last_good_epoc
 # ---------------------------------------------------------------------------------------------
 # Arguments, and two replicas
 # ---------------------------------------------------------------------------------------------
-def test_invalid_arguments(tmp_path, images):
-    model = _model()
+def test_invalid_arguments(tmp_path, disks):
+    model = fx.training_vqvae()
     with pytest.raises(ValueError, match="epochs"):
-        training.fit(model, _dataset(images), tmp_path, epochs=0)
+        training.fit(model, fx.batches(disks), tmp_path, epochs=0)
     with pytest.raises(ValueError, match="lr_schedule"):
-        training.fit(model, _dataset(images), tmp_path, epochs=1, lr_schedule="step")
+        training.fit(model, fx.batches(disks), tmp_path, epochs=1, lr_schedule="step")
     with pytest.raises(ValueError, match="max_train_minutes"):
-        training.fit(model, _dataset(images), tmp_path, epochs=1, max_train_minutes=0)
+        training.fit(model, fx.batches(disks), tmp_path, epochs=1, max_train_minutes=0)
     with pytest.raises(ValueError, match="settings"):
-        training.fit(model, _dataset(images), tmp_path, epochs=1, settings=[("seed", 1)])
+        training.fit(model, fx.batches(disks), tmp_path, epochs=1, settings=[("seed", 1)])
 
 
 MIRRORED_SCRIPT = textwrap.dedent(
@@ -523,11 +522,13 @@ MIRRORED_SCRIPT = textwrap.dedent(
 def test_two_logical_cpu_devices_with_mirrored_strategy(tmp_path):
     # no data initialisation or restarts: they draw from each replica's half batch,
     # so only this configuration is comparable with one device step for step
-    comparable = dict(TINY, dead_code_steps=None, quantizer_options={"init": None, "seed": 1})
+    comparable = dict(
+        fx.TRAINING_VQVAE, dead_code_steps=None, quantizer_options={"init": None, "seed": 1}
+    )
     # restarts of codes unused for a single step: at each step every code the global
     # batch does not use is restarted, so the count follows from the logged usage
     restarting = dict(
-        TINY,
+        fx.TRAINING_VQVAE,
         num_embeddings=256,
         dead_code_steps=1,
         quantizer_options={"init": "kmeans++", "seed": 1},

@@ -5,15 +5,10 @@ from __future__ import annotations
 
 import json
 
+import oasis_fixtures as fx
 import pytest
-from tiny_vqvae import SETTINGS, TINY, _dataset, _disks, _model
 
 from oasis_helpers import models, parameters, training
-
-
-@pytest.fixture(scope="module")
-def images():
-    return _disks(16, 32)
 
 
 def test_default_training_settings_pass_notebook_03s_checks():
@@ -23,10 +18,12 @@ def test_default_training_settings_pass_notebook_03s_checks():
     assert {name: checked[name] for name in settings} == settings
 
 
-def test_fit_with_settings_trains_with_the_settings_the_run_is_filed_under(tmp_path, images):
-    settings = dict(SETTINGS, epochs=2, steps_per_epoch=1, batch_size=8, learning_rate=1e-3)
-    folder = training.config_run_dir(tmp_path, TINY, settings)
-    result = training.fit_with_settings(_model(), _dataset(images).repeat(), folder, settings)
+def test_fit_with_settings_trains_with_the_settings_the_run_is_filed_under(tmp_path, disks):
+    settings = dict(fx.RUN_SETTINGS, epochs=2, steps_per_epoch=1, batch_size=8, learning_rate=1e-3)
+    folder = training.config_run_dir(tmp_path, fx.TRAINING_VQVAE, settings)
+    result = training.fit_with_settings(
+        fx.training_vqvae(), fx.batches(disks).repeat(), folder, settings
+    )
     assert result.epochs_completed == 2 and result.stopped_by == "epochs"
     assert result.images_seen == 2 * 1 * 8  # epochs x steps_per_epoch x batch_size
     state = json.loads((folder / training.STATE_FILE).read_text())
@@ -35,13 +32,17 @@ def test_fit_with_settings_trains_with_the_settings_the_run_is_filed_under(tmp_p
     assert recorded["steps_per_epoch"] == 1 and "epochs" not in recorded  # epochs may grow
     # more epochs in the settings continue the same run, in the same folder
     more = dict(settings, epochs=3)
-    assert training.config_run_dir(tmp_path, TINY, more) == folder
-    again = training.fit_with_settings(_model(), _dataset(images).repeat(), folder, more)
+    assert training.config_run_dir(tmp_path, fx.TRAINING_VQVAE, more) == folder
+    again = training.fit_with_settings(
+        fx.training_vqvae(), fx.batches(disks).repeat(), folder, more
+    )
     assert (again.initial_epoch, again.epochs_completed) == (2, 3)
 
     with pytest.raises(
         ValueError, match=r"lack the training settings \['steps_per_epoch', 'learning_rate'\]"
     ):
-        training.fit_with_settings(_model(), _dataset(images), folder, SETTINGS)
+        training.fit_with_settings(fx.training_vqvae(), fx.batches(disks), folder, fx.RUN_SETTINGS)
     with pytest.raises(ValueError, match=r"\['batch_size'\] come from settings"):
-        training.fit_with_settings(_model(), _dataset(images), folder, settings, batch_size=4)
+        training.fit_with_settings(
+            fx.training_vqvae(), fx.batches(disks), folder, settings, batch_size=4
+        )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from tiny_vqvae import SETTINGS, TINY, _model
+import oasis_fixtures as fx
 
 from oasis_helpers import metrics as metrics_module
 from oasis_helpers import training
@@ -44,10 +44,10 @@ def _fit_result(**values) -> training.FitResult:
 
 
 def test_vqvae_summary_has_notebook_03s_keys_computed_from_the_run():
-    model_config = dict(TINY, quantizer="standard", downsample=4, commitment_cost=0.5)
+    model_config = dict(fx.TRAINING_VQVAE, quantizer="standard", downsample=4, commitment_cost=0.5)
     model_config.update(ema_decay=0.9, dead_code_steps=None)
-    model = _model(**model_config)
-    settings = dict(SETTINGS, layout="demo", image_size=32, crop_size=16, batch_size=4)
+    model = fx.training_vqvae(**model_config)
+    settings = dict(fx.RUN_SETTINGS, layout="demo", image_size=32, crop_size=16, batch_size=4)
     settings.update(steps_per_epoch=10, learning_rate=1e-3, validation_slices=8, epochs=5)
     settings.update(max_train_minutes=None, precision="float32", smoke=True)
     evaluation = {"ssim": 0.9, "ssim_brain": 0.8, "psnr": 30.0, "psnr_brain": 25.0}

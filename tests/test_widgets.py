@@ -7,6 +7,7 @@ from pathlib import Path
 
 import nbformat
 import numpy as np
+import oasis_fixtures as fx
 import papermill
 import pytest
 
@@ -132,3 +133,19 @@ def test_size_sweeper_fits_the_picked_sizes_and_layer_with_the_notebooks_options
     size_picker.value = ()
     button.click()
     assert caption.value == "pick at least one size"
+
+
+@pytest.mark.usefixtures("close_figures", "private_demo_cache")
+def test_the_slice_browser_follows_its_split_subject_and_slice_controls():
+    from oasis_helpers import data, widgets
+
+    source = data.load_slices(None, image_size=32, **fx.TINY_DEMO)
+    browser = widgets.slice_browser(source, split="validate")
+    controls, subject_slider, slice_slider = browser.children[:3]
+    assert controls.children[0].value == "validate"
+    assert slice_slider.max == fx.TINY_DEMO["slices_per_subject"] - 1
+    controls.children[0].value = "train"
+    assert subject_slider.max == 1
+    subject_slider.value = 1
+    assert "demo001" in browser.children[4].value
+    assert browser.children[3].value[:8] == b"\x89PNG\r\n\x1a\n"

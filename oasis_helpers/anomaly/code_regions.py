@@ -18,6 +18,7 @@ codes that restoration is counted as resampling. The other brain codes,
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from oasis_helpers.anomaly.inputs import as_map_batch
 from oasis_helpers.anomaly.lesions import brain_region
@@ -35,7 +36,7 @@ __all__ = [
 LESION_CODE_COVERAGE = 0.25
 
 
-def code_region(region, grid_shape) -> np.ndarray:
+def code_region(region: npt.ArrayLike, grid_shape) -> npt.NDArray[np.bool_]:
     """The code positions whose ``f x f`` block of pixels touches ``region``.
 
     Args:
@@ -59,7 +60,7 @@ def code_region(region, grid_shape) -> np.ndarray:
     return region.reshape(count, grid_height, rows, grid_width, cols).any(axis=(2, 4))
 
 
-def brain_codes(images, grid_shape) -> np.ndarray:
+def brain_codes(images: npt.ArrayLike, grid_shape) -> npt.NDArray[np.bool_]:
     """The brain codes: the codes whose ``f x f`` pixel block holds any brain pixel.
 
     ``code_region(brain_region(images, erosion=0), grid_shape)``: a block that touches the
@@ -87,7 +88,9 @@ def brain_codes(images, grid_shape) -> np.ndarray:
     return code_region(region[None] if region.ndim == 2 else region, grid_shape)
 
 
-def covered_codes(masks, grid_shape, coverage: float = 0.25) -> np.ndarray:
+def covered_codes(
+    masks: npt.ArrayLike, grid_shape, coverage: float = 0.25
+) -> npt.NDArray[np.bool_]:
     """The codes whose ``f x f`` pixel block lies at least ``coverage`` in the mask.
 
     Args:
@@ -112,7 +115,7 @@ def covered_codes(masks, grid_shape, coverage: float = 0.25) -> np.ndarray:
     return blocks.mean(axis=(2, 4)) >= coverage
 
 
-def lesion_codes(masks, grid_shape) -> np.ndarray:
+def lesion_codes(masks: npt.ArrayLike, grid_shape) -> npt.NDArray[np.bool_]:
     """The lesion codes: the codes whose ``f x f`` pixel block lies at least a quarter
     (:data:`LESION_CODE_COVERAGE`) in the lesion mask.
 

@@ -16,6 +16,7 @@ all slices (one confusion matrix), as in Baur et al. 2021. On the code grid,
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from oasis_helpers.anomaly.code_regions import lesion_codes
 from oasis_helpers.anomaly.inputs import as_map_batch, check_same_shape
@@ -66,7 +67,9 @@ def _need_both_classes(labels: np.ndarray, what: str) -> None:
         )
 
 
-def pixel_auroc(maps, masks, region=None) -> float:
+def pixel_auroc(
+    maps: npt.ArrayLike, masks: npt.ArrayLike, region: npt.ArrayLike | None = None
+) -> float:
     """Area under the ROC curve of the map's pixel scores against the lesion masks.
 
     Args:
@@ -81,7 +84,9 @@ def pixel_auroc(maps, masks, region=None) -> float:
     return float(roc_auc_score(labels, scores))
 
 
-def pixel_auprc(maps, masks, region=None) -> float:
+def pixel_auprc(
+    maps: npt.ArrayLike, masks: npt.ArrayLike, region: npt.ArrayLike | None = None
+) -> float:
     """Area under the precision-recall curve (average precision) of pixel scores."""
     from sklearn.metrics import average_precision_score
 
@@ -90,7 +95,9 @@ def pixel_auprc(maps, masks, region=None) -> float:
     return float(average_precision_score(labels, scores))
 
 
-def best_dice(maps, masks, region=None) -> tuple[float, float]:
+def best_dice(
+    maps: npt.ArrayLike, masks: npt.ArrayLike, region: npt.ArrayLike | None = None
+) -> tuple[float, float]:
     """The best achievable Dice over all thresholds, ``ceil(Dice)``, and its threshold.
 
     A pixel is predicted a lesion when ``map >= t``. Over the pooled pixels,
@@ -114,7 +121,9 @@ def best_dice(maps, masks, region=None) -> tuple[float, float]:
     return float(dice[best]), float(thresholds[best])
 
 
-def dice_at_threshold(maps, masks, threshold: float, region=None) -> float:
+def dice_at_threshold(
+    maps: npt.ArrayLike, masks: npt.ArrayLike, threshold: float, region: npt.ArrayLike | None = None
+) -> float:
     """Pooled Dice ``2 |pred & lesion| / (|pred| + |lesion|)`` with ``pred = map >= threshold``.
 
     Returns 1.0 when both the prediction and the lesion masks are empty.
@@ -127,7 +136,11 @@ def dice_at_threshold(maps, masks, threshold: float, region=None) -> float:
     return float(2 * np.count_nonzero(predicted & labels) / denominator)
 
 
-def choose_dice_threshold(validation_maps, validation_masks, validation_region=None) -> float:
+def choose_dice_threshold(
+    validation_maps: npt.ArrayLike,
+    validation_masks: npt.ArrayLike,
+    validation_region: npt.ArrayLike | None = None,
+) -> float:
     """The map threshold that maximises the pooled Dice on validation slices.
 
     Validation slices carry synthetic lesions (never the evaluated slices); apply the
@@ -136,7 +149,9 @@ def choose_dice_threshold(validation_maps, validation_masks, validation_region=N
     return best_dice(validation_maps, validation_masks, validation_region)[1]
 
 
-def code_level_auroc(code_scores, masks, allowed) -> float:
+def code_level_auroc(
+    code_scores: npt.ArrayLike, masks: npt.ArrayLike, allowed: npt.ArrayLike
+) -> float:
     """How well a per-code score tells lesion codes from the other allowed codes.
 
     The positives are the :func:`lesion_codes` (at least a quarter covered by the mask),
@@ -164,7 +179,12 @@ def code_level_auroc(code_scores, masks, allowed) -> float:
     return float(roc_auc_score(labels, scores[allowed]))
 
 
-def slice_scores(maps, region=None, statistic: str = "percentile", percentile: float = 99.0):
+def slice_scores(
+    maps: npt.ArrayLike,
+    region: npt.ArrayLike | None = None,
+    statistic: str = "percentile",
+    percentile: float = 99.0,
+) -> npt.NDArray[np.float64]:
     """One anomaly score per slice from its map, inside ``region``.
 
     * ``"mean"``: mean of the map over the region's pixels;
@@ -194,7 +214,7 @@ def slice_scores(maps, region=None, statistic: str = "percentile", percentile: f
     return scores
 
 
-def slice_auroc(scores, has_lesion) -> float:
+def slice_auroc(scores: npt.ArrayLike, has_lesion: npt.ArrayLike) -> float:
     """AUROC of slice scores ``[N]`` for slices with a lesion (True) against clean slices."""
     from sklearn.metrics import roc_auc_score
 
@@ -205,9 +225,9 @@ def slice_auroc(scores, has_lesion) -> float:
 
 
 def evaluate_map(
-    maps,
-    masks,
-    region,
+    maps: npt.ArrayLike,
+    masks: npt.ArrayLike,
+    region: npt.ArrayLike | None,
     validation_threshold: float,
     statistic: str = "percentile",
     percentile: float = 99.0,

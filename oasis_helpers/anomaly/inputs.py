@@ -7,7 +7,10 @@ without the channel axis; these turn them into the arrays it computes with, or r
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 
 __all__ = [
     "as_image_batch",
@@ -16,7 +19,9 @@ __all__ = [
 ]
 
 
-def as_image_batch(images, name: str = "images") -> tuple[np.ndarray, bool]:
+def as_image_batch(
+    images: npt.ArrayLike, name: str = "images"
+) -> tuple[npt.NDArray[np.float32], bool]:
     """Images as float32 ``[N, H, W]``, and whether a single slice came in.
 
     Accepts ``[N, H, W, 1]`` and ``[N, H, W]`` batches and single slices ``[H, W, 1]``
@@ -36,7 +41,7 @@ def as_image_batch(images, name: str = "images") -> tuple[np.ndarray, bool]:
     )
 
 
-def as_map_batch(values, name: str) -> np.ndarray:
+def as_map_batch(values: npt.ArrayLike, name: str) -> npt.NDArray[Any]:
     """Maps or masks ``[N, H, W]`` (or ``[N, H, W, 1]``) as an array ``[N, H, W]``."""
     array = np.asarray(values)
     if array.ndim == 4 and array.shape[-1] == 1:
@@ -46,7 +51,7 @@ def as_map_batch(values, name: str) -> np.ndarray:
     return array
 
 
-def check_same_shape(**arrays: np.ndarray) -> None:
+def check_same_shape(**arrays: npt.ArrayLike) -> None:
     """``ValueError`` naming every array and its shape unless all shapes are equal."""
     shapes = {name: np.shape(array) for name, array in arrays.items()}
     if len(set(shapes.values())) > 1:

@@ -21,6 +21,7 @@ whose value changed (``x' != x``).
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 from scipy import ndimage
 
 from oasis_helpers.anomaly.inputs import as_image_batch
@@ -48,11 +49,19 @@ def _disk(radius: int) -> np.ndarray:
 
 
 def brain_region(
-    images, threshold: float = BRAIN_THRESHOLD, erosion: int = DEFAULT_EROSION
-) -> np.ndarray:
-    """The eroded brain mask in which lesions are drawn and maps are evaluated.
+    images: npt.ArrayLike, threshold: float = BRAIN_THRESHOLD, erosion: int = DEFAULT_EROSION
+) -> npt.NDArray[np.bool_]:
+    """The brain of the anomaly maps: ``erode(fill_holes(x > threshold), disk(erosion))``, per
+    slice.
 
-    ``region = erode(fill_holes(x > threshold), disk(erosion))``, per slice.
+    Used where lesions are drawn (:func:`synthesize_lesions`), where the maps are
+    post-processed and scored (:func:`oasis_helpers.anomaly.postprocess_map`,
+    :func:`oasis_helpers.anomaly.anomaly_maps`, notebook 05's evaluation) and, with
+    ``erosion=0``, which codes are brain (:func:`oasis_helpers.anomaly.brain_codes`).
+    Eroded because the skull-stripping edge is where every model errs, and it is not a
+    lesion (Baur et al. 2021); filled so that the dark ventricles inside count as brain.
+    Not :func:`oasis_helpers.metrics.brain_mask`, the brain of the reconstruction scores,
+    which is dilated instead: a reconstruction must be scored on that edge.
 
     Args:
         images: ``[N, H, W, 1]``, ``[N, H, W]``, ``[H, W, 1]`` or ``[H, W]`` intensities.
@@ -106,7 +115,7 @@ def _lesion_alpha(rng: np.random.Generator, area: float, softness: float) -> tup
 
 
 def synthesize_lesions(
-    images,
+    images: npt.ArrayLike,
     seed: int,
     lesion_fraction: float = 1.0,
     lesions_per_slice: int = 1,
@@ -118,7 +127,7 @@ def synthesize_lesions(
     threshold: float = BRAIN_THRESHOLD,
     erosion: int = DEFAULT_EROSION,
     max_tries: int = 50,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]]:
     """Draw seeded synthetic lesions into brain tissue; return the images and exact masks.
 
     For each slice chosen to carry lesions (a ``lesion_fraction`` of the slices), each of

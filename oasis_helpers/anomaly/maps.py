@@ -22,6 +22,7 @@ then zeroes the outside again.
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 from scipy import ndimage
 
 from oasis_helpers.anomaly.inputs import as_map_batch, check_same_shape
@@ -37,10 +38,11 @@ __all__ = [
 
 #: ``sigma`` (pixels) of the Gaussian that smooths the signed differences ``x - x_hat`` and
 #: ``x - x_healed`` before their absolute value (:func:`residual_map`,
-#: :func:`restoration_map`). On the 32 validation slices of notebook 05 (demo cohort,
-#: default models, ``benchmarks/anomaly.py``, ``benchmarks/results/anomaly_demo.json``)
-#: sigma = 1 raised the pixel AUROC of the residual from 0.763 to 0.801 and of one
-#: restoration (quantile 0.01) from 0.752 to 0.778; sigma = 2 gave 0.784 and 0.758.
+#: :func:`restoration_map`). Chosen with ``benchmarks/anomaly.py`` on notebook 05's
+#: validation slices: of sigma 0, 1 and 2, 1 gives both the residual and the default
+#: restoration their best pixel AUROC (``benchmarks/results/anomaly_demo.json``:
+#: ``baselines.reconstruction_by_sigma.<sigma>.auroc_pixel`` and each variant's
+#: ``maps["input sigma <sigma>"].<restorations>.auroc_pixel``).
 DEFAULT_DIFFERENCE_SMOOTHING = 1.0
 
 
@@ -64,8 +66,10 @@ def _smoothed_difference(
 
 
 def residual_map(
-    images, reconstructions, smoothing: float = DEFAULT_DIFFERENCE_SMOOTHING
-) -> np.ndarray:
+    images: npt.ArrayLike,
+    reconstructions: npt.ArrayLike,
+    smoothing: float = DEFAULT_DIFFERENCE_SMOOTHING,
+) -> npt.NDArray[np.float32]:
     """Reconstruction residual ``|G_sigma * (x - x_hat)|`` as float32 ``[N, H, W]``.
 
     Args:
@@ -80,11 +84,11 @@ def residual_map(
 
 
 def restoration_map(
-    images,
-    healed_reconstructions,
-    weights=None,
+    images: npt.ArrayLike,
+    healed_reconstructions: npt.ArrayLike,
+    weights: npt.ArrayLike | None = None,
     smoothing: float = DEFAULT_DIFFERENCE_SMOOTHING,
-) -> np.ndarray:
+) -> npt.NDArray[np.float32]:
     """Weighted mean residual over ``R`` restorations:
     ``sum_r w_r |G_sigma * (x - x_r)| / sum_r w_r``.
 
@@ -125,7 +129,9 @@ def restoration_map(
     return as_map_batch(mean.reshape(images.shape), "images").astype(np.float32)
 
 
-def upsample_grid_map(grid_map, image_size, method: str = "nearest") -> np.ndarray:
+def upsample_grid_map(
+    grid_map: npt.ArrayLike, image_size: int | tuple[int, int], method: str = "nearest"
+) -> npt.NDArray[np.float32]:
     """Bring a per-position code-grid map ``[N, h, w]`` to the image ``[N, H, W]``.
 
     * ``"nearest"``: each grid value fills the ``H/h x W/w`` block of pixels that its code
@@ -164,7 +170,9 @@ def upsample_grid_map(grid_map, image_size, method: str = "nearest") -> np.ndarr
     raise ValueError(f"method must be 'nearest' or 'bilinear', got {method!r}")
 
 
-def postprocess_map(anomaly_map, region, median_size: int = DEFAULT_MEDIAN_SIZE) -> np.ndarray:
+def postprocess_map(
+    anomaly_map: npt.ArrayLike, region: npt.ArrayLike, median_size: int = DEFAULT_MEDIAN_SIZE
+) -> npt.NDArray[np.float32]:
     """Restrict a map to the brain region and smooth it with a median filter (per slice).
 
     ``m' = region * median_filter(region * m, median_size x median_size)``.

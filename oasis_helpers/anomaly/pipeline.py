@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 from scipy import ndimage
 
 from oasis_helpers.anomaly.code_regions import brain_codes
@@ -64,9 +65,9 @@ DEFAULT_FLAG_DILATION = 1
 #: Side, in codes, of the box mean over the prior's NLL map before it is brought to the
 #: image: a lesion surprises the prior at its codes and at the codes after them, so the
 #: mean over a neighbourhood separates lesion codes from healthy ones better than one
-#: code's NLL. Measured on 48 validation slices with synthetic lesions (code-level AUROC,
-#: codes at least a quarter covered by a lesion against the other brain codes): 0.63 for one
-#: code, 0.71 for 3 x 3, 0.71 for 5 x 5 on the 64x64 grid; 0.69, 0.79, 0.81 on a 32x32 grid.
+#: code's NLL (``benchmarks/anomaly.py``, ``benchmarks/results/anomaly_demo.json``:
+#: ``diagnostics.code_auroc.nll_box_mean`` against ``diagnostics.code_auroc.nll``). A
+#: 5 x 5 mean did no better in an earlier measurement that no results file keeps.
 DEFAULT_LIKELIHOOD_SMOOTHING = 3
 
 
@@ -75,8 +76,11 @@ METHODS = ("reconstruction", "likelihood", "restoration")
 
 
 def restoration_region(
-    code_probabilities, threshold: float, allowed=None, dilation: int | None = DEFAULT_FLAG_DILATION
-) -> np.ndarray:
+    code_probabilities: npt.ArrayLike,
+    threshold: float,
+    allowed: npt.ArrayLike | None = None,
+    dilation: int | None = DEFAULT_FLAG_DILATION,
+) -> npt.NDArray[np.bool_]:
     """Where restoration may change codes: near what one prior pass flags.
 
     ``allowed & dilate(p < threshold & allowed, (2 d + 1) x (2 d + 1) square)`` with ``p``
@@ -132,20 +136,23 @@ class AnomalyMaps(NamedTuple):
             (:func:`oasis_helpers.blind_spot.surprise_bits`), or None without a flag model.
     """
 
-    maps: dict[str, np.ndarray]
-    region: np.ndarray
-    reconstructions: np.ndarray
-    codes: np.ndarray
-    nll_bits: np.ndarray
+    maps: dict[str, npt.NDArray[np.float32]]
+    region: npt.NDArray[np.bool_]
+    reconstructions: npt.NDArray[np.float32]
+    codes: npt.NDArray[np.int32]
+    nll_bits: npt.NDArray[np.float32]
     restoration: Restoration
-    healed: np.ndarray
+    healed: npt.NDArray[np.float32]
     seconds: dict[str, float]
-    flag_bits: np.ndarray | None = None
+    flag_bits: npt.NDArray[np.float32] | None = None
 
 
 def flag_probabilities(
-    flag_model, codes, positions=None, smoothing: int = DEFAULT_FLAG_SMOOTHING
-) -> tuple[np.ndarray, np.ndarray]:
+    flag_model,
+    codes: npt.ArrayLike,
+    slice_heights: npt.ArrayLike,
+    smoothing: int = DEFAULT_FLAG_SMOOTHING,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float32]]:
     """The blind-spot model's flag scores of code grids, as probabilities.
 
     ``2 ** -B_s(b)``, where ``b = -log2 p(z_ij | surroundings)`` is
@@ -155,7 +162,8 @@ def flag_probabilities(
 
     Args:
         flag_model: a model from :func:`oasis_helpers.blind_spot.make_blind_spot_model`.
-        codes: int ``[N, h, w]``; positions: heights ``[N]`` or None (0.5).
+        codes: int ``[N, h, w]``; slice_heights: their slices' heights ``[N]`` (or one
+            value) in ``[0, 1]``.
         smoothing: ``s >= 1`` codes.
 
     Returns:
@@ -167,7 +175,7 @@ def flag_probabilities(
 
     if isinstance(smoothing, bool) or int(smoothing) != smoothing or smoothing < 1:
         raise ValueError(f"smoothing must be an integer >= 1 codes, got {smoothing}")
-    bits = blind_spot.surprise_bits(flag_model, codes, positions)
+    bits = blind_spot.surprise_bits(flag_model, codes, slice_heights)
     smoothed = ndimage.uniform_filter(bits, (1, int(smoothing), int(smoothing)))
     return np.exp2(-smoothed.astype(np.float64)), bits
 
@@ -175,9 +183,9 @@ def flag_probabilities(
 def anomaly_maps(
     vqvae,
     prior_model,
-    images,
+    images: npt.ArrayLike,
     restoration_threshold: float,
-    positions=None,
+    slice_heights: npt.ArrayLike | None = None,
     num_restorations: int = DEFAULT_NUM_RESTORATIONS,
     seed: int = 0,
     temperature: float = 1.0,
@@ -195,9 +203,10 @@ def anomaly_maps(
     * ``reconstruction``: ``|G_sigma * (x - x_hat)|`` (:func:`residual_map`);
     * ``likelihood``: the prior's ``-log2 p(z_ij | z_<ij)``, one causal pass, averaged over
       ``likelihood_smoothing x likelihood_smoothing`` codes (1: no averaging), brought to
-      the image by :func:`upsample_grid_map` (``likelihood_upsampling``; bilinear scored a
-      pixel AUROC of 0.611 against 0.582 for nearest on 32 validation slices of the demo
-      cohort, median filter 5, same best Dice);
+      the image by :func:`upsample_grid_map` (``likelihood_upsampling``: bilinear scored a
+      higher pixel AUROC than nearest on notebook 05's validation slices, in a comparison
+      that no results file keeps; ``benchmarks/results/anomaly_demo.json``:
+      ``baselines.likelihood.auroc_pixel`` is the bilinear map's);
     * ``restoration``: ``R`` restorations with the fast sampler
       (:func:`restore_with_prior`, threshold ``restoration_threshold``), confined to
       :func:`restoration_region` of the brain codes (:func:`brain_codes`), each decoded;
@@ -215,7 +224,8 @@ def anomaly_maps(
         images: float32 ``[N, H, W, 1]`` in ``[0, 1]``.
         restoration_threshold: from :func:`choose_restoration_threshold` on healthy
             validation slices.
-        positions: the slices' heights ``[N]`` (or one value) for a conditional prior.
+        slice_heights: the slices' heights ``[N]`` (or one value) in ``[0, 1]``, for a
+            conditional prior and for ``flag_model`` (None: neither needs them).
         num_restorations: ``R >= 1``.
         seed: seeds the restorations (restoration ``r`` as in :func:`restore_repeatedly`).
         temperature, flag_dilation: of the replacements and of :func:`restoration_region`.
@@ -248,7 +258,7 @@ def anomaly_maps(
     seconds["reconstruction"] = time.perf_counter() - start
     start = time.perf_counter()
     codes = np.asarray(vqvae.encode(images), np.int32)
-    nll_bits = prior.nll_map_bits(prior_model, codes, positions)
+    nll_bits = prior.nll_map_bits(prior_model, codes, slice_heights)
     seconds["likelihood"] = time.perf_counter() - start
     start = time.perf_counter()
     allowed = brain_codes(images, codes.shape[1:])
@@ -256,7 +266,7 @@ def anomaly_maps(
     if flag_model is None:
         flags, flag_threshold = 2.0**-nll_bits, restoration_threshold
     else:
-        flags, flag_bits = flag_probabilities(flag_model, codes, positions)
+        flags, flag_bits = flag_probabilities(flag_model, codes, slice_heights)
     changeable = restoration_region(flags, flag_threshold, allowed, flag_dilation)
 
     def restore(grids, threshold, seed):
@@ -265,7 +275,7 @@ def anomaly_maps(
             grids,
             threshold,
             seed,
-            positions=positions,
+            slice_heights=slice_heights,
             temperature=temperature,
             region=changeable,
         )

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 
 __all__ = [
     "DEFAULT_NUM_RESTORATIONS",
@@ -49,7 +50,7 @@ DEFAULT_NUM_RESTORATIONS = 3
 
 
 #: ``conditional_probabilities(codes, row, col) -> [N, K]``: see :func:`restore_codes`.
-ConditionalProbabilities = Callable[[np.ndarray, int, int], np.ndarray]
+ConditionalProbabilities = Callable[[npt.NDArray[np.int32], int, int], npt.NDArray[np.floating]]
 
 
 class Restoration(NamedTuple):
@@ -65,13 +66,15 @@ class Restoration(NamedTuple):
             was there before the decision (the input code).
     """
 
-    codes: np.ndarray
-    flagged: np.ndarray
-    changed: np.ndarray
-    probabilities: np.ndarray
+    codes: npt.NDArray[np.int32]
+    flagged: npt.NDArray[np.bool_]
+    changed: npt.NDArray[np.bool_]
+    probabilities: npt.NDArray[np.float32]
 
 
-def observed_code_probabilities(probabilities, codes) -> np.ndarray:
+def observed_code_probabilities(
+    probabilities: npt.ArrayLike, codes: npt.ArrayLike
+) -> npt.NDArray[np.floating]:
     """The probability of each observed code: ``P[n, i, j, codes[n, i, j]]``.
 
     Args:
@@ -91,7 +94,7 @@ def observed_code_probabilities(probabilities, codes) -> np.ndarray:
 
 
 def choose_restoration_threshold(
-    validation_code_probabilities, quantile: float = DEFAULT_RESTORATION_QUANTILE
+    validation_code_probabilities: npt.ArrayLike, quantile: float = DEFAULT_RESTORATION_QUANTILE
 ) -> float:
     """The restoration threshold: a low quantile of healthy validation code probabilities.
 
@@ -121,13 +124,13 @@ def choose_restoration_threshold(
 
 
 def restore_codes(
-    codes,
+    codes: npt.ArrayLike,
     conditional_probabilities: ConditionalProbabilities,
     threshold: float,
     seed: int,
     temperature: float = 1.0,
     truncate: bool = True,
-    region=None,
+    region: npt.ArrayLike | None = None,
 ) -> Restoration:
     """Prior-guided restoration ("healing") of code grids in raster order.
 
@@ -219,7 +222,11 @@ def restore_codes(
 
 
 def restore_repeatedly(
-    codes, restore: Callable[..., Restoration], threshold: float, num_restorations: int, seed: int
+    codes: npt.ArrayLike,
+    restore: Callable[..., Restoration],
+    threshold: float,
+    num_restorations: int,
+    seed: int,
 ) -> Restoration:
     """``R = num_restorations`` independent restorations of the same grids, stacked.
 
@@ -241,13 +248,13 @@ def restore_repeatedly(
 
 def restore_with_sampler(
     sampler,
-    codes,
+    codes: npt.ArrayLike,
     threshold: float,
     seed: int = 0,
-    positions=None,
+    slice_heights: npt.ArrayLike | None = None,
     temperature: float = 1.0,
     truncate: bool = True,
-    region=None,
+    region: npt.ArrayLike | None = None,
     progress: bool = False,
 ) -> Restoration:
     """The algorithm of :func:`restore_codes` on a fast sampler's row caches.
@@ -274,7 +281,7 @@ def restore_with_sampler(
         codes: int ``[N, h, w]`` observed code grids.
         threshold: probability in ``[0, 1]``; 0 keeps every code.
         seed: seeds the replacement draws.
-        positions: the slices' heights ``[N]`` (or one value) for a conditional prior.
+        slice_heights: the slices' heights ``[N]`` (or one value) for a conditional prior.
         temperature: ``> 0``, divides the replacement's logits.
         truncate: draw replacements only among codes with ``p_k >= threshold``.
         region: optional bool ``[N, h, w]`` or ``[h, w]``: only these positions may change.
@@ -286,7 +293,8 @@ def restore_with_sampler(
     """
     import tensorflow as tf
 
-    from oasis_helpers.prior.inputs import check_codes, check_positions
+    from oasis_helpers.code_location import check_slice_heights
+    from oasis_helpers.prior.inputs import check_codes
     from oasis_helpers.prior.sampling import check_sampling, draw_codes
 
     model = sampler.model
@@ -295,7 +303,7 @@ def restore_with_sampler(
     if not 0.0 <= float(threshold) <= 1.0:
         raise ValueError(f"threshold must be a probability in [0, 1], got {threshold}")
     temperature, _ = check_sampling(temperature, None, model.num_embeddings)
-    positions = check_positions(positions, count, model.conditional)
+    slice_heights = check_slice_heights(slice_heights, count, model.conditional)
     region = np.ones(codes.shape, bool) if region is None else np.asarray(region, bool)
     try:
         region = np.broadcast_to(region, codes.shape)
@@ -337,7 +345,7 @@ def restore_with_sampler(
         observed, allowed = tf.constant(codes[:, row]), tf.constant(region[:, row])
         return restoration_row(links, row_features, observed, allowed, tf.constant(row), *constants)
 
-    outputs = sampler.walk_rows(count, height, width, positions, row_walk, progress)
+    outputs = sampler.walk_rows(count, height, width, slice_heights, row_walk, progress)
     healed, flagged, probabilities = (
         np.stack([np.asarray(output[index]) for output in outputs], axis=1).astype(dtype)
         for index, dtype in enumerate((np.int32, bool, np.float32))
@@ -347,13 +355,13 @@ def restore_with_sampler(
 
 def restore_with_prior(
     model,
-    codes,
+    codes: npt.ArrayLike,
     threshold: float,
     seed: int,
-    positions=None,
+    slice_heights: npt.ArrayLike | None = None,
     temperature: float = 1.0,
     truncate: bool = True,
-    region=None,
+    region: npt.ArrayLike | None = None,
     fast: bool = True,
 ) -> Restoration:
     """Restore code grids with a PixelCNN prior (notebook 04's ``GatedPixelCNN``).
@@ -371,7 +379,7 @@ def restore_with_prior(
         model: a :class:`oasis_helpers.prior.GatedPixelCNN` over ``K`` codes.
         codes: int ``[N, h, w]``.
         threshold, seed, temperature, truncate, region: as in :func:`restore_codes`.
-        positions: the slices' heights ``[N]`` (or one value) when the prior is conditional.
+        slice_heights: the slices' heights ``[N]`` (or one value) when the prior is conditional.
 
     Returns:
         :class:`Restoration` (fields ``[N, h, w]``).
@@ -389,7 +397,7 @@ def restore_with_prior(
             codes,
             threshold,
             seed,
-            positions=positions,
+            slice_heights=slice_heights,
             temperature=temperature,
             truncate=truncate,
             region=region,
@@ -399,7 +407,7 @@ def restore_with_prior(
     from oasis_helpers import prior
 
     def full_pass(grids: np.ndarray) -> np.ndarray:
-        return softmax(prior.prior_logits(model, grids, positions).astype(np.float64), axis=-1)
+        return softmax(prior.prior_logits(model, grids, slice_heights).astype(np.float64), axis=-1)
 
     return restore_codes(
         codes,
@@ -413,7 +421,7 @@ def restore_with_prior(
 
 
 def conditional_from_full_pass(
-    full_pass: Callable[[np.ndarray], np.ndarray],
+    full_pass: Callable[[npt.NDArray[np.int32]], npt.NDArray[np.floating]],
 ) -> ConditionalProbabilities:
     """Adapt a causal full-grid model to :func:`restore_codes`' per-position callable.
 

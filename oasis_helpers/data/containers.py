@@ -16,8 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from oasis_helpers.data.layouts import LAYOUT_LABELS
 
@@ -25,7 +27,7 @@ from oasis_helpers.data.layouts import LAYOUT_LABELS
 PIXEL_SCALE = np.float32(1.0 / 255.0)
 
 
-def pixels_from_floats(images) -> np.ndarray:
+def pixels_from_floats(images: npt.ArrayLike) -> npt.NDArray[np.uint8]:
     """Float intensities in ``[0, 1]`` to uint8 pixels: ``round(clip(x, 0, 1) * 255)``.
 
     The rounding error is at most ``1 / 510`` of the range; values outside
@@ -35,7 +37,7 @@ def pixels_from_floats(images) -> np.ndarray:
     return np.rint(np.clip(images, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
-def floats_from_pixels(pixels) -> np.ndarray:
+def floats_from_pixels(pixels: npt.ArrayLike) -> npt.NDArray[np.float32]:
     """uint8 pixels to float32 intensities in ``[0, 1]``: ``pixels / 255`` (any shape)."""
     return np.multiply(np.asarray(pixels), PIXEL_SCALE, dtype=np.float32)
 
@@ -52,7 +54,7 @@ class FloatImages:
 
     __slots__ = ("_pixels",)
 
-    def __init__(self, pixels: np.ndarray):
+    def __init__(self, pixels: npt.NDArray[np.uint8]):
         self._pixels = pixels
 
     @property
@@ -70,14 +72,14 @@ class FloatImages:
     def __len__(self) -> int:
         return len(self._pixels)
 
-    def __getitem__(self, key) -> np.ndarray:
+    def __getitem__(self, key) -> npt.NDArray[np.float32]:
         return floats_from_pixels(self._pixels[key])
 
     def __iter__(self):
         for index in range(len(self)):
             yield self[index]
 
-    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+    def __array__(self, dtype=None, copy=None) -> npt.NDArray[Any]:
         array = floats_from_pixels(self._pixels)
         return array if dtype is None else array.astype(dtype, copy=False)
 
@@ -107,12 +109,12 @@ class SliceSplit:
     split from float images.
     """
 
-    pixels: np.ndarray
-    subject_ids: np.ndarray
-    slice_ids: np.ndarray
-    masks: np.ndarray | None
+    pixels: npt.NDArray[np.uint8]
+    subject_ids: npt.NDArray[np.str_]
+    slice_ids: npt.NDArray[np.int32]
+    masks: npt.NDArray[np.uint8] | None
     files: list[str]
-    mask_present: np.ndarray | None = None
+    mask_present: npt.NDArray[np.bool_] | None = None
 
     def __post_init__(self) -> None:
         pixels = self.pixels
@@ -131,7 +133,7 @@ class SliceSplit:
             raise ValueError(f"pixels must have one channel [N, H, W, 1], got {pixels.shape}")
 
     @classmethod
-    def from_float_images(cls, images, *args, **kwargs) -> SliceSplit:
+    def from_float_images(cls, images: npt.ArrayLike, *args, **kwargs) -> SliceSplit:
         """A split from float images ``[N, H, W, 1]`` in ``[0, 1]`` (rounded to 8 bits).
 
         The other arguments are those of the class (``subject_ids``, ``slice_ids``,
@@ -156,7 +158,7 @@ class SliceSplit:
         """
         return FloatImages(self.pixels)
 
-    def float_images(self, indices=None) -> np.ndarray:
+    def float_images(self, indices: npt.ArrayLike | None = None) -> npt.NDArray[np.float32]:
         """Float32 ``[n, H, W, 1]`` images in ``[0, 1]`` of ``indices`` (all slices when ``None``).
 
         The same values as ``split.images[indices]``; ``indices`` is anything that
@@ -172,7 +174,7 @@ class SliceSplit:
         """The distinct subjects, in order of first appearance."""
         return list(dict.fromkeys(self.subject_ids.tolist()))
 
-    def subject_slices(self, subject_id: str) -> np.ndarray:
+    def subject_slices(self, subject_id: str) -> npt.NDArray[np.int64]:
         """Indices of one subject's slices, ordered by slice id."""
         indices = np.flatnonzero(self.subject_ids == subject_id)
         return indices[np.argsort(self.slice_ids[indices], kind="stable")]
@@ -211,7 +213,8 @@ class SliceSource:
         return LAYOUT_LABELS.get(self.layout, self.layout)
 
 
-def _empty_split(image_size: int, with_masks: bool) -> SliceSplit:
+def empty_split(image_size: int, with_masks: bool) -> SliceSplit:
+    """A :class:`SliceSplit` of no slices (a split that a source lacks), with masks or not."""
     return SliceSplit(
         pixels=np.zeros((0, image_size, image_size, 1), np.uint8),
         subject_ids=np.zeros((0,), dtype=str),

@@ -143,7 +143,9 @@ _OASIS1_PATTERNS = (
 )
 
 
-def _oasis1_images(path: Path) -> list[Path]:
+def oasis1_images(path: Path) -> list[Path]:
+    """The OASIS-1 ``*_t88_masked_gfc.img`` volumes at or below ``path`` (a session, a disc,
+    the folder of discs or one above), in natural order."""
     found: set[Path] = set()
     for pattern in _OASIS1_PATTERNS:
         found.update(candidate for candidate in path.glob(pattern) if is_visible(candidate))
@@ -153,7 +155,7 @@ def _oasis1_images(path: Path) -> list[Path]:
 _MASK_NAME = re.compile(r"(^|[_\-.])(seg|dseg|fseg|mask|label|labels|probseg|aseg)([_\-.]|$)")
 
 
-def _nifti_files(path: Path) -> tuple[list[Path], list[Path]]:
+def nifti_files(path: Path) -> tuple[list[Path], list[Path]]:
     """NIfTI volumes under ``path`` and files skipped because they look like masks.
 
     Hidden folders (``.git``, ``.venv``, ...) are not searched.
@@ -194,9 +196,9 @@ def detect_layout(data_dir: str | os.PathLike | None) -> tuple[str, Path | None]
     png_root = _png_root(path)
     if png_root is not None:
         return "png_slices", png_root
-    if _oasis1_images(path):
+    if oasis1_images(path):
         return "oasis1_analyze", path
-    if _nifti_files(path)[0]:
+    if nifti_files(path)[0]:
         return "nifti", path
     examples = ", ".join(sorted(entry.name for entry in entries)[:5])
     hint = ""
@@ -211,12 +213,13 @@ def detect_layout(data_dir: str | os.PathLike | None) -> tuple[str, Path | None]
 # ============================================================================ loader options
 
 
-def _check_on_error(on_error: str) -> None:
+def check_on_error(on_error: str) -> None:
+    """The loaders' ``on_error``: ``"raise"`` or ``"skip"`` (unreadable files), else ValueError."""
     if on_error not in ("raise", "skip"):
         raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
 
 
-def _warn_skipped(skipped: list[dict]) -> None:
+def warn_skipped(skipped: list[dict]) -> None:
     """One warning that counts the skipped files and names the first three."""
     if skipped:
         examples = "; ".join(f"{item['file']} ({item['reason']})" for item in skipped[:3])

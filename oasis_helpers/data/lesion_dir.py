@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 
 from oasis_helpers.data.containers import floats_from_pixels
 from oasis_helpers.data.layouts import UnreadableFileError, is_visible, natural_key
@@ -37,8 +38,8 @@ class LesionSlices(NamedTuple):
         names: the ``N`` file names, in natural order.
     """
 
-    images: np.ndarray
-    masks: np.ndarray
+    images: npt.NDArray[np.float32]
+    masks: npt.NDArray[np.bool_]
     names: list[str]
 
 

@@ -6,7 +6,7 @@ import os
 
 from oasis_helpers.data.containers import SliceSource
 from oasis_helpers.data.demo_slices import load_demo_slices
-from oasis_helpers.data.layouts import SPLIT_FRACTIONS, _check_on_error, detect_layout
+from oasis_helpers.data.layouts import SPLIT_FRACTIONS, check_on_error, detect_layout
 from oasis_helpers.data.png import load_png_slices
 from oasis_helpers.data.slicing import (
     DEFAULT_BRAIN_FILL,
@@ -19,7 +19,7 @@ from oasis_helpers.data.volumes import load_volume_slices
 MIN_IMAGE_SIZE = 8
 
 
-def _check_image_size(image_size) -> int:
+def check_image_size(image_size) -> int:
     """``image_size`` as an int, or a ValueError naming it and its allowed range."""
     try:
         whole = int(image_size) == image_size and not isinstance(image_size, bool)
@@ -82,8 +82,8 @@ def load_slices(
         DataLayoutError: ``data_dir`` is missing, empty or in no supported layout.
         UnreadableFileError: a file is truncated, corrupt or holds NaN / inf voxels.
     """
-    _check_on_error(on_error)
-    image_size = _check_image_size(image_size)
+    check_on_error(on_error)
+    image_size = check_image_size(image_size)
     if slices_per_volume is not None and (
         isinstance(slices_per_volume, bool)
         or int(slices_per_volume) != slices_per_volume

@@ -10,9 +10,10 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import numpy.typing as npt
 
 from oasis_helpers.data.containers import PIXEL_SCALE, SliceSplit, floats_from_pixels
-from oasis_helpers.data.loading import _check_image_size
+from oasis_helpers.data.loading import check_image_size
 
 
 def _check_batch_size(batch_size) -> int:
@@ -89,9 +90,10 @@ def _gather_function(split: SliceSplit, with_masks: bool):
     """A graph function ``indices [B] -> pixels uint8 [B, H, W, 1] (, masks uint8 [B, H, W])``.
 
     The gather runs in NumPy on the split's own arrays (``tf.numpy_function``):
-    converting them to a TensorFlow tensor instead would copy them, and TensorFlow
-    keeps about twice the array's size for that copy (measured: 1.2 GB for the
-    0.6 GB of the OASIS training pixels).
+    converting them to a TensorFlow tensor instead would copy them (TensorFlow keeps more
+    than the array's size for that copy), and notebooks 01-03 on the full OASIS PNG layout
+    must stay below 4 GiB (``benchmarks/memory.py``,
+    ``benchmarks/results/memory_full_layout.json``: ``notebooks.<stem>.peak_mib``).
     """
     import tensorflow as tf
 
@@ -240,7 +242,7 @@ def make_file_dataset(
     """
     import tensorflow as tf
 
-    image_size = _check_image_size(image_size)
+    image_size = check_image_size(image_size)
     batch_size = _check_batch_size(batch_size)
     if not files:
         raise ValueError("cannot make a dataset from an empty list of files")
@@ -377,8 +379,8 @@ def brain_crops(dataset, crop_size: int, batch_size: int, seed: int = 42, thresh
 
 
 def sample_patches(
-    images, patch_size: int = 4, max_patches: int | None = None, seed: int = 0
-) -> np.ndarray:
+    images: npt.ArrayLike, patch_size: int = 4, max_patches: int | None = None, seed: int = 0
+) -> npt.NDArray[np.float32]:
     """Non-overlapping square patches of images as flattened vectors, optionally a random sample.
 
     Image ``n`` is cut into a ``(H / p) x (W / p)`` grid of ``p x p`` patches; patch

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from oasis_helpers.data.containers import SliceSource, SliceSplit, pixels_from_floats
 from oasis_helpers.data.layouts import (
@@ -28,14 +29,14 @@ from oasis_helpers.data.layouts import (
     SPLITS,
     DataLayoutError,
     UnreadableFileError,
-    _check_on_error,
-    _warn_skipped,
+    check_on_error,
     is_visible,
     natural_key,
+    warn_skipped,
 )
 from oasis_helpers.data.resampling import mask_values_to_labels, pad_and_resize
 from oasis_helpers.data.summary import inspect_source
-from oasis_helpers.data.workers import _parallel_map
+from oasis_helpers.data.workers import parallel_map
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_COLOR_TYPES = {0: "L", 2: "RGB", 3: "P", 4: "LA", 6: "RGBA"}
@@ -89,7 +90,7 @@ def _scan_png(entry: _PngEntry) -> _PngEntry:
     return entry
 
 
-def decode_png(path: Path, image_size: int, as_mask: bool) -> np.ndarray:
+def decode_png(path: Path, image_size: int, as_mask: bool) -> npt.NDArray[Any]:
     """Decode one PNG to ``[image_size, image_size]``: intensities or uint8 labels.
 
     Intensities come as the raw uint8 pixels (0..255) for 8-bit images that
@@ -203,7 +204,7 @@ def load_png_slices(
         DataLayoutError: a split folder is missing or holds no PNG.
         UnreadableFileError: a file is truncated or cannot be decoded (``"raise"``).
     """
-    _check_on_error(on_error)
+    check_on_error(on_error)
     begin = time.perf_counter()
     root = Path(root)
     splits: dict[str, SliceSplit] = {}
@@ -229,7 +230,7 @@ def load_png_slices(
         scan["ignored_files"].extend(f"{folder.name}/{name}" for name in ignored)
         if not entries:
             raise DataLayoutError(f"{folder} holds no PNG slices.\n\n{LAYOUT_TREES}")
-        entries = _parallel_map(_scan_png, entries, workers)
+        entries = parallel_map(_scan_png, entries, workers)
         bad = [entry for entry in entries if entry.problem]
         if bad and on_error == "raise":
             raise UnreadableFileError(bad[0].path, bad[0].problem)
@@ -291,7 +292,7 @@ def load_png_slices(
                     raise
                 failures[slot] = f"{error.path}: {error.reason}"
 
-        _parallel_map(decode, list(range(len(selected))), workers)
+        parallel_map(decode, list(range(len(selected))), workers)
         keep_slots = [slot for slot in range(len(selected)) if slot not in failures]
         for _slot, reason in sorted(failures.items()):
             path, _, why = reason.partition(": ")
@@ -312,7 +313,7 @@ def load_png_slices(
             mask_present=present,
         )
 
-    _warn_skipped(scan["skipped"])
+    warn_skipped(scan["skipped"])
     if scan["missing_masks"]:
         warnings.warn(
             f"{len(scan['missing_masks'])} PNG slice(s) have no mask in the seg folder, e.g. "

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 
 
 def _pad_to_square(array: np.ndarray) -> np.ndarray:
@@ -17,7 +20,9 @@ def _pad_to_square(array: np.ndarray) -> np.ndarray:
     return square
 
 
-def pad_and_resize(array: np.ndarray, image_size: int, nearest: bool = False) -> np.ndarray:
+def pad_and_resize(
+    array: npt.NDArray[Any], image_size: int, nearest: bool = False
+) -> npt.NDArray[Any]:
     """Pad a 2D array to a square, then resize it to ``image_size`` (PIL).
 
     Intensities use bilinear resampling (antialiased when shrinking); label masks
@@ -38,7 +43,7 @@ def pad_and_resize(array: np.ndarray, image_size: int, nearest: bool = False) ->
 _MASK_LOOKUP = np.clip(np.rint(np.arange(256) / 85.0), 0, 3).astype(np.uint8)
 
 
-def mask_values_to_labels(mask: np.ndarray) -> np.ndarray:
+def mask_values_to_labels(mask: npt.NDArray[Any]) -> npt.NDArray[np.uint8]:
     """Map mask pixel values to labels 0..3.
 
     OASIS PNG masks store ``0, 85, 170, 255`` (background, CSF, grey, white

@@ -20,13 +20,15 @@ import zlib
 from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from oasis_helpers.data.containers import (
     SliceSource,
     SliceSplit,
-    _empty_split,
+    empty_split,
     pixels_from_floats,
 )
 from oasis_helpers.data.layouts import (
@@ -37,11 +39,11 @@ from oasis_helpers.data.layouts import (
     SPLITS,
     DataLayoutError,
     UnreadableFileError,
-    _check_on_error,
-    _nifti_files,
-    _oasis1_images,
-    _warn_skipped,
+    check_on_error,
     natural_key,
+    nifti_files,
+    oasis1_images,
+    warn_skipped,
 )
 from oasis_helpers.data.resampling import mask_values_to_labels, pad_and_resize
 from oasis_helpers.data.slicing import (
@@ -51,7 +53,7 @@ from oasis_helpers.data.slicing import (
     VOLUME_BRAIN_THRESHOLD,
 )
 from oasis_helpers.data.summary import inspect_source
-from oasis_helpers.data.workers import _parallel_map
+from oasis_helpers.data.workers import parallel_map
 
 
 @dataclass
@@ -78,7 +80,7 @@ def find_oasis1_volumes(root: str | os.PathLike) -> list[VolumeRecord]:
     share a split); the ``FSL_SEG/*_fseg.img`` segmentation is the mask when present.
     """
     records = []
-    for path in _oasis1_images(Path(root)):
+    for path in oasis1_images(Path(root)):
         session_folder = path.parents[3]
         session = session_folder.name
         match = re.match(r"(OAS1_\d+)_(MR\d+)", session)
@@ -97,7 +99,7 @@ def find_nifti_volumes(root: str | os.PathLike) -> tuple[list[VolumeRecord], lis
     without ``.nii[.gz]``; files named like masks or segmentations (``_seg``,
     ``_mask``, ``_dseg``, ...) are not loaded as images.
     """
-    volumes, masks = _nifti_files(Path(root))
+    volumes, masks = nifti_files(Path(root))
     records = []
     for path in volumes:
         stem = re.sub(r"\.nii(\.gz)?$", "", path.name, flags=re.IGNORECASE)
@@ -109,7 +111,9 @@ def find_nifti_volumes(root: str | os.PathLike) -> tuple[list[VolumeRecord], lis
 
 
 def split_subjects(
-    subject_ids, seed: int = 42, fractions: tuple[float, float, float] = SPLIT_FRACTIONS
+    subject_ids: npt.ArrayLike,
+    seed: int = 42,
+    fractions: tuple[float, float, float] = SPLIT_FRACTIONS,
 ) -> dict[str, list[str]]:
     """Assign distinct subjects to train / validate / test with a seeded permutation.
 
@@ -144,7 +148,7 @@ def split_subjects(
     return {split: sorted(members, key=natural_key) for split, members in parts.items()}
 
 
-def read_volume(path: str | os.PathLike, labels: bool = False) -> np.ndarray:
+def read_volume(path: str | os.PathLike, labels: bool = False) -> npt.NDArray[Any]:
     """Read a 3D volume (Analyze or NIfTI) reoriented to RAS voxel axes.
 
     Axis 0 runs left to right, 1 posterior to anterior, 2 inferior to superior,
@@ -187,8 +191,8 @@ def read_volume(path: str | os.PathLike, labels: bool = False) -> np.ndarray:
 
 
 def scale_intensity(
-    volume: np.ndarray, low_percentile: float = 0.5, high_percentile: float = 99.5
-) -> np.ndarray:
+    volume: npt.NDArray[Any], low_percentile: float = 0.5, high_percentile: float = 99.5
+) -> npt.NDArray[np.float32]:
     """Scale a volume to ``[0, 1]`` with robust percentiles.
 
     ``low`` is the ``low_percentile`` of all voxels (0 for skull-stripped volumes,
@@ -207,14 +211,14 @@ def scale_intensity(
 
 
 def axial_slices(
-    volume: np.ndarray,
+    volume: npt.NDArray[Any],
     image_size: int = 256,
     slices_per_volume: int | None = DEFAULT_SLICES_PER_VOLUME,
     slice_range: tuple[float, float] = DEFAULT_SLICE_RANGE,
     brain_fill: float = DEFAULT_BRAIN_FILL,
-    labels: np.ndarray | None = None,
+    labels: npt.NDArray[np.uint8] | None = None,
     min_brain_fraction: float = 0.02,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int32], npt.NDArray[np.uint8] | None]:
     """Axial slices over the brain, framed and resized like the OASIS PNG slices.
 
     Args:
@@ -322,7 +326,7 @@ def load_volume_slices(
         UnreadableFileError: a volume cannot be read or holds NaN / inf voxels
             (with ``on_error="skip"``: skipped, one warning counts them).
     """
-    _check_on_error(on_error)
+    check_on_error(on_error)
     begin = time.perf_counter()
     root = Path(root)
     ignored: list[Path] = []
@@ -385,7 +389,7 @@ def load_volume_slices(
     every = [record for split in SPLITS for record in per_split[split]]
     results = dict(
         (id(record), outcome)
-        for record, outcome in _parallel_map(load, every, workers or min(4, os.cpu_count() or 1))
+        for record, outcome in parallel_map(load, every, workers or min(4, os.cpu_count() or 1))
     )
     with_masks = any(record.mask_path is not None for record in records)
     skipped, shapes, splits = [], Counter(), {}
@@ -408,7 +412,7 @@ def load_volume_slices(
             slice_ids.append(volume_slice_ids)
             files.extend([str(record.path)] * count)
         if not images:
-            splits[split] = _empty_split(image_size, with_masks)
+            splits[split] = empty_split(image_size, with_masks)
             continue
         splits[split] = SliceSplit(
             pixels=np.concatenate(images)[..., None],
@@ -418,7 +422,7 @@ def load_volume_slices(
             files=files,
             mask_present=np.concatenate(present) if with_masks else None,
         )
-    _warn_skipped(skipped)
+    warn_skipped(skipped)
     missing_masks = [str(r.path) for r in records if with_masks and r.mask_path is None]
     missing_masks += [  # loaded volumes whose mask could not be used
         str(record.path)

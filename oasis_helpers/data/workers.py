@@ -6,7 +6,12 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 
-def _parallel_map(function, items: list, workers: int | None) -> list:
+def parallel_map(function, items: list, workers: int | None) -> list:
+    """``[function(item) for item in items]`` on up to ``workers`` threads (None: up to 16).
+
+    In order; serial for fewer than 8 items or one worker. The first exception stops the
+    pool (queued items are cancelled) and is raised.
+    """
     if not items:
         return []
     workers = workers or min(16, 4 * (os.cpu_count() or 1))

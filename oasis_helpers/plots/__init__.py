@@ -9,8 +9,8 @@ This package and :mod:`oasis_helpers.widgets` are the only ones that draw.
 
 Modules, one idea each:
 
-* :mod:`~oasis_helpers.plots.figures`: what every figure shares (pyplot on demand,
-  :func:`source_title`, :func:`save_figure`);
+* :mod:`~oasis_helpers.plots.figures`: what every figure shares (:func:`pyplot` on demand,
+  :func:`as_2d`, :func:`source_title`, :func:`save_figure`);
 * :mod:`~oasis_helpers.plots.slices`: brain slices, tissue masks, splits, intensity
   histograms, augmentation (notebook 01; :func:`show_slices` also in 04 and 05);
 * :mod:`~oasis_helpers.plots.codebooks`: the vector quantizer and its codebook: Voronoi
@@ -59,7 +59,7 @@ from oasis_helpers.plots.diagrams import (
     draw_vqvae_gradients,
     save_diagrams,
 )
-from oasis_helpers.plots.figures import save_figure, source_title
+from oasis_helpers.plots.figures import as_2d, pyplot, save_figure, source_title
 from oasis_helpers.plots.prior import plot_bits_per_code, plot_nll_maps, plot_receptive_fields
 from oasis_helpers.plots.reconstructions import plot_best_and_worst, plot_reconstruction_metrics
 from oasis_helpers.plots.slices import (
@@ -82,6 +82,7 @@ __all__ = [
     "TISSUE_COLOURS",
     "TISSUE_NAMES",
     "LivePlot",
+    "as_2d",
     "augmentation_examples",
     "intensity_histograms",
     "markdown_table",
@@ -103,6 +104,7 @@ __all__ = [
     "plot_roc_pr_curves",
     "plot_size_sweep",
     "plot_voronoi",
+    "pyplot",
     "save_figure",
     "show_codebook",
     "show_lesions",

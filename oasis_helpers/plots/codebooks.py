@@ -9,11 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+import numpy.typing as npt
 
-from oasis_helpers.plots.figures import _as_2d, _plt
+from oasis_helpers.plots.figures import as_2d, pyplot
 
 
-def plot_voronoi(ax, layer, points=None, extent=(-3, 3, -3, 3), resolution: int = 300):
+def plot_voronoi(
+    ax, layer, points: npt.ArrayLike | None = None, extent=(-3, 3, -3, 3), resolution: int = 300
+):
     """Colour a 2D plane by nearest code (the Voronoi cells) and draw points and codes.
 
     ``layer`` is an :mod:`oasis_helpers.quantizer` layer with ``embedding_dim == 2``:
@@ -67,7 +70,7 @@ def plot_commitment(
         A figure with two axes: the gaps (left) and the switches' ``window``-step moving
         mean (right).
     """
-    plt = _plt()
+    plt = pyplot()
     figure, axes = plt.subplots(1, 2, figsize=figsize)
     for beta, (gaps, switches) in runs.items():
         axes[0].plot(gaps, label=f"beta = {beta}")
@@ -80,7 +83,14 @@ def plot_commitment(
     return figure
 
 
-def show_patches(image, patches, patch_size: int, grid: int = 8, seed: int = 0, figsize=(9, 4)):
+def show_patches(
+    image: npt.ArrayLike,
+    patches: npt.ArrayLike,
+    patch_size: int,
+    grid: int = 8,
+    seed: int = 0,
+    figsize=(9, 4),
+):
     """A slice (left) and ``grid x grid`` patches drawn at random from ``patches`` (right).
 
     Args:
@@ -102,11 +112,11 @@ def show_patches(image, patches, patch_size: int, grid: int = 8, seed: int = 0, 
             f"show_patches needs at least {count} patches of {patch_size * patch_size} values, "
             f"got shape {patches.shape}"
         )
-    plt = _plt()
+    plt = pyplot()
     sample = patches[np.random.default_rng(seed).choice(len(patches), count, replace=False)]
     tiles = sample.reshape(grid, grid, patch_size, patch_size).transpose(0, 2, 1, 3)
     figure, axes = plt.subplots(1, 2, figsize=figsize)
-    axes[0].imshow(_as_2d(image), cmap="gray", vmin=0, vmax=1)
+    axes[0].imshow(as_2d(image), cmap="gray", vmin=0, vmax=1)
     axes[0].set(title="a training slice")
     side = grid * patch_size
     axes[1].imshow(tiles.reshape(side, side), cmap="gray", vmin=0, vmax=1)
@@ -122,7 +132,7 @@ def plot_quantizer_training(histories: dict[str, dict], num_embeddings: int, fig
     ``histories``: ``{name: history}`` as :func:`oasis_helpers.quantizer.fit_to_vectors`
     returns (``batch_perplexity``, ``batch_codebook_usage``, ``dead_codes_restarted``).
     """
-    plt = _plt()
+    plt = pyplot()
     figure, axes = plt.subplots(1, 3, figsize=figsize)
     for name, history in histories.items():
         axes[0].plot(history["batch_perplexity"], label=name)
@@ -142,7 +152,7 @@ def plot_code_frequencies(healths: dict[str, dict], figsize=(6, 3.6)):
     ``healths``: ``{name: health}`` as :func:`oasis_helpers.metrics.codebook_health`
     returns (``counts``, ``code_perplexity``).
     """
-    plt = _plt()
+    plt = pyplot()
     figure, ax = plt.subplots(figsize=figsize)
     for name, health in healths.items():
         counts = np.sort(np.asarray(health["counts"], dtype=np.float64))[::-1]
@@ -172,7 +182,7 @@ def plot_size_sweep(results: Sequence[dict], figsize=(12, 3.6)):
     ``code_perplexity`` and ``reconstruction_mse`` (as
     :func:`oasis_helpers.metrics.codebook_health` gives).
     """
-    plt = _plt()
+    plt = pyplot()
     figure, axes = plt.subplots(1, 3, figsize=figsize)
     for variant in sorted({row["variant"] for row in results}):
         rows = sorted(
@@ -197,7 +207,12 @@ def plot_size_sweep(results: Sequence[dict], figsize=(12, 3.6)):
 
 
 def show_codebook(
-    layer, patch_size: int, counts=None, columns: int = 32, max_codes: int = 256, figsize=(10, 3)
+    layer,
+    patch_size: int,
+    counts: npt.ArrayLike | None = None,
+    columns: int = 32,
+    max_codes: int = 256,
+    figsize=(10, 3),
 ):
     """Draw codes as ``patch_size x patch_size`` tiles, most used first when ``counts`` given.
 
@@ -208,7 +223,7 @@ def show_codebook(
             f"show_codebook needs embedding_dim = patch_size**2, got {layer.embedding_dim} "
             f"and patch_size {patch_size}"
         )
-    plt = _plt()
+    plt = pyplot()
     codebook = np.asarray(layer.codebook)
     order = np.argsort(-np.asarray(counts)) if counts is not None else np.arange(len(codebook))
     order = order[:max_codes]

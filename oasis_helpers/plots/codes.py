@@ -9,8 +9,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from oasis_helpers.plots.figures import _as_2d, _plt
+from oasis_helpers.plots.figures import as_2d, pyplot
 
 #: Bar colours of :func:`plot_numbers_per_slice`, by the ``part`` of a layer.
 PART_COLOURS = {"encoder": "tab:blue", "quantizer": "tab:red", "decoder": "tab:green"}
@@ -29,7 +30,7 @@ def plot_numbers_per_slice(table: Sequence[Mapping[str, Any]], image_size: int, 
     Returns:
         A figure with one axis (log scale), bars coloured by part (:data:`PART_COLOURS`).
     """
-    plt = _plt()
+    plt = pyplot()
     sizes = [
         int(
             np.prod(row["output_shape"][:-1] if row["part"] == "quantizer" else row["output_shape"])
@@ -50,7 +51,12 @@ def plot_numbers_per_slice(table: Sequence[Mapping[str, Any]], image_size: int, 
     return figure
 
 
-def plot_code_grids(images, codes, slice_ids=None, count: int = 4):
+def plot_code_grids(
+    images: npt.ArrayLike,
+    codes: npt.ArrayLike,
+    slice_ids: npt.ArrayLike | None = None,
+    count: int = 4,
+):
     """Slices (top row) above their code grids (bottom row, one colour per code index).
 
     Args:
@@ -63,14 +69,14 @@ def plot_code_grids(images, codes, slice_ids=None, count: int = 4):
         A figure of 2 rows and ``min(count, N)`` columns. Colours (``tab20``) are arbitrary
         and repeat every 20 codes.
     """
-    plt = _plt()
+    plt = pyplot()
     if len(images) != len(codes):
         raise ValueError(f"got {len(images)} images but {len(codes)} code grids")
     shown = np.linspace(0, len(images) - 1, min(count, len(images))).astype(int)
     figure, axes = plt.subplots(2, len(shown), figsize=(3 * len(shown), 6), squeeze=False)
     for column, index in enumerate(shown):
         grid = np.asarray(codes[index])
-        axes[0, column].imshow(_as_2d(images[index]), cmap="gray", vmin=0, vmax=1)
+        axes[0, column].imshow(as_2d(images[index]), cmap="gray", vmin=0, vmax=1)
         title = f"slice {slice_ids[index]}" if slice_ids is not None else f"slice {index}"
         axes[0, column].set_title(title, fontsize=8)
         axes[1, column].imshow(grid, cmap="tab20", interpolation="nearest")

@@ -4,7 +4,8 @@ source, and saving a figure as PNG.
 Every figure function of :mod:`oasis_helpers.plots` returns a matplotlib ``Figure``; the
 notebook shows it and may save it with :func:`save_figure`. Images are float ``[H, W]``
 or ``[H, W, 1]`` in ``[0, 1]``. pyplot is imported only when a figure is drawn
-(:func:`_plt`), so that importing the package does not start matplotlib.
+(:func:`pyplot`), not when this module is (Keras, which :mod:`~oasis_helpers.plots.training_curves`
+imports, loads pyplot itself); :func:`as_2d` turns an image into what ``imshow`` takes.
 """
 
 from __future__ import annotations
@@ -13,15 +14,18 @@ import os
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 
-def _plt():
+def pyplot():
+    """``matplotlib.pyplot``, imported on the first figure (not when the package is)."""
     import matplotlib.pyplot as plt
 
     return plt
 
 
-def _as_2d(image) -> np.ndarray:
+def as_2d(image: npt.ArrayLike) -> npt.NDArray[np.float32]:
+    """An image ``[H, W, 1]`` or ``[H, W]`` as float32 ``[H, W]``, as ``imshow`` takes it."""
     array = np.asarray(image, dtype=np.float32)
     return array[..., 0] if array.ndim == 3 else array
 

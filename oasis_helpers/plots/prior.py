@@ -7,18 +7,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 
-from oasis_helpers.plots.figures import _as_2d, _plt
+from oasis_helpers.plots.figures import as_2d, pyplot
 
 
 def plot_receptive_fields(
-    fields: dict[str, np.ndarray], target: tuple[int, int], size: float = 3.2
+    fields: dict[str, npt.NDArray[np.bool_]], target: tuple[int, int], size: float = 3.2
 ):
     """Side-by-side receptive fields (bool ``[h, w]`` maps) with the predicted position marked.
 
     Green: codes the prediction at ``target`` depends on; red: the position itself.
     """
-    plt = _plt()
+    plt = pyplot()
     figure, axes = plt.subplots(1, len(fields), figsize=(size * len(fields), size))
     axes = np.atleast_1d(axes)
     for axis, (title, field) in zip(axes, fields.items(), strict=True):
@@ -37,7 +38,7 @@ def plot_receptive_fields(
 
 def plot_bits_per_code(values: dict[str, float], title: str = "bits per code (test grids)"):
     """Horizontal bars of bits per code for the prior and its baselines (lower is better)."""
-    plt = _plt()
+    plt = pyplot()
     figure, axis = plt.subplots(figsize=(6.5, 0.5 + 0.45 * len(values)))
     names = list(values)
     axis.barh(names, [values[name] for name in names], color="0.55")
@@ -50,16 +51,21 @@ def plot_bits_per_code(values: dict[str, float], title: str = "bits per code (te
     return figure
 
 
-def plot_nll_maps(images, nll_maps, titles: Sequence[str] | None = None, panel_size: float = 2.4):
+def plot_nll_maps(
+    images: npt.ArrayLike,
+    nll_maps: npt.ArrayLike,
+    titles: Sequence[str] | None = None,
+    panel_size: float = 2.4,
+):
     """Slices (gray, top row) above their per-position NLL maps in bits (magma, shared scale)."""
-    plt = _plt()
+    plt = pyplot()
     count = len(images)
     figure, axes = plt.subplots(
         2, count, figsize=(panel_size * count + 0.8, 2 * panel_size), squeeze=False
     )
     top = float(np.percentile(np.asarray(nll_maps), 99.5))
     for index in range(count):
-        axes[0, index].imshow(_as_2d(images[index]), cmap="gray", vmin=0.0, vmax=1.0)
+        axes[0, index].imshow(as_2d(images[index]), cmap="gray", vmin=0.0, vmax=1.0)
         shown = axes[1, index].imshow(nll_maps[index], cmap="magma", vmin=0.0, vmax=top)
         axes[0, index].set_title(titles[index] if titles else f"slice {index}", fontsize=9)
         axes[1, index].set_title(f"{np.mean(nll_maps[index]):.2f} bits/code", fontsize=9)

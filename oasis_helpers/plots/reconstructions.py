@@ -7,12 +7,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
+import numpy.typing as npt
 
-from oasis_helpers.plots.figures import _as_2d, _plt
+from oasis_helpers.plots.figures import as_2d, pyplot
 
 
 def plot_reconstruction_metrics(
-    per_slice: Mapping[str, np.ndarray], ssim_mark: float = 0.95, figsize=(11, 3.5)
+    per_slice: Mapping[str, npt.NDArray[np.float64]], ssim_mark: float = 0.95, figsize=(11, 3.5)
 ):
     """Histograms of per-slice SSIM and PSNR, over the whole slice and inside the brain.
 
@@ -28,7 +29,7 @@ def plot_reconstruction_metrics(
     """
     from oasis_helpers.metrics import MAX_PSNR
 
-    plt = _plt()
+    plt = pyplot()
     ssim, ssim_brain = np.asarray(per_slice["ssim"]), np.asarray(per_slice["ssim_brain"])
     psnr, psnr_brain = np.asarray(per_slice["psnr"]), np.asarray(per_slice["psnr_brain"])
     figure, axes = plt.subplots(1, 2, figsize=figsize)
@@ -54,9 +55,9 @@ def _row_label(axis, text: str) -> None:
 
 
 def plot_best_and_worst(
-    images,
-    reconstructions,
-    per_slice: Mapping[str, np.ndarray],
+    images: npt.ArrayLike,
+    reconstructions: npt.ArrayLike,
+    per_slice: Mapping[str, npt.NDArray[np.float64]],
     split=None,
     count: int = 3,
     error_max: float = 0.25,
@@ -76,7 +77,7 @@ def plot_best_and_worst(
         A figure of 3 rows (original, reconstruction, absolute error) and ``2 * count``
         columns: the best first (highest brain SSIM first), then the worst (lowest first).
     """
-    plt = _plt()
+    plt = pyplot()
     order = np.argsort(np.nan_to_num(np.asarray(per_slice["ssim_brain"]), nan=np.inf))
     count = min(count, len(order))
     chosen = [*order[::-1][:count], *order[:count]]
@@ -89,7 +90,7 @@ def plot_best_and_worst(
     ]
     figure, axes = plt.subplots(3, len(chosen), figsize=(2.4 * len(chosen), 7.4), squeeze=False)
     for column, index in enumerate(chosen):
-        image, reconstruction = _as_2d(images[index]), _as_2d(reconstructions[index])
+        image, reconstruction = as_2d(images[index]), as_2d(reconstructions[index])
         axes[0, column].imshow(image, cmap="gray", vmin=0, vmax=1)
         axes[0, column].set_title(f"{labels[column]}: {names[column]}", fontsize=8)
         axes[1, column].imshow(reconstruction, cmap="gray", vmin=0, vmax=1)

@@ -11,20 +11,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 
-from oasis_helpers.plots.figures import _as_2d, _plt, source_title
+from oasis_helpers.plots.figures import as_2d, pyplot, source_title
 
 #: Colours of the tissue labels 1 CSF, 2 grey matter, 3 white matter (RGB in [0, 1]).
 TISSUE_COLOURS = {1: (0.20, 0.55, 1.00), 2: (1.00, 0.55, 0.10), 3: (0.25, 0.85, 0.35)}
 TISSUE_NAMES = {1: "CSF", 2: "grey matter", 3: "white matter"}
 
 
-def overlay_mask(image, mask, alpha: float = 0.4) -> np.ndarray:
+def overlay_mask(
+    image: npt.ArrayLike, mask: npt.ArrayLike, alpha: float = 0.4
+) -> npt.NDArray[np.float32]:
     """An RGB ``[H, W, 3]`` picture: the gray slice with tissue labels tinted over it.
 
     ``mask`` holds labels 0 (background, not tinted), 1 CSF, 2 grey, 3 white matter.
     """
-    gray = np.clip(_as_2d(image), 0.0, 1.0)
+    gray = np.clip(as_2d(image), 0.0, 1.0)
     picture = np.repeat(gray[..., None], 3, axis=-1)
     labels = np.asarray(mask)
     for label, colour in TISSUE_COLOURS.items():
@@ -34,10 +37,10 @@ def overlay_mask(image, mask, alpha: float = 0.4) -> np.ndarray:
 
 
 def show_slices(
-    images: Sequence | np.ndarray,
+    images: npt.ArrayLike,
     titles: Sequence[str] | None = None,
     columns: int = 8,
-    masks: Sequence | np.ndarray | None = None,
+    masks: npt.ArrayLike | None = None,
     suptitle: str | None = None,
     panel_size: float = 1.7,
     cmap: str = "gray",
@@ -55,7 +58,7 @@ def show_slices(
         panel_size: inches per panel.
         cmap, vmin, vmax: how gray images are drawn (fixed ``[0, 1]`` by default).
     """
-    plt = _plt()
+    plt = pyplot()
     count = len(images)
     if count == 0:
         raise ValueError("show_slices needs at least one image")
@@ -71,7 +74,7 @@ def show_slices(
         if masks is not None:
             axis.imshow(overlay_mask(images[index], masks[index]))
         else:
-            axis.imshow(_as_2d(images[index]), cmap=cmap, vmin=vmin, vmax=vmax)
+            axis.imshow(as_2d(images[index]), cmap=cmap, vmin=vmin, vmax=vmax)
         if titles is not None:
             axis.set_title(titles[index], fontsize=8)
     if suptitle:
@@ -85,7 +88,7 @@ def split_grid(source, per_split: int = 6, seed: int = 0, with_masks: bool = Fal
 
     Panel titles give the subject and slice id; the figure title names the source.
     """
-    plt = _plt()
+    plt = pyplot()
     rng = np.random.default_rng(seed)
     splits = [name for name, split in source.splits.items() if len(split)]
     figure, axes = plt.subplots(
@@ -109,7 +112,7 @@ def split_grid(source, per_split: int = 6, seed: int = 0, with_masks: bool = Fal
             if show_mask:
                 axis.imshow(overlay_mask(split.images[index], split.masks[index]))
             else:
-                axis.imshow(_as_2d(split.images[index]), cmap="gray", vmin=0, vmax=1)
+                axis.imshow(as_2d(split.images[index]), cmap="gray", vmin=0, vmax=1)
             axis.set_title(
                 f"{name}: {split.subject_ids[index]} / {int(split.slice_ids[index])}", fontsize=8
             )
@@ -124,7 +127,7 @@ def intensity_histograms(source, bins: int = 64, brain_only: bool = True, max_pi
     ``brain_only`` drops exact-zero background pixels, which otherwise dwarf the
     rest; at most ``max_pixels`` pixels per split are used (an even subsample).
     """
-    plt = _plt()
+    plt = pyplot()
     figure, axis = plt.subplots(figsize=(7, 3.6))
     edges = np.linspace(0.0, 1.0, bins + 1)
     for name, split in source.splits.items():
@@ -153,7 +156,7 @@ def mask_overlays(source, split: str = "train", count: int = 6, seed: int = 0):
     Raises:
         ValueError: the split has no masks.
     """
-    plt = _plt()
+    plt = pyplot()
     data_split = source.splits[split]
     if data_split.masks is None:
         raise ValueError(f"the {split} split of this source has no tissue masks")
@@ -181,14 +184,14 @@ def mask_overlays(source, split: str = "train", count: int = 6, seed: int = 0):
     return figure
 
 
-def augmentation_examples(images, augmented, count: int = 6):
+def augmentation_examples(images: npt.ArrayLike, augmented: npt.ArrayLike, count: int = 6):
     """Original slices (top) next to augmented versions of them (bottom)."""
-    plt = _plt()
+    plt = pyplot()
     count = min(count, len(images), len(augmented))
     figure, axes = plt.subplots(2, count, figsize=(1.8 * count, 4.0), squeeze=False)
     for column in range(count):
-        axes[0, column].imshow(_as_2d(images[column]), cmap="gray", vmin=0, vmax=1)
-        axes[1, column].imshow(_as_2d(augmented[column]), cmap="gray", vmin=0, vmax=1)
+        axes[0, column].imshow(as_2d(images[column]), cmap="gray", vmin=0, vmax=1)
+        axes[1, column].imshow(as_2d(augmented[column]), cmap="gray", vmin=0, vmax=1)
         for row in range(2):
             axes[row, column].axis("off")
     axes[0, 0].set_title("original", fontsize=8, loc="left")

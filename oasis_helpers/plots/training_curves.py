@@ -7,7 +7,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from oasis_helpers.plots.figures import _plt
+from oasis_helpers.plots.figures import pyplot
 
 #: Panels of :func:`plot_history`: (title, training key); ``val_`` + key is drawn too.
 HISTORY_PANELS = (
@@ -33,7 +33,7 @@ def plot_history(history: dict[str, list[float]], figure=None):
     """
     import math
 
-    plt = _plt()
+    plt = pyplot()
     panels = [(title, key) for title, key in HISTORY_PANELS if history.get(key)]
     figure = figure or plt.figure(figsize=(4 * min(3, max(1, len(panels))), 6))
     figure.clear()
@@ -76,7 +76,7 @@ class LivePlot(keras.callbacks.Callback):
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(float(value))
         if self._figure is None:
-            self._figure = _plt().figure(figsize=(12, 6))
+            self._figure = pyplot().figure(figsize=(12, 6))
         plot_history(self.history, self._figure)
         if self._handle is None:
             self._handle = display(self._figure, display_id=True)
@@ -85,4 +85,4 @@ class LivePlot(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         if self._figure is not None:
-            _plt().close(self._figure)
+            pyplot().close(self._figure)

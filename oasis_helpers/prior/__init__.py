@@ -8,11 +8,11 @@ a codebook of ``K`` in raster order (row by row, left to right)::
 
 Shapes, for ``B`` grids::
 
-    codes      [B, h, w]    int32 in [0, K)
-    positions  [B]          float32 in [0, 1]: the slice's normalised axial height
-                            (0 lowest slice of its subject, 1 highest); only when
-                            the model is ``conditional``
-    logits     [B, h, w, K] float32: unnormalised log p(c[i, j] = k | past)
+    codes          [B, h, w]    int32 in [0, K)
+    slice_heights  [B]          float32 in [0, 1]: the slice's normalised axial height
+                                (0 lowest slice of its subject, 1 highest); only when
+                                the model is ``conditional``
+    logits         [B, h, w, K] float32: unnormalised log p(c[i, j] = k | past)
 
 Modules, one idea each:
 
@@ -38,7 +38,8 @@ Modules, one idea each:
   quality (:func:`sample_quality`: Frechet distance, diversity, memorisation, with the
   measures of :mod:`oasis_helpers.metrics`);
 * :mod:`~oasis_helpers.prior.summary`: what notebook 04 reports (:func:`prior_summary`);
-* :mod:`~oasis_helpers.prior.inputs`: the checks of codes, heights and counts they share.
+* :mod:`~oasis_helpers.prior.inputs`: the checks of codes and counts they share (the slice
+  heights' check is :func:`oasis_helpers.code_location.check_slice_heights`).
 
 Restoring lesioned grids with the prior is :mod:`oasis_helpers.anomaly.restoration`'s.
 Importing this package imports TensorFlow and Keras (and registers the model's classes for

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import numpy.typing as npt
 
 from oasis_helpers.prior.inputs import check_codes, check_positive_int
 
@@ -26,14 +27,14 @@ class UniformBaseline:
     def __init__(self, num_embeddings: int):
         self.num_embeddings = check_positive_int("num_embeddings", num_embeddings, 2)
 
-    def fit(self, codes) -> UniformBaseline:
+    def fit(self, codes: npt.ArrayLike) -> UniformBaseline:
         return self
 
-    def nll_map_bits(self, codes) -> np.ndarray:
+    def nll_map_bits(self, codes: npt.ArrayLike) -> npt.NDArray[np.float32]:
         codes = check_codes(codes, self.num_embeddings)
         return np.full(codes.shape, math.log2(self.num_embeddings), dtype=np.float32)
 
-    def sample(self, count: int, height: int, width: int, seed: int = 0) -> np.ndarray:
+    def sample(self, count: int, height: int, width: int, seed: int = 0) -> npt.NDArray[np.int32]:
         rng = np.random.default_rng(seed)
         return rng.integers(0, self.num_embeddings, (count, height, width)).astype(np.int32)
 
@@ -52,7 +53,7 @@ class UnigramBaseline:
         self.smoothing = float(smoothing)
         self.probabilities = np.full(self.num_embeddings, 1.0 / self.num_embeddings)
 
-    def fit(self, codes) -> UnigramBaseline:
+    def fit(self, codes: npt.ArrayLike) -> UnigramBaseline:
         codes = check_codes(codes, self.num_embeddings)
         counts = np.bincount(codes.ravel(), minlength=self.num_embeddings).astype(np.float64)
         self.probabilities = (counts + self.smoothing) / (
@@ -64,11 +65,11 @@ class UnigramBaseline:
         probabilities = self.probabilities
         return float(-(probabilities * np.log2(probabilities)).sum())
 
-    def nll_map_bits(self, codes) -> np.ndarray:
+    def nll_map_bits(self, codes: npt.ArrayLike) -> npt.NDArray[np.float32]:
         codes = check_codes(codes, self.num_embeddings)
         return (-np.log2(self.probabilities)[codes]).astype(np.float32)
 
-    def sample(self, count: int, height: int, width: int, seed: int = 0) -> np.ndarray:
+    def sample(self, count: int, height: int, width: int, seed: int = 0) -> npt.NDArray[np.int32]:
         rng = np.random.default_rng(seed)
         draws = rng.choice(self.num_embeddings, size=(count, height, width), p=self.probabilities)
         return draws.astype(np.int32)
@@ -106,7 +107,12 @@ class NeighbourBaseline:
         upper[:, 1:, :] = codes[:, :-1, :]
         return left.astype(np.int64) * (outside + 1) + upper.astype(np.int64)
 
-    def fit(self, codes, validation_codes=None, candidates=SMOOTHING_CANDIDATES):
+    def fit(
+        self,
+        codes: npt.ArrayLike,
+        validation_codes: npt.ArrayLike | None = None,
+        candidates=SMOOTHING_CANDIDATES,
+    ):
         """Count the triples of ``codes`` ``[N, h, w]``; returns ``self``.
 
         With ``validation_codes``, ``smoothing`` becomes the candidate with the lowest
@@ -138,19 +144,21 @@ class NeighbourBaseline:
         index = np.clip(np.searchsorted(self.keys, keys), 0, len(self.keys) - 1)
         return np.where(self.keys[index] == keys, self.key_counts[index], 0)
 
-    def probability(self, codes_at, contexts) -> np.ndarray:
+    def probability(
+        self, codes_at: npt.ArrayLike, contexts: npt.ArrayLike
+    ) -> npt.NDArray[np.float64]:
         """``p(code | context)`` for arrays of codes and context ids of the same shape."""
         counts = self._counts_of(contexts * self.num_embeddings + codes_at)
         totals = self.context_totals[contexts]
         base = self.unigram.probabilities[codes_at]
         return (counts + self.smoothing * base) / (totals + self.smoothing)
 
-    def nll_map_bits(self, codes) -> np.ndarray:
+    def nll_map_bits(self, codes: npt.ArrayLike) -> npt.NDArray[np.float32]:
         codes = check_codes(codes, self.num_embeddings)
         contexts = self._contexts(codes)
         return (-np.log2(self.probability(codes.astype(np.int64), contexts))).astype(np.float32)
 
-    def sample(self, count: int, height: int, width: int, seed: int = 0) -> np.ndarray:
+    def sample(self, count: int, height: int, width: int, seed: int = 0) -> npt.NDArray[np.int32]:
         """Grids ``[count, height, width]`` drawn in raster order from the smoothed table.
 
         Each draw is the mixture of its two parts: with probability

@@ -20,7 +20,7 @@ def heights_if_conditional(model, split, indices=None) -> np.ndarray | None:
     Args:
         model: a prior (anything with a ``conditional`` attribute, e.g. a
             :class:`~oasis_helpers.prior.GatedPixelCNN`).
-        split: a ``code_grids.CodeSplit`` (its ``positions``, float32 ``[N]`` in ``[0, 1]``).
+        split: a ``code_grids.CodeSplit`` (its ``slice_heights``, float32 ``[N]`` in ``[0, 1]``).
         indices: which slices, in the order wanted (any NumPy index: an integer array, a
             slice); ``None``: all of them.
 
@@ -29,5 +29,5 @@ def heights_if_conditional(model, split, indices=None) -> np.ndarray | None:
     """
     if not model.conditional:
         return None
-    heights = np.asarray(split.positions, np.float32)
+    heights = np.asarray(split.slice_heights, np.float32)
     return np.array(heights if indices is None else heights[indices], np.float32)

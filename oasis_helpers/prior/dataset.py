@@ -8,6 +8,7 @@ own code. Train on it with ``training.fit`` after :func:`oasis_helpers.prior.com
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 import tensorflow as tf
 
 from oasis_helpers.prior.inputs import check_positive_int
@@ -16,8 +17,8 @@ __all__ = ["make_code_dataset"]
 
 
 def make_code_dataset(
-    codes,
-    positions=None,
+    codes: npt.ArrayLike,
+    slice_heights: npt.ArrayLike | None = None,
     batch_size: int = 32,
     shuffle: bool = True,
     repeat: bool = True,
@@ -25,7 +26,7 @@ def make_code_dataset(
 ) -> tf.data.Dataset:
     """A ``tf.data`` pipeline of training pairs for the prior.
 
-    Yields ``(codes, codes)`` or, with ``positions``, ``((codes, positions), codes)``:
+    Yields ``(codes, codes)`` or, with ``slice_heights``, ``((codes, slice_heights), codes)``:
     codes int32 ``[B, h, w]`` are both the input and the target (the model's
     causality makes this next-code prediction).
     """
@@ -33,13 +34,13 @@ def make_code_dataset(
     if codes.ndim != 3 or len(codes) == 0:
         raise ValueError(f"codes must have shape [N, h, w] with N >= 1, got {codes.shape}")
     batch_size = check_positive_int("batch_size", batch_size)
-    if positions is None:
+    if slice_heights is None:
         dataset = tf.data.Dataset.from_tensor_slices((codes, codes))
     else:
-        positions = np.asarray(positions, dtype=np.float32).reshape(-1)
-        if len(positions) != len(codes):
-            raise ValueError(f"got {len(positions)} positions for {len(codes)} code grids")
-        dataset = tf.data.Dataset.from_tensor_slices(((codes, positions), codes))
+        slice_heights = np.asarray(slice_heights, dtype=np.float32).reshape(-1)
+        if len(slice_heights) != len(codes):
+            raise ValueError(f"got {len(slice_heights)} slice heights for {len(codes)} code grids")
+        dataset = tf.data.Dataset.from_tensor_slices(((codes, slice_heights), codes))
     if shuffle:
         dataset = dataset.shuffle(min(len(codes), 10_000), seed=seed)
     if repeat:

@@ -1,14 +1,17 @@
-"""Checks of what every part of the prior is given: counts, code grids, slice heights.
+"""Checks of what every part of the prior is given: counts and code grids.
 
-Each returns the value in the form the prior computes with (``int``, int32 ``[N, h, w]``,
-float32 ``[N]``) or raises a ``ValueError`` that names the argument and what is allowed.
+Each returns the value in the form the prior computes with (``int``, int32 ``[N, h, w]``)
+or raises a ``ValueError`` that names the argument and what is allowed. The slice heights
+are checked by :func:`oasis_helpers.code_location.check_slice_heights`, which the
+blind-spot model shares.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
-__all__ = ["check_codes", "check_positions", "check_positive_int"]
+__all__ = ["check_codes", "check_positive_int"]
 
 
 def check_positive_int(name: str, value, minimum: int = 1) -> int:
@@ -18,7 +21,9 @@ def check_positive_int(name: str, value, minimum: int = 1) -> int:
     return int(value)
 
 
-def check_codes(codes, num_embeddings: int, name: str = "codes") -> np.ndarray:
+def check_codes(
+    codes: npt.ArrayLike, num_embeddings: int, name: str = "codes"
+) -> npt.NDArray[np.int32]:
     """Code grids as int32 ``[N, h, w]`` with every code in ``[0, num_embeddings)``."""
     codes = np.asarray(codes)
     if codes.ndim != 3:
@@ -29,20 +34,3 @@ def check_codes(codes, num_embeddings: int, name: str = "codes") -> np.ndarray:
             f"[{codes.min()}, {codes.max()}]"
         )
     return codes.astype(np.int32)
-
-
-def check_positions(positions, count: int, conditional: bool) -> np.ndarray | None:
-    """The slices' heights as float32 ``[count]`` in ``[0, 1]`` (one value is broadcast).
-
-    ``None`` for an unconditional prior (whatever was passed); a conditional one needs them.
-    """
-    if not conditional:
-        return None
-    if positions is None:
-        raise ValueError("this prior is conditional: pass positions (float32 [N] in [0, 1])")
-    positions = np.broadcast_to(np.asarray(positions, dtype=np.float32).reshape(-1), (count,))
-    if positions.size and (positions.min() < 0 or positions.max() > 1):
-        raise ValueError(
-            f"positions must lie in [0, 1], got values in [{positions.min()}, {positions.max()}]"
-        )
-    return np.ascontiguousarray(positions)

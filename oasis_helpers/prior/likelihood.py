@@ -12,9 +12,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import numpy.typing as npt
 import tensorflow as tf
 
-from oasis_helpers.prior.inputs import check_codes, check_positions
+from oasis_helpers.code_location import check_slice_heights
+from oasis_helpers.prior.inputs import check_codes
 from oasis_helpers.prior.model import GatedPixelCNN
 
 __all__ = [
@@ -30,37 +32,43 @@ _LOG2 = math.log(2.0)
 
 
 def compiled_logits(model: GatedPixelCNN):
-    """The model's full pass as a ``tf.function`` ``(codes, positions) -> logits``, cached.
+    """The model's full pass as a ``tf.function`` ``(codes, slice_heights) -> logits``, cached.
 
     Traced once per input shape and kept on the model, so that the likelihood and the
-    naive sampler do not trace again on every call. ``positions`` is ignored (pass an empty
+    naive sampler do not trace again on every call. ``slice_heights`` is ignored (pass an empty
     tensor) for an unconditional model.
     """
-    function = getattr(model, "_oasis_logits_function", None)
-    if function is None:
 
-        def logits(codes, positions):
-            return model._forward(codes, positions if model.conditional else None)
+    def make():
+        def logits(codes, slice_heights):
+            return model.logits(codes, slice_heights if model.conditional else None)
 
-        function = tf.function(logits, reduce_retracing=True)
-        model._oasis_logits_function = function
-    return function
+        return tf.function(logits, reduce_retracing=True)
+
+    return model.cached("compiled_logits", make)
 
 
-def prior_logits(model: GatedPixelCNN, codes, positions=None, batch_size: int = 64) -> np.ndarray:
+def prior_logits(
+    model: GatedPixelCNN,
+    codes: npt.ArrayLike,
+    slice_heights: npt.ArrayLike | None = None,
+    batch_size: int = 64,
+) -> npt.NDArray[np.float32]:
     """Logits ``[N, h, w, K]`` of ``model`` for ``codes`` ``[N, h, w]`` (compiled, batched)."""
     codes = check_codes(codes, model.num_embeddings)
-    positions = check_positions(positions, len(codes), model.conditional)
+    slice_heights = check_slice_heights(slice_heights, len(codes), model.conditional)
     function = compiled_logits(model)
     outputs = []
     for start in range(0, len(codes), batch_size):
-        batch_positions = (
-            tf.constant(positions[start : start + batch_size])
-            if positions is not None
+        batch_slice_heights = (
+            tf.constant(slice_heights[start : start + batch_size])
+            if slice_heights is not None
             else tf.zeros((0,), tf.float32)
         )
         outputs.append(
-            np.asarray(function(tf.constant(codes[start : start + batch_size]), batch_positions))
+            np.asarray(
+                function(tf.constant(codes[start : start + batch_size]), batch_slice_heights)
+            )
         )
     return np.concatenate(outputs, axis=0)
 
@@ -72,21 +80,26 @@ def categorical(logits):
     return tfp.distributions.Categorical(logits=logits)
 
 
-def nll_map_bits(model: GatedPixelCNN, codes, positions=None, batch_size: int = 64) -> np.ndarray:
+def nll_map_bits(
+    model: GatedPixelCNN,
+    codes: npt.ArrayLike,
+    slice_heights: npt.ArrayLike | None = None,
+    batch_size: int = 64,
+) -> npt.NDArray[np.float32]:
     """Per-position negative log-likelihood in bits, ``[N, h, w]``.
 
     ``-log2 p(c[i, j] | c[<i, :], c[i, <j])`` from ``tfp.distributions.Categorical``.
     High values mark where the prior is surprised.
     """
     codes = check_codes(codes, model.num_embeddings)
-    positions = check_positions(positions, len(codes), model.conditional)
+    slice_heights = check_slice_heights(slice_heights, len(codes), model.conditional)
     maps = []
     for start in range(0, len(codes), batch_size):
         batch = codes[start : start + batch_size]
         logits = prior_logits(
             model,
             batch,
-            None if positions is None else positions[start : start + batch_size],
+            None if slice_heights is None else slice_heights[start : start + batch_size],
             batch_size,
         )
         log_probs = categorical(logits).log_prob(batch)
@@ -94,11 +107,21 @@ def nll_map_bits(model: GatedPixelCNN, codes, positions=None, batch_size: int = 
     return np.concatenate(maps, axis=0).astype(np.float32)
 
 
-def nll_bits_per_slice(model: GatedPixelCNN, codes, positions=None, batch_size: int = 64):
+def nll_bits_per_slice(
+    model: GatedPixelCNN,
+    codes: npt.ArrayLike,
+    slice_heights: npt.ArrayLike | None = None,
+    batch_size: int = 64,
+) -> npt.NDArray[np.float32]:
     """Mean negative log-likelihood of each grid, bits per code, ``[N]``."""
-    return nll_map_bits(model, codes, positions, batch_size).mean(axis=(1, 2))
+    return nll_map_bits(model, codes, slice_heights, batch_size).mean(axis=(1, 2))
 
 
-def nll_bits_per_code(model: GatedPixelCNN, codes, positions=None, batch_size: int = 64) -> float:
+def nll_bits_per_code(
+    model: GatedPixelCNN,
+    codes: npt.ArrayLike,
+    slice_heights: npt.ArrayLike | None = None,
+    batch_size: int = 64,
+) -> float:
     """Mean negative log-likelihood over all positions of all grids, bits per code."""
-    return float(nll_map_bits(model, codes, positions, batch_size).mean())
+    return float(nll_map_bits(model, codes, slice_heights, batch_size).mean())

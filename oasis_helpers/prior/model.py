@@ -28,7 +28,8 @@ codebook of ``K``::
   padding instead of ``n``; the shifts that make it causal are unchanged, so a
   schedule like ``(1, 2, 4, 8)`` reaches 16 rows up with 4 blocks (31 with 8).
 * Position (``coordinates``, ``conditional``): the inputs ``u`` of a position, its grid
-  coordinates ``(i / (h - 1), j / (w - 1))`` and the slice's height, expanded to Fourier
+  coordinates ``(i / (h - 1), j / (w - 1))`` (:func:`oasis_helpers.code_location.grid_coordinates`,
+  as the blind-spot model's) and the slice's height, expanded to Fourier
   features ``[u, sin(pi f u), cos(pi f u)]`` through ``Dense(64, relu)`` (or alone, without
   ``feature_frequencies``), then a shared ``Dense(32, tanh)`` (:meth:`GatedPixelCNN.feature_map`);
   per block two ``Dense(2C)`` give the gate biases ``bias_v`` and ``bias_h``.
@@ -52,6 +53,7 @@ import numpy as np
 from keras import layers, ops
 
 from oasis_helpers import runs
+from oasis_helpers.code_location import grid_coordinates
 from oasis_helpers.prior.inputs import check_positive_int
 
 __all__ = [
@@ -69,9 +71,11 @@ __all__ = [
 
 #: The default prior: what notebook 04 trains (the codebook size comes from notebook 03).
 #: Chosen with ``benchmarks/prior_budget.py`` for a CPU without oneDNN: 4 blocks of 32
-#: channels train at about twice the grids per second of 8 and, at the learning rate of
-#: :data:`DEFAULT_PRIOR_TRAINING`, beat every baseline on bits per code and Frechet
-#: distance within its steps (``summary.defaults`` of its results file).
+#: channels train faster than 8 and, trained as :data:`DEFAULT_PRIOR_TRAINING` says, beat
+#: every baseline on bits per code and Frechet distance within their steps
+#: (``benchmarks/results/prior_budget_demo.json``: ``summary.defaults.beats_every_baseline``,
+#: from ``summary.defaults.nll_bits_per_code_test`` and ``summary.defaults.frechet_prior``
+#: against the baselines' in ``runs.defaults``).
 DEFAULT_PRIOR: dict[str, Any] = {
     "num_embeddings": 256,
     "hidden_channels": 32,
@@ -90,21 +94,20 @@ DEFAULT_PRIOR: dict[str, Any] = {
     # frequencies f of the Fourier features sin(pi f u), cos(pi f u) of each position input u
     # (grid coordinates, height) that feed a small network (hidden layer of
     # POSITION_HIDDEN units) before the shared features; () keeps the single Dense layer.
-    # Measured on the demo (400 steps of 16 grids, 64 samples against the 96 test slices,
-    # /tmp scripts, numbers in the README): Frechet 0.039 with coordinates, dilations
-    # (1, 2, 4, 8) and these frequencies, against 1.55 with the single Dense layer,
-    # 0.76 without coordinates and 1.42 with neither (unigram codes: 0.26)
+    # With the single Dense layer, or without coordinates, the samples were shapeless: the
+    # README's prior section gives the Frechet distances of that comparison (scripts that
+    # are no benchmark, so no results file keeps them)
     "feature_frequencies": (1, 2, 4, 8),
 }
 
 #: How notebook 04 trains the default prior: Adam with a cosine schedule on batches of code
 #: grids for ``epochs * steps_per_epoch`` steps. The training stops by its epochs, so its
 #: result does not depend on the machine's speed; ``max_train_minutes`` is only a safety net
-#: that a default run on a slow CPU does not reach (``benchmarks/prior_budget.py``:
-#: ``summary.defaults.train_seconds``). What the samples' layout needs is optimizer steps,
-#: not grids: 100 steps of 16 grids at 2e-3 left them shapeless (Frechet distance worse
-#: than the unigram codes'; ``summary.8_blocks_lr2e-3_100_steps``), and 160 steps of 16 at
-#: 6e-3 did so on some codes; 320 steps of 8 grids at 4e-3 cost about the same time.
+#: that a default run on a slow CPU does not reach (``benchmarks/prior_budget.py``,
+#: ``benchmarks/results/prior_budget_demo.json``: ``summary.defaults.train_seconds``). What
+#: the samples' layout needs is optimizer steps, not grids: fewer steps of larger batches,
+#: at a lower or a higher rate, left them shapeless (``benchmarks/prior_budget.py`` with
+#: other ``--config`` values; only the defaults' runs are kept in the results file).
 DEFAULT_PRIOR_TRAINING: dict[str, Any] = {
     "epochs": 16,
     "steps_per_epoch": 20,
@@ -248,9 +251,9 @@ class GatedBlock(layers.Layer):
 class GatedPixelCNN(keras.Model):
     """Gated PixelCNN over code grids (see the module docstring for the maths).
 
-    ``model(codes)`` (unconditional) or ``model((codes, positions))``
+    ``model(codes)`` (unconditional) or ``model((codes, slice_heights))``
     (conditional) returns logits ``[B, h, w, K]`` for codes ``[B, h, w]`` int32
-    and positions ``[B]`` (or ``[B, 1]``) float32 in ``[0, 1]``. Fully
+    and slice heights ``[B]`` (or ``[B, 1]``) float32 in ``[0, 1]``. Fully
     convolutional: any ``h, w``. Train with :func:`compile_prior` (sparse
     cross-entropy from logits, in nats per code) and ``training.fit`` on
     :func:`make_code_dataset`.
@@ -262,7 +265,7 @@ class GatedPixelCNN(keras.Model):
         kernel_size: ``k`` (odd, >= 3); the receptive field reaches
             ``L * (k // 2)`` rows above (plus one) and as many columns left/right.
         head_channels: width of the output head's hidden 1x1 convolution.
-        conditional: condition on the slice's normalised axial position.
+        conditional: condition on the slice's normalised axial height.
         coordinates: give every position its normalised grid coordinates
             ``(i / (h - 1), j / (w - 1))`` through the gate biases, so that the prior
             knows where in the slice it is (a brain sits in the middle of its grid;
@@ -336,43 +339,56 @@ class GatedPixelCNN(keras.Model):
     def build(self, input_shape=None):
         if not self.embedding.built:  # one tiny forward pass creates every weight
             codes = ops.zeros((1, 2, 2), dtype="int32")
-            positions = ops.zeros((1, 1), dtype="float32") if self.conditional else None
-            self._forward(codes, positions)
+            slice_heights = ops.zeros((1, 1), dtype="float32") if self.conditional else None
+            self.logits(codes, slice_heights)
         self.built = True
 
     # inputs -------------------------------------------------------------------------------------
     def split_inputs(self, inputs):
-        """``(codes [B, h, w] int32, positions [B, 1] float32 or None)`` from ``inputs``."""
+        """``(codes [B, h, w] int32, slice_heights [B, 1] float32 or None)`` from ``inputs``."""
         if isinstance(inputs, dict):
-            codes, positions = inputs["codes"], inputs.get("positions")
+            codes, slice_heights = inputs["codes"], inputs.get("slice_heights")
         elif isinstance(inputs, (tuple, list)):
             if len(inputs) != 2:
                 raise ValueError(
-                    f"expected codes or (codes, positions) as inputs, got {len(inputs)} items"
+                    f"expected codes or (codes, slice_heights) as inputs, got {len(inputs)} items"
                 )
-            codes, positions = inputs
+            codes, slice_heights = inputs
         else:
-            codes, positions = inputs, None
-        if self.conditional and positions is None:
+            codes, slice_heights = inputs, None
+        if self.conditional and slice_heights is None:
             raise ValueError(
-                "this prior is conditional: call it with (codes, positions), positions "
+                "this prior is conditional: call it with (codes, slice_heights), slice_heights "
                 "float32 [B] in [0, 1]"
             )
         codes = ops.cast(codes, "int32")
         if len(codes.shape) != 3:
             raise ValueError(f"expected codes of shape [B, h, w], got {tuple(codes.shape)}")
         if self.conditional:
-            positions = ops.reshape(ops.cast(positions, "float32"), (-1, 1))
+            slice_heights = ops.reshape(ops.cast(slice_heights, "float32"), (-1, 1))
         else:
-            positions = None
-        return codes, positions
+            slice_heights = None
+        return codes, slice_heights
+
+    def cached(self, key: str, make):
+        """``make()`` on the first request of ``key``, the same object on every later one.
+
+        What other modules build once per model and keep with it: the compiled full pass
+        (:func:`oasis_helpers.prior.likelihood.compiled_logits`) and the fast sampler
+        (:func:`oasis_helpers.prior.sampling.fast_sampler`), so that neither is traced again
+        on every call.
+        """
+        name = f"_cached_{key}"
+        if not hasattr(self, name):
+            setattr(self, name, make())
+        return getattr(self, name)
 
     @property
     def has_features(self) -> bool:
         """Whether the gates get biases from coordinates and/or the slice's height."""
         return self.conditional or self.coordinates
 
-    def feature_map(self, positions, batch, height, width):
+    def feature_map(self, slice_heights, batch, height, width):
         """Shared features ``[B, h, w, 32]`` (``[B, 1, 1, 32]`` with the height alone).
 
         The inputs ``u`` are, per position, the grid coordinates
@@ -387,22 +403,10 @@ class GatedPixelCNN(keras.Model):
             return None
         parts = []
         if self.coordinates:
-            rows = ops.cast(ops.arange(height), "float32") / ops.cast(
-                ops.maximum(height - 1, 1), "float32"
-            )
-            columns = ops.cast(ops.arange(width), "float32") / ops.cast(
-                ops.maximum(width - 1, 1), "float32"
-            )
-            grid = ops.stack(
-                [
-                    ops.broadcast_to(rows[:, None], (height, width)),
-                    ops.broadcast_to(columns[None, :], (height, width)),
-                ],
-                axis=-1,
-            )
+            grid = grid_coordinates(height, width)
             parts.append(ops.broadcast_to(grid[None], (batch, height, width, 2)))
         if self.conditional:
-            heights = ops.reshape(ops.cast(positions, "float32"), (-1, 1, 1, 1))
+            heights = ops.reshape(ops.cast(slice_heights, "float32"), (-1, 1, 1, 1))
             if self.coordinates:
                 heights = ops.broadcast_to(heights, (batch, height, width, 1))
             parts.append(heights)
@@ -424,9 +428,15 @@ class GatedPixelCNN(keras.Model):
         hidden = ops.relu(self.head_hidden(ops.relu(horizontal)))
         return self.head_logits(hidden)
 
-    def _forward(self, codes, positions):
+    def logits(self, codes, slice_heights):
+        """The full pass: logits ``[B, h, w, K]`` of codes ``[B, h, w]`` int32.
+
+        ``slice_heights`` float32 ``[B, 1]`` (``None`` for an unconditional model): the
+        inputs as :meth:`split_inputs` returns them, so that compiled callers
+        (:func:`oasis_helpers.prior.likelihood.compiled_logits`) skip parsing them.
+        """
         shape = ops.shape(codes)
-        features = self.feature_map(positions, shape[0], shape[1], shape[2])
+        features = self.feature_map(slice_heights, shape[0], shape[1], shape[2])
         embedded = self.embedding(codes)
         vertical, horizontal = embedded, embedded
         for block in self.blocks:
@@ -434,8 +444,8 @@ class GatedPixelCNN(keras.Model):
         return self.head(horizontal)
 
     def call(self, inputs, training=False):
-        codes, positions = self.split_inputs(inputs)
-        return self._forward(codes, positions)
+        codes, slice_heights = self.split_inputs(inputs)
+        return self.logits(codes, slice_heights)
 
     def compute_output_shape(self, input_shape):
         if isinstance(input_shape, (tuple, list)) and isinstance(input_shape[0], (tuple, list)):
@@ -474,10 +484,15 @@ class GatedPixelCNN(keras.Model):
         return config
 
 
-def compile_prior(model: GatedPixelCNN, learning_rate: float = 1e-3, jit_compile="auto"):
+def compile_prior(
+    model: GatedPixelCNN,
+    learning_rate: float = DEFAULT_PRIOR_TRAINING["learning_rate"],
+    jit_compile="auto",
+):
     """Compile ``model`` with Adam and sparse cross-entropy from logits (nats per code).
 
-    Bits per code are ``loss / ln 2``. Returns the model.
+    ``learning_rate`` defaults to notebook 04's (:data:`DEFAULT_PRIOR_TRAINING`). Bits per
+    code are ``loss / ln 2``. Returns the model.
     """
     if not learning_rate > 0:
         raise ValueError(f"learning_rate must be positive, got {learning_rate}")
@@ -489,8 +504,11 @@ def compile_prior(model: GatedPixelCNN, learning_rate: float = 1e-3, jit_compile
     return model
 
 
-def make_prior(learning_rate: float = 1e-3, **config) -> GatedPixelCNN:
-    """A compiled :class:`GatedPixelCNN`: ``DEFAULT_PRIOR`` updated with ``config``."""
+def make_prior(
+    learning_rate: float = DEFAULT_PRIOR_TRAINING["learning_rate"], **config
+) -> GatedPixelCNN:
+    """A compiled :class:`GatedPixelCNN`: ``DEFAULT_PRIOR`` updated with ``config``, and Adam
+    at ``learning_rate`` (:func:`compile_prior`)."""
     unknown = set(config) - set(DEFAULT_PRIOR)
     if unknown:
         raise ValueError(

@@ -9,6 +9,7 @@ perturbing one code at a time (so it checks the masks too);
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from oasis_helpers.prior.likelihood import prior_logits
 from oasis_helpers.prior.model import GatedPixelCNN
@@ -16,7 +17,9 @@ from oasis_helpers.prior.model import GatedPixelCNN
 __all__ = ["plain_pixelcnn_receptive_field", "receptive_field_map"]
 
 
-def receptive_field_map(model: GatedPixelCNN, height: int, width: int, target) -> np.ndarray:
+def receptive_field_map(
+    model: GatedPixelCNN, height: int, width: int, target: tuple[int, int]
+) -> npt.NDArray[np.bool_]:
     """Which codes the logits at ``target = (row, column)`` depend on, measured by perturbation.
 
     Changes one code at a time (each to another value) and records whether the
@@ -29,15 +32,15 @@ def receptive_field_map(model: GatedPixelCNN, height: int, width: int, target) -
     grids = np.repeat(base[None], height * width + 1, axis=0)
     for index in range(height * width):
         grids[index + 1].flat[index] = (base.flat[index] + 1) % model.num_embeddings
-    positions = np.full(len(grids), 0.5, np.float32) if model.conditional else None
-    logits = prior_logits(model, grids, positions)[:, row, column]
+    slice_heights = np.full(len(grids), 0.5, np.float32) if model.conditional else None
+    logits = prior_logits(model, grids, slice_heights)[:, row, column]
     changed = np.abs(logits[1:] - logits[:1]).max(axis=-1) > 1e-6
     return changed.reshape(height, width)
 
 
 def plain_pixelcnn_receptive_field(
-    num_layers: int, kernel_size: int, height: int, width: int, target
-) -> np.ndarray:
+    num_layers: int, kernel_size: int, height: int, width: int, target: tuple[int, int]
+) -> npt.NDArray[np.bool_]:
     """Receptive field ``[height, width]`` (bool) of a plain masked PixelCNN (one stack).
 
     The original PixelCNN stacks ``k x k`` convolutions whose mask keeps the rows

@@ -28,9 +28,11 @@ from typing import Any
 
 import keras
 import numpy as np
+import numpy.typing as npt
 import tensorflow as tf
 
-from oasis_helpers.prior.inputs import check_codes, check_positions, check_positive_int
+from oasis_helpers.code_location import check_slice_heights
+from oasis_helpers.prior.inputs import check_codes, check_positive_int
 from oasis_helpers.prior.likelihood import categorical, compiled_logits
 from oasis_helpers.prior.model import GatedPixelCNN, gate
 
@@ -184,12 +186,12 @@ class FastSampler:
         channels = self.model.hidden_channels
         return [tf.zeros((batch, block.reach, channels)) for block in self.model.blocks]
 
-    def _start(self, count: int, height: int, width: int, positions):
+    def _start(self, count: int, height: int, width: int, slice_heights):
         """``(features [B, h, w, F] or None, vertical caches, links of row 0)``."""
         model = self.model
         features = None
         if model.has_features:
-            heights = tf.constant(positions) if model.conditional else None
+            heights = tf.constant(slice_heights) if model.conditional else None
             features = model.feature_map(heights, count, height, width)
             features = tf.broadcast_to(features, (count, height, width, features.shape[-1]))
         caches = [
@@ -269,7 +271,7 @@ class FastSampler:
         stacked = [array.stack() for array in arrays]  # [w, B, ...]
         return tuple(tf.transpose(value, (1, 0, *range(2, value.shape.rank))) for value in stacked)
 
-    def walk_rows(self, count, height, width, positions, row_walk, progress: bool = False):
+    def walk_rows(self, count, height, width, slice_heights, row_walk, progress: bool = False):
         """Walk ``count`` grids row by row: ``row_walk`` on each row, the vertical caches following.
 
         Before row ``i`` the vertical stack has run once on each finished row above, so
@@ -281,8 +283,8 @@ class FastSampler:
 
         Args:
             count, height, width: ``B`` grids of ``h x w`` codes.
-            positions: the slices' heights float32 ``[B]``
-                (:func:`oasis_helpers.prior.inputs.check_positions`), ``None`` when the
+            slice_heights: the slices' heights float32 ``[B]``
+                (:func:`oasis_helpers.code_location.check_slice_heights`), ``None`` when the
                 prior is unconditional.
             row_walk: see above.
             progress: show a progress bar over the rows.
@@ -290,7 +292,7 @@ class FastSampler:
         Returns:
             The tuples of every row, in order.
         """
-        features, caches, links = self._start(count, height, width, positions)
+        features, caches, links = self._start(count, height, width, slice_heights)
         vertical = self._cached_step("vertical")
         outputs = []
         progress_bar = keras.utils.Progbar(height, unit_name="row") if progress else None
@@ -305,7 +307,7 @@ class FastSampler:
         return outputs
 
     # sampling ----------------------------------------------------------------------------------
-    def _run(self, count, height, width, positions, temperature, top_k, seed, forced, progress):
+    def _run(self, count, height, width, slice_heights, temperature, top_k, seed, forced, progress):
         force = forced is not None
 
         def build():
@@ -334,7 +336,7 @@ class FastSampler:
                 links, row_features, forced_row, tf.constant(row), temperature_tensor, seed_tensor
             )
 
-        outputs = self.walk_rows(count, height, width, positions, row_walk, progress)
+        outputs = self.walk_rows(count, height, width, slice_heights, row_walk, progress)
         codes = np.stack([np.asarray(row_codes) for row_codes, _ in outputs], axis=1)
         logits = np.stack([np.asarray(row) for _, row in outputs], axis=1) if force else None
         return codes.astype(np.int32), logits
@@ -345,29 +347,31 @@ class FastSampler:
         count: int,
         height: int,
         width: int,
-        positions=None,
+        slice_heights: npt.ArrayLike | None = None,
         temperature: float = 1.0,
         top_k: int | None = None,
         seed: int = 0,
         progress: bool = False,
-    ) -> np.ndarray:
+    ) -> npt.NDArray[np.int32]:
         """New grids ``[count, height, width]`` int32 (one compiled loop per row)."""
         count = check_positive_int("count", count)
         height = check_positive_int("height", height)
         width = check_positive_int("width", width)
         temperature, top_k = check_sampling(temperature, top_k, self.model.num_embeddings)
-        positions = check_positions(positions, count, self.model.conditional)
+        slice_heights = check_slice_heights(slice_heights, count, self.model.conditional)
         codes, _ = self._run(
-            count, height, width, positions, temperature, top_k, seed, None, progress
+            count, height, width, slice_heights, temperature, top_k, seed, None, progress
         )
         return codes
 
-    def teacher_forced_logits(self, codes, positions=None) -> np.ndarray:
+    def teacher_forced_logits(
+        self, codes: npt.ArrayLike, slice_heights: npt.ArrayLike | None = None
+    ) -> npt.NDArray[np.float32]:
         """Logits ``[N, h, w, K]`` of the cached path fed with the given ``codes``."""
         codes = check_codes(codes, self.model.num_embeddings)
-        positions = check_positions(positions, len(codes), self.model.conditional)
+        slice_heights = check_slice_heights(slice_heights, len(codes), self.model.conditional)
         count, height, width = codes.shape
-        _, logits = self._run(count, height, width, positions, 1.0, None, 0, codes, False)
+        _, logits = self._run(count, height, width, slice_heights, 1.0, None, 0, codes, False)
         return logits
 
 
@@ -378,11 +382,7 @@ def fast_sampler(model: GatedPixelCNN) -> FastSampler:
     (:func:`oasis_helpers.anomaly.restore_with_prior`) share it, and with it the compiled
     row functions, each traced once per configuration rather than once per call.
     """
-    sampler = getattr(model, "_oasis_fast_sampler", None)
-    if sampler is None:
-        sampler = FastSampler(model)
-        model._oasis_fast_sampler = sampler
-    return sampler
+    return model.cached("fast_sampler", lambda: FastSampler(model))
 
 
 def sample_codes(
@@ -390,19 +390,19 @@ def sample_codes(
     count: int,
     height: int,
     width: int,
-    positions=None,
+    slice_heights: npt.ArrayLike | None = None,
     temperature: float = 1.0,
     top_k: int | None = None,
     seed: int = 0,
     progress: bool = False,
-) -> np.ndarray:
+) -> npt.NDArray[np.int32]:
     """New code grids ``[count, height, width]`` from ``model`` with the fast sampler.
 
-    ``positions`` (conditional models): one height in ``[0, 1]`` for all, or ``[count]``.
+    ``slice_heights`` (conditional models): one height in ``[0, 1]`` for all, or ``[count]``.
     The compiled functions are cached on the model, so later calls skip tracing.
     """
     return fast_sampler(model).sample(
-        count, height, width, positions, temperature, top_k, seed, progress
+        count, height, width, slice_heights, temperature, top_k, seed, progress
     )
 
 
@@ -411,12 +411,12 @@ def sample_codes_naive(
     count: int,
     height: int,
     width: int,
-    positions=None,
+    slice_heights: npt.ArrayLike | None = None,
     temperature: float = 1.0,
     top_k: int | None = None,
     seed: int = 0,
     max_positions: int | None = None,
-) -> np.ndarray:
+) -> npt.NDArray[np.int32]:
     """The keras.io example's loop: one full-grid forward pass per position.
 
     Draws with the same seeds as :func:`sample_codes`, so both return the same
@@ -424,10 +424,10 @@ def sample_codes_naive(
     stays 0). Far slower: ``h * w`` passes over the whole grid.
     """
     temperature, top_k = check_sampling(temperature, top_k, model.num_embeddings)
-    positions = check_positions(positions, count, model.conditional)
+    slice_heights = check_slice_heights(slice_heights, count, model.conditional)
     logits_function = compiled_logits(model)
-    positions_tensor = (
-        tf.constant(positions) if positions is not None else tf.zeros((0,), tf.float32)
+    slice_heights_tensor = (
+        tf.constant(slice_heights) if slice_heights is not None else tf.zeros((0,), tf.float32)
     )
     seed_tensor = tf.constant([int(seed), 0], dtype=tf.int64)
     temperature_tensor = tf.constant(temperature, tf.float32)
@@ -435,7 +435,7 @@ def sample_codes_naive(
     total = height * width if max_positions is None else min(int(max_positions), height * width)
     for index in range(total):
         row, column = divmod(index, width)
-        logits = logits_function(tf.constant(codes), positions_tensor)[:, row, column]
+        logits = logits_function(tf.constant(codes), slice_heights_tensor)[:, row, column]
         codes[:, row, column] = np.asarray(
             draw_codes(logits, temperature_tensor, top_k, seed_tensor, tf.constant(index))
         )

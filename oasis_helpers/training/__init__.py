@@ -27,6 +27,7 @@ Every public name is re-exported here: ``training.fit``, ``training.BACKUP_DIR``
 from oasis_helpers.training.configuration import (
     RESUMABLE_SETTINGS,
     ConfigMismatchError,
+    check_run_dir,
     config_run_dir,
     configuration_differences,
     format_differences,
@@ -49,7 +50,11 @@ from oasis_helpers.training.run_files import (
     RUN_CONFIG,
     STATE_FILE,
     TENSORBOARD_DIR,
+    best_so_far,
+    clear_run,
     read_history,
+    read_state,
+    write_state,
 )
 from oasis_helpers.training.settings import DEFAULT_TRAINING, TRAINING_SETTINGS, fit_with_settings
 from oasis_helpers.training.summary import vqvae_summary
@@ -71,6 +76,9 @@ __all__ = [
     "ConfigMismatchError",
     "FitResult",
     "TrainingDivergedError",
+    "best_so_far",
+    "check_run_dir",
+    "clear_run",
     "config_run_dir",
     "configuration_differences",
     "fit",
@@ -78,6 +86,8 @@ __all__ = [
     "format_differences",
     "json_normalised",
     "read_history",
+    "read_state",
     "run_configuration",
     "vqvae_summary",
+    "write_state",
 ]

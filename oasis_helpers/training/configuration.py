@@ -131,8 +131,12 @@ def config_run_dir(
     return folder
 
 
-def _check_configuration(run_dir: Path, configuration: dict[str, Any]) -> None:
-    """Raise :class:`ConfigMismatchError` when ``run_dir`` holds another configuration."""
+def check_run_dir(run_dir: Path, configuration: dict[str, Any]) -> None:
+    """Raise :class:`ConfigMismatchError` when ``run_dir`` holds another configuration.
+
+    A folder with no configuration file passes, unless it holds a backup (the file was
+    deleted since); :func:`oasis_helpers.training.fit` calls this before it loads anything.
+    """
     fresh = (
         "Start fresh with fit(..., resume=False) (this deletes the run in that folder), or "
         "train into another run_dir, e.g. training.config_run_dir(base_dir, model_config, "

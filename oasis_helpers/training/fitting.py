@@ -47,16 +47,16 @@ from oasis_helpers.callbacks import (
     EpochLog,
     EpochRecord,
     FinishedEpochCheckpoint,
+    ImageCounter,
+    LogLearningRate,
     NaNGuard,
     TimeBudget,
-    _ImageCounter,
-    _LogLearningRate,
     backup_epochs,
     restore_backup,
     trim_log,
 )
 from oasis_helpers.runs import write_atomically
-from oasis_helpers.training.configuration import _check_configuration, run_configuration
+from oasis_helpers.training.configuration import check_run_dir, run_configuration
 from oasis_helpers.training.run_files import (
     BACKUP_DIR,
     BEST_MODEL,
@@ -64,11 +64,11 @@ from oasis_helpers.training.run_files import (
     LAST_MODEL,
     RUN_CONFIG,
     TENSORBOARD_DIR,
-    _best_so_far,
-    _clear_run,
-    _read_state,
-    _write_state,
+    best_so_far,
+    clear_run,
     read_history,
+    read_state,
+    write_state,
 )
 
 #: Accepted values of ``lr_schedule``.
@@ -202,17 +202,17 @@ def fit(
     run_dir = distributed.worker_run_dir(run_dir, model.distribute_strategy, resume)
     run_dir.mkdir(parents=True, exist_ok=True)
     if not resume:
-        _clear_run(run_dir)
+        clear_run(run_dir)
 
     # the configuration is checked before anything is loaded into the model
     configuration = run_configuration(model.get_config(), settings)
-    _check_configuration(run_dir, configuration)
+    check_run_dir(run_dir, configuration)
     if not (run_dir / RUN_CONFIG).exists():
         write_atomically(
             run_dir / RUN_CONFIG, json.dumps(configuration, indent=2, sort_keys=True) + "\n"
         )
 
-    state = _read_state(run_dir)
+    state = read_state(run_dir)
     # the peak rate of a resumed run is the one its first call used (the optimizer's
     # current rate may already be decayed)
     peak = float(
@@ -249,7 +249,7 @@ def fit(
     record = EpochRecord()
     nan_guard = NaNGuard()
     budget = TimeBudget(max_train_minutes * 60.0) if max_train_minutes else None
-    counter = _ImageCounter()
+    counter = ImageCounter()
     # the record comes first: the others ask it whether an epoch is finished
     callback_list: list = [record, nan_guard, counter]
     if budget is not None:
@@ -259,7 +259,7 @@ def fit(
             CosineSchedule(peak, epochs, final_lr_fraction, budget, warmup_steps=warmup_steps)
         )
     else:
-        callback_list.append(_LogLearningRate())
+        callback_list.append(LogLearningRate())
     early_stopping = None
     if validation_data is not None:
         if lr_schedule == "plateau":
@@ -279,7 +279,7 @@ def fit(
                 record,
                 monitor="val_loss",
                 save_best_only=True,
-                initial_value_threshold=_best_so_far(history_before, "val_loss"),
+                initial_value_threshold=best_so_far(history_before, "val_loss"),
             )
         )
     callback_list += [
@@ -300,7 +300,7 @@ def fit(
     # in a cluster: one clock (the chief's) for the budget, one stop decision for all
     callback_list = distributed.synchronise_callbacks(callback_list, model.distribute_strategy)
 
-    _write_state(
+    write_state(
         run_dir,
         {
             **state,
@@ -346,7 +346,7 @@ def fit(
         "time_budget_seconds": budget.max_seconds if budget else None,
         "partial_epoch_steps": partial_steps,
     }
-    _write_state(run_dir, new_state)
+    write_state(run_dir, new_state)
     if stopped_by == "time_budget":
         warnings.warn(
             f"training stopped at its time budget ({max_train_minutes:g} minutes) after "

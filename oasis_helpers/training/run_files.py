@@ -65,7 +65,8 @@ def _to_float(text: str | None) -> float:
         return float("nan")
 
 
-def _read_state(run_dir: Path) -> dict[str, Any]:
+def read_state(run_dir: Path) -> dict[str, Any]:
+    """The run's ``training_state.json`` (``{}`` before its first epoch)."""
     path = run_dir / STATE_FILE
     if not path.exists():
         return {}
@@ -77,17 +78,21 @@ def _read_state(run_dir: Path) -> dict[str, Any]:
         ) from error
 
 
-def _write_state(run_dir: Path, state: dict[str, Any]) -> None:
+def write_state(run_dir: Path, state: dict[str, Any]) -> None:
+    """Write ``training_state.json`` atomically."""
     write_atomically(run_dir / STATE_FILE, json.dumps(state, indent=2, sort_keys=True) + "\n")
 
 
-def _clear_run(run_dir: Path) -> None:
+def clear_run(run_dir: Path) -> None:
+    """Delete what :func:`~oasis_helpers.training.fitting.fit` wrote in ``run_dir`` (not
+    ``config.json``, which :func:`~oasis_helpers.training.config_run_dir` writes)."""
     for name in (BACKUP_DIR, TENSORBOARD_DIR):
         shutil.rmtree(run_dir / name, ignore_errors=True)
     for name in (RUN_CONFIG, LAST_MODEL, BEST_MODEL, CSV_LOG, STATE_FILE):
         (run_dir / name).unlink(missing_ok=True)
 
 
-def _best_so_far(history: dict[str, list[float]], monitor: str) -> float | None:
+def best_so_far(history: dict[str, list[float]], monitor: str) -> float | None:
+    """The lowest finite value of ``history[monitor]``, or None (none yet)."""
     values = [value for value in history.get(monitor, []) if finite(value)]
     return min(values) if values else None

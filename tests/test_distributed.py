@@ -6,7 +6,8 @@ through ``training.fit`` and check that the workers stop at the same step with t
 same weights, that only the chief writes the run folder, and that a second launch
 resumes from the chief's backup on both workers. A hang fails the test (every
 process has a deadline and is killed in ``finally``). The other tests check the
-helpers of ``oasis_helpers.distributed`` without a cluster.
+helpers of ``oasis_helpers.distributed`` without a cluster, and that every writer of the
+package's artifacts (metrics, codes, figures, models) writes on the chief only.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+import oasis_fixtures as fx
 import pytest
 
-from oasis_helpers import distributed, runs
+from oasis_helpers import code_grids, distributed, models, runs
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKER = ROOT / "tests" / "multiworker_worker.py"
@@ -91,6 +93,39 @@ def test_only_the_chief_writes_metrics(monkeypatch, tmp_path):
     assert not path.exists()
     _set_tf_config(monkeypatch, {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}, "worker", 0)
     assert json.loads(runs.write_metrics(tmp_path, "03_train_vqvae", {"ssim": 0.9}).read_text())
+
+
+def test_only_the_chief_writes_codes_figures_and_models(monkeypatch, tmp_path, trained, images):
+    import json
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from oasis_helpers import plots, runs
+
+    model, _ = trained
+    workers = {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}
+    figure = plt.figure()
+    for index, writes in ((1, False), (0, True)):
+        monkeypatch.setenv(
+            "TF_CONFIG",
+            json.dumps({"cluster": workers, "task": {"type": "worker", "index": index}}),
+        )
+        folder = tmp_path / f"worker{index}"
+        grids = code_grids.save_codes(folder / code_grids.CODES_FILE, model, fx.fake_source(images))
+        assert grids["train"].codes.shape == (5, 8, 8)  # every worker encodes
+        figure_path = plots.save_figure(figure, folder, "figure")
+        model_path = runs.save_model(model, folder / models.VQVAE_FILE)
+        for path in (folder / code_grids.CODES_FILE, figure_path, model_path):
+            assert path.exists() == writes, (index, path)
+    plt.close(figure)
+    assert not list((tmp_path / "worker0").glob("*.partial*"))
+    reloaded = models.load_vqvae(tmp_path / "worker0" / models.VQVAE_FILE)
+    np.testing.assert_array_equal(reloaded.encode(images[:2]), model.encode(images[:2]))
+    with pytest.raises(ValueError, match=r"\.keras"):
+        runs.save_model(model, tmp_path / "vqvae.h5")
 
 
 def test_without_a_cluster_the_helpers_change_nothing(tmp_path):

@@ -5,17 +5,13 @@ The folders are written as real PNG files from the phantoms of tests/oasis_fixtu
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
+import oasis_fixtures as fx
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-import oasis_fixtures as fx  # noqa: E402
-
-from oasis_helpers import data  # noqa: E402
+from oasis_helpers import data
 
 
 def _write_lesion_dir(root: Path, count: int = 3, size: int = 48) -> Path:
