@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from oasis_helpers.plots.figures import _plt
+from oasis_helpers.plots.figures import pyplot
 from oasis_helpers.plots.slices import show_slices
 
 __all__ = ["plot_anomaly_panels", "plot_restoration_tradeoff", "plot_roc_pr_curves", "show_lesions"]
@@ -57,7 +57,7 @@ def plot_restoration_tradeoff(rows: Sequence[Mapping], residual: Mapping[str, fl
             ``restorations``, ``auroc_pixel``, ``dice_best``, ``seconds_per_slice``).
         residual: the residual's ``auroc_pixel`` and ``dice_best``.
     """
-    plt = _plt()
+    plt = pyplot()
     figure, axes = plt.subplots(1, 2, figsize=(10, 3.4))
     for quantile in dict.fromkeys(row["flag_quantile"] for row in rows):
         points = [row for row in rows if row["flag_quantile"] == quantile]
@@ -93,7 +93,7 @@ def plot_anomaly_panels(images, masks, maps, indices):
         maps: their :class:`oasis_helpers.anomaly.AnomalyMaps`.
         indices: the slices shown, one row each.
     """
-    plt = _plt()
+    plt = pyplot()
     columns = [
         ("input", lambda index: images[index, ..., 0], "gray"),
         ("reconstruction", lambda index: maps.reconstructions[index, ..., 0], "gray"),
@@ -142,7 +142,7 @@ def plot_roc_pr_curves(maps: Mapping[str, np.ndarray], masks, region):
     """
     from sklearn.metrics import PrecisionRecallDisplay, RocCurveDisplay
 
-    plt = _plt()
+    plt = pyplot()
     region = np.asarray(region, bool)
     labels = np.asarray(masks, bool)[region]
     figure, (roc_axis, pr_axis) = plt.subplots(1, 2, figsize=(10, 4))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from oasis_helpers.plots.figures import _plt
+from oasis_helpers.plots.figures import pyplot
 
 #: Width of every diagram in inches, and the resolution it is saved at: 900 pixels.
 WIDTH = 9.0
@@ -80,7 +80,7 @@ class Box:
 
 def canvas(height: float):
     """A figure ``WIDTH x height`` inches whose one axis counts inches from the lower left."""
-    figure = _plt().figure(figsize=(WIDTH, height), dpi=DPI)
+    figure = pyplot().figure(figsize=(WIDTH, height), dpi=DPI)
     axis = figure.add_axes((0, 0, 1, 1))
     axis.set(xlim=(0, WIDTH), ylim=(0, height))
     axis.set_axis_off()

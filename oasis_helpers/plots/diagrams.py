@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from oasis_helpers.plots import diagram_kit as kit
-from oasis_helpers.plots.figures import _plt
+from oasis_helpers.plots.figures import pyplot
 
 __all__ = [
     "DIAGRAMS",
@@ -536,7 +536,7 @@ def save_diagrams(folder: str | os.PathLike) -> list[Path]:
     Saved at ``diagram_kit.DPI`` without cropping, so every file is exactly
     ``WIDTH * DPI`` = 900 pixels wide. Returns the paths, in the order of :data:`DIAGRAMS`.
     """
-    plt = _plt()
+    plt = pyplot()
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
