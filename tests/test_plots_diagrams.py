@@ -129,6 +129,8 @@ def test_the_files_of_the_roadmap_are_those_the_notebooks_write_and_read():
         "blind_spot/<hash>/blind_spot.keras"
     )
     evidence = {  # what a notebook's code holds when it writes the file
+        "vqvae.keras": "models.VQVAE_FILE",
+        "prior.keras": "prior.PRIOR_FILE",
         "codes.npz": "code_grids.CODES_FILE",
         "training/<hash>/": 'out_dir / "training"',
         "blind_spot/<hash>/blind_spot.keras": "blind_spot.train_or_load(",
@@ -139,12 +141,24 @@ def test_the_files_of_the_roadmap_are_those_the_notebooks_write_and_read():
         for name in step["writes"]:
             if name.endswith((".keras", ".npz", "/")):
                 assert evidence.get(name, name) in code, (step["stem"], name)
-    # on the arrows: what the next notebook reads (codes.npz through code_grids.load_codes)
+    # on the arrows: what the next notebook reads, through runs.load_series (which reads
+    # each file by its constant) or the file's own reader
+    from oasis_helpers import models, prior, runs
+
+    assert (models.VQVAE_FILE, prior.PRIOR_FILE) == ("vqvae.keras", "prior.keras")
+    series_reader = inspect.getsource(runs.load_series)
+    readers = {
+        "vqvae.keras": ("models.VQVAE_FILE", "VQVAE_FILE"),
+        "prior.keras": ("prior.PRIOR_FILE", "PRIOR_FILE"),
+        "codes.npz": ("code_grids.load_codes(", "load_codes("),
+    }
     for step, following in zip(diagrams.ROADMAP, diagrams.ROADMAP[1:], strict=False):
         code = _notebook_code(following["stem"])
         for name in step["passed_files"]:
             assert name in step["passes_on"]
-            assert (name if name != "codes.npz" else "code_grids.load_codes(") in code, name
+            direct, inside_reader = readers[name]
+            through_series = "runs.load_series(" in code and inside_reader in series_reader
+            assert direct in code or through_series, (following["stem"], name)
     assert diagrams.ROADMAP[2]["passed_files"] and diagrams.ROADMAP[3]["passed_files"]
 
 
