@@ -360,7 +360,13 @@ def test_the_modules_the_series_imports_import_from_the_wheel_alone(wheel, tmp_p
 # The tests: one module per package module, fixtures shared through two files
 # ---------------------------------------------------------------------------------------------
 #: Test modules of the project as a whole, not of one package module.
-PROJECT_TESTS = {"test_cpu_kernels", "test_notebooks", "test_project"}
+PROJECT_TESTS = {
+    "test_course_01_02",
+    "test_course_03",
+    "test_cpu_kernels",
+    "test_notebooks",
+    "test_project",
+}
 
 
 def test_every_package_module_has_one_test_module_named_after_it():

@@ -4,6 +4,7 @@ widgets do what their controls say."""
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import nbformat
 import numpy as np
@@ -11,7 +12,7 @@ import oasis_fixtures as fx
 import papermill
 import pytest
 
-from oasis_helpers import series
+from oasis_helpers import anomaly, prior, series, widgets
 
 DRIVER = Path(__file__).with_name("widget_driver.py")
 
@@ -149,3 +150,78 @@ def test_the_slice_browser_follows_its_split_subject_and_slice_controls():
     subject_slider.value = 1
     assert "demo001" in browser.children[4].value
     assert browser.children[3].value[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+class _RecordingVQVAE(fx.BlockVQVAE):
+    """The block-mean stand-in VQ-VAE, remembering every code grid it decodes."""
+
+    def __init__(self):
+        self.decoded = []
+
+    def decode(self, codes):
+        self.decoded.append(np.asarray(codes))
+        return super().decode(codes)
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+def test_prior_sampler_draws_at_the_chosen_temperature_and_height(conditional):
+    model, vqvae = fx.peaked_prior(conditional=conditional), _RecordingVQVAE()
+    box = widgets.prior_sampler(model, vqvae, 4, temperature=1.3, top_k=3, seed=7)
+    (temperature_slider, height_slider, button), picture = box.children[0].children, box.children[1]
+    assert height_slider.disabled is not conditional
+    height = 0.5 if conditional else None
+    first = prior.sample_codes(model, 1, 4, 4, height, temperature=1.3, top_k=3, seed=108)
+    np.testing.assert_array_equal(vqvae.decoded[-1], first)  # drawn when built
+    assert bytes(picture.value).startswith(b"\x89PNG")
+
+    temperature_slider.value, height_slider.value = 0.5, 0.9
+    button.click()
+    height = 0.9 if conditional else None
+    second = prior.sample_codes(model, 1, 4, 4, height, temperature=0.5, top_k=3, seed=109)
+    np.testing.assert_array_equal(vqvae.decoded[-1], second)
+    assert len(vqvae.decoded) == 2
+
+
+def test_threshold_explorer_colours_what_the_threshold_finds_and_gives_its_dice(monkeypatch):
+    drawn = []  # (picture, title) of every draw
+
+    def record(picture, title):
+        drawn.append((picture, title))
+        return b"\x89PNG"
+
+    monkeypatch.setattr(widgets, "render_png", record)
+    rng = np.random.default_rng(0)
+    images = rng.uniform(0, 1, (3, 8, 8, 1)).astype(np.float32)
+    masks = np.zeros((3, 8, 8), bool)
+    masks[1, 2:5, 2:5] = True
+    region = np.ones((3, 8, 8), bool)
+    region[:, 0] = False
+    maps = SimpleNamespace(
+        maps={method: rng.uniform(0, 1, (3, 8, 8)) for method in anomaly.METHODS}, region=region
+    )
+    values = maps.maps["reconstruction"] = np.full((3, 8, 8), 0.2)
+    values[1, 2:4, 2:5] = 0.9  # the lesion's upper two rows
+    values[1, 6, 6] = 0.95  # a false alarm, and the largest value
+    box = widgets.threshold_explorer(images, masks, maps, start_index=1)
+    method_picker, threshold_slider, slice_picker = box.children[0].children
+    colour, title = drawn[-1]
+    # threshold 0.5 of the largest value: 6 of the 9 lesion pixels found, one false alarm
+    assert (
+        title
+        == f"reconstruction: Dice {2 * 6 / (7 + 9):.3f} on this slice, {2 * 6 / 16:.3f} on all"
+    )
+    assert np.allclose(colour[2:4, 2:5], widgets.FOUND_COLOUR)
+    assert np.allclose(colour[4, 2:5], widgets.MISSED_COLOUR)
+    assert np.allclose(colour[6, 6], widgets.FALSE_ALARM_COLOUR)
+    assert np.allclose(colour[7, 7], images[1, 7, 7, 0])
+
+    threshold_slider.value = 0.0  # everything in the region is predicted a lesion
+    colour, title = drawn[-1]
+    assert title.endswith(f"{anomaly.dice_at_threshold(values, masks, 0.0, region):.3f} on all")
+    assert np.allclose(colour[masks[1]], widgets.FOUND_COLOUR)
+    assert np.allclose(colour[region[1] & ~masks[1]], widgets.FALSE_ALARM_COLOUR)
+    gray = images[1, ..., 0][~region[1]]  # outside the region: the slice itself
+    np.testing.assert_allclose(colour[~region[1]], np.repeat(gray[:, None], 3, axis=1))
+
+    method_picker.value, slice_picker.value = "restoration", 0
+    assert drawn[-1][1].startswith("restoration: Dice 0.000 on this slice")  # no lesion there
