@@ -186,7 +186,8 @@ def main() -> None:
     indices = np.unique(np.linspace(0, len(split) - 1, min(arguments.slices, len(split))))
     indices = indices.astype(int)
     healthy = split.float_images(indices)
-    heights = prior.heights_if_conditional(model, grids["validate"], indices)
+    # the blind-spot model takes the heights always; an unconditional prior ignores them
+    heights = grids["validate"].slice_heights[indices]
     lesion_options = {}
     if arguments.contrast_range is not None:
         lesion_options["contrast_range"] = tuple(arguments.contrast_range)
@@ -237,7 +238,7 @@ def main() -> None:
     # the blind-spot models: one folder per configuration, notebook 05's for the defaults
     model_dir = runs.notebook_dir(run_dir, "05_anomaly_detection") / blind_spot.MODEL_DIR
     train = grids["train"]
-    train_heights = prior.heights_if_conditional(model, train)
+    train_heights = train.slice_heights
     flag_models, training = {}, {}
     for hole in arguments.holes:
         start = time.perf_counter()
@@ -247,7 +248,7 @@ def main() -> None:
             train.codes,
             train_heights,
             grids["validate"].codes,
-            prior.heights_if_conditional(model, grids["validate"]),
+            grids["validate"].slice_heights,
             config={"hole": hole, "epochs": arguments.epochs},
             seed=arguments.seed,
         )
