@@ -26,6 +26,8 @@ Modules, one idea each:
   (:func:`anomaly_maps`), the blind-spot model's flags and the restoration region;
 * :mod:`~oasis_helpers.anomaly.evaluation`: pixel, code and slice metrics
   (:func:`evaluate_map`);
+* :mod:`~oasis_helpers.anomaly.thresholds`: thresholds fixed on healthy slices at a stated
+  false-positive rate, and per-lesion detection (:func:`healthy_fpr_scores`);
 * :mod:`~oasis_helpers.anomaly.sweep`: the restoration setting chosen on validation slices,
   speed against quality (:func:`restoration_sweep`);
 * :mod:`~oasis_helpers.anomaly.summary`: what notebook 05 reports (:func:`anomaly_summary`);
@@ -94,6 +96,13 @@ from oasis_helpers.anomaly.restoration import (
 )
 from oasis_helpers.anomaly.summary import anomaly_summary
 from oasis_helpers.anomaly.sweep import TRADEOFF_KEYS, RestorationSweep, restoration_sweep
+from oasis_helpers.anomaly.thresholds import (
+    DETECTED_FRACTION,
+    HEALTHY_FPRS,
+    healthy_fpr_scores,
+    lesions_detected,
+    threshold_at_healthy_fpr,
+)
 
 __all__ = [
     "DEFAULT_DIFFERENCE_SMOOTHING",
@@ -105,6 +114,8 @@ __all__ = [
     "DEFAULT_MEDIAN_SIZE",
     "DEFAULT_NUM_RESTORATIONS",
     "DEFAULT_RESTORATION_QUANTILE",
+    "DETECTED_FRACTION",
+    "HEALTHY_FPRS",
     "LESION_CODE_COVERAGE",
     "METHODS",
     "METRIC_KEYS",
@@ -128,7 +139,9 @@ __all__ = [
     "dice_at_threshold",
     "evaluate_map",
     "flag_probabilities",
+    "healthy_fpr_scores",
     "lesion_codes",
+    "lesions_detected",
     "observed_code_probabilities",
     "pixel_auprc",
     "pixel_auroc",
@@ -144,5 +157,6 @@ __all__ = [
     "slice_auroc",
     "slice_scores",
     "synthesize_lesions",
+    "threshold_at_healthy_fpr",
     "upsample_grid_map",
 ]
