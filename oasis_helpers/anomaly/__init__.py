@@ -15,6 +15,8 @@ Modules, one idea each:
 
 * :mod:`~oasis_helpers.anomaly.lesions`: :func:`brain_region` and
   :func:`synthesize_lesions`, the synthetic lesions of the evaluation;
+* :mod:`~oasis_helpers.anomaly.lesion_kinds`: lesions of a stated size, intensity, edge and
+  shape (:class:`LesionKind`, :func:`draw_lesion_kind`), for the lesion-kind study;
 * :mod:`~oasis_helpers.anomaly.maps`: difference maps (:func:`residual_map`,
   :func:`restoration_map`), :func:`upsample_grid_map` and :func:`postprocess_map`;
 * :mod:`~oasis_helpers.anomaly.code_regions`: which codes are brain
@@ -55,6 +57,17 @@ from oasis_helpers.anomaly.evaluation import (
     pixel_auroc,
     slice_auroc,
     slice_scores,
+)
+from oasis_helpers.anomaly.lesion_kinds import (
+    EDGES,
+    ELLIPSE_ASPECT,
+    INTENSITIES,
+    REFERENCE_KIND,
+    SHAPES,
+    LesionKind,
+    draw_lesion_kind,
+    draw_mixed_lesions,
+    study_kinds,
 )
 from oasis_helpers.anomaly.lesions import (
     DEFAULT_EROSION,
@@ -115,6 +128,12 @@ __all__ = [
     "DEFAULT_NUM_RESTORATIONS",
     "DEFAULT_RESTORATION_QUANTILE",
     "DETECTED_FRACTION",
+    "EDGES",
+    "ELLIPSE_ASPECT",
+    "INTENSITIES",
+    "REFERENCE_KIND",
+    "SHAPES",
+    "LesionKind",
     "HEALTHY_FPRS",
     "LESION_CODE_COVERAGE",
     "METHODS",
@@ -137,6 +156,8 @@ __all__ = [
     "conditional_from_full_pass",
     "covered_codes",
     "dice_at_threshold",
+    "draw_lesion_kind",
+    "draw_mixed_lesions",
     "evaluate_map",
     "flag_probabilities",
     "healthy_fpr_scores",
@@ -156,6 +177,7 @@ __all__ = [
     "restore_with_sampler",
     "slice_auroc",
     "slice_scores",
+    "study_kinds",
     "synthesize_lesions",
     "threshold_at_healthy_fpr",
     "upsample_grid_map",
