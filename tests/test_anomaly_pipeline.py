@@ -35,6 +35,28 @@ def test_restoration_region_is_the_dilated_flags_inside_the_allowed_codes():
         anomaly.restoration_region(probabilities, 0.01, allowed, dilation=-1)
 
 
+def test_a_filled_region_takes_the_interior_of_a_flagged_ring_and_nothing_else():
+    """A lesion wider than the hole is flagged at its rim only; the fill heals its inside."""
+    probabilities = np.full((2, 9, 9), 0.5)
+    ring = np.zeros((9, 9), bool)
+    ring[2:7, 2:7] = True
+    ring[3:6, 3:6] = False
+    probabilities[0][ring] = 0.001
+    probabilities[1, 0:3, 0] = 0.001  # an open line encloses nothing
+    plain = anomaly.restoration_region(probabilities, 0.01, dilation=0)
+    filled = anomaly.restoration_region(probabilities, 0.01, dilation=0, fill_holes=True)
+    np.testing.assert_array_equal(plain[0], ring)
+    expected = np.zeros((9, 9), bool)
+    expected[2:7, 2:7] = True
+    np.testing.assert_array_equal(filled[0], expected)
+    np.testing.assert_array_equal(filled[1], plain[1])
+    outside = np.ones((2, 9, 9), bool)
+    outside[0, 4, 4] = False  # the fill stays inside the allowed codes
+    assert not anomaly.restoration_region(
+        probabilities, 0.01, outside, dilation=0, fill_holes=True
+    )[0, 4, 4]
+
+
 def test_anomaly_maps_give_three_post_processed_maps_and_confined_restorations():
     model = fx.peaked_prior(conditional=True)
     images = fx.disc_slices()

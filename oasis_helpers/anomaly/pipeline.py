@@ -80,22 +80,27 @@ def restoration_region(
     threshold: float,
     allowed: npt.ArrayLike | None = None,
     dilation: int | None = DEFAULT_FLAG_DILATION,
+    fill_holes: bool = False,
 ) -> npt.NDArray[np.bool_]:
     """Where restoration may change codes: near what one prior pass flags.
 
-    ``allowed & dilate(p < threshold & allowed, (2 d + 1) x (2 d + 1) square)`` with ``p``
+    ``allowed & fill?(dilate(p < threshold & allowed, (2 d + 1) x (2 d + 1) square))`` with ``p``
     the probabilities of the observed codes in one causal pass; ``dilation=None`` gives
     ``allowed`` (every brain code). Confining the raster walk to the neighbourhood of what
     the prior flags keeps a resampled code from derailing every code after it (each
     replacement changes the context of the next codes, which may then fall below the
     threshold in turn); the dilation lets the interior of a lesion whose border is flagged
-    be healed too.
+    be healed too. With ``fill_holes``, codes that the flagged region encloses in their
+    slice join it: a lesion wider than the blind-spot model's hole explains its own
+    interior (each interior code's neighbours are lesion too), so only its rim is
+    flagged, and the fill brings the interior back.
 
     Args:
         code_probabilities: float ``[N, h, w]`` in ``[0, 1]``.
         threshold: the restoration threshold.
         allowed: optional bool ``[N, h, w]`` (e.g. :func:`brain_codes`).
         dilation: ``d >= 0`` codes, or None.
+        fill_holes: also take the codes the region encloses (per slice, 4-connected holes).
 
     Returns:
         bool ``[N, h, w]``.
@@ -116,6 +121,10 @@ def restoration_region(
     if dilation:
         square = np.ones((1, 2 * int(dilation) + 1, 2 * int(dilation) + 1), bool)
         flagged = ndimage.binary_dilation(flagged, structure=square)
+    if fill_holes:
+        per_slice = np.zeros((3, 3, 3), bool)
+        per_slice[1] = ndimage.generate_binary_structure(2, 1)
+        flagged = ndimage.binary_fill_holes(flagged, structure=per_slice)
     return flagged & allowed
 
 
@@ -197,6 +206,7 @@ def anomaly_maps(
     difference_smoothing: float = DEFAULT_DIFFERENCE_SMOOTHING,
     flag_model=None,
     flag_threshold: float | None = None,
+    flag_fill_holes: bool = False,
 ) -> AnomalyMaps:
     """The three anomaly maps of notebook 05 for ``images``, timed.
 
@@ -237,6 +247,8 @@ def anomaly_maps(
         flag_model, flag_threshold: the blind-spot model that chooses the restoration
             region and its threshold (from :func:`choose_restoration_threshold` on the
             :func:`flag_probabilities` of healthy validation codes); both or neither.
+        flag_fill_holes: the region also takes the codes it encloses
+            (:func:`restoration_region`'s ``fill_holes``).
     """
     import time
 
@@ -267,7 +279,9 @@ def anomaly_maps(
         flags, flag_threshold = 2.0**-nll_bits, restoration_threshold
     else:
         flags, flag_bits = flag_probabilities(flag_model, codes, slice_heights)
-    changeable = restoration_region(flags, flag_threshold, allowed, flag_dilation)
+    changeable = restoration_region(
+        flags, flag_threshold, allowed, flag_dilation, fill_holes=flag_fill_holes
+    )
 
     def restore(grids, threshold, seed):
         return restore_with_prior(
