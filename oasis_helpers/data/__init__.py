@@ -26,8 +26,10 @@ are used: per batch by :func:`make_dataset` (a shuffled, optionally augmented,
 batched ``tf.data`` pipeline), :func:`brain_crops` and :func:`sample_patches`,
 or for chosen slices with ``split.float_images(indices)``.
 
-:func:`load_lesion_dir` reads the user's own annotated lesions (``lesion_dir/images`` and
-``lesion_dir/masks``, PNG files of the same names) for notebook 05's evaluation.
+:func:`load_lesion_dir` reads the user's own annotated lesions for notebook 05's evaluation:
+PNG slices (``lesion_dir/images`` and ``lesion_dir/masks``, files of the same names), or
+NIfTI volumes with their masks (``<subject>_image.nii.gz`` / ``<subject>_mask.nii.gz``
+pairs, or BraTS-style subject folders with a T1 and a ``seg`` volume).
 
 Modules, one idea each:
 
