@@ -114,3 +114,27 @@ def test_roc_and_pr_curves_come_with_the_areas_the_evaluation_reports():
     np.testing.assert_allclose(chance.get_ydata(), masks[region].mean())
     assert roc_axis.get_lines()[1].get_xdata()[-1] == 1.0
     assert (roc_axis.get_title(), pr_axis.get_title()) == ("pixel ROC", "pixel precision-recall")
+
+
+def test_lesion_kinds_draw_one_bar_per_method_and_kind_at_its_score():
+    methods = ("reconstruction", "likelihood", "restoration")
+    rows = [
+        {
+            "name": f"kind {number}",
+            "methods": {
+                method: {key: (number + 1) / 10 + index / 100 for key in plots.LESION_KIND_SCORES}
+                for index, method in enumerate(methods)
+            },
+        }
+        for number in range(4)
+    ]
+    figure = plots.plot_lesion_kinds(rows)
+    assert len(figure.axes) == len(plots.LESION_KIND_SCORES)
+    first = figure.axes[0]
+    assert [tick.get_text() for tick in first.get_yticklabels()] == [row["name"] for row in rows]
+    widths = [patch.get_width() for patch in first.patches]
+    expected = [(n + 1) / 10 + i / 100 for i in range(3) for n in range(4)]
+    np.testing.assert_allclose(widths, expected)
+    assert [t.get_text() for t in figure.axes[-1].get_legend().texts] == list(methods)
+    only = plots.plot_lesion_kinds(rows, {"auroc_pixel": "AUROC"})
+    assert len(only.axes) == 1 and only.axes[0].get_xlabel() == "AUROC"

@@ -25,7 +25,8 @@ Modules, one idea each:
 * :mod:`~oasis_helpers.plots.prior`: the PixelCNN prior: receptive fields, bits per code,
   NLL maps (notebook 04);
 * :mod:`~oasis_helpers.plots.anomaly`: anomaly detection: lesions, the restoration's
-  speed against quality, what each method sees, ROC and precision-recall curves (notebook 05);
+  speed against quality, what each method sees, ROC and precision-recall curves, the scores
+  on each kind of lesion (notebook 05);
 * :mod:`~oasis_helpers.plots.tables`: :func:`markdown_table`;
 * :mod:`~oasis_helpers.plots.source`: :func:`show_source`, the package's own code on the page;
 * :mod:`~oasis_helpers.plots.diagram_kit`: boxes, arrows and labels the diagrams are drawn with;
@@ -36,7 +37,9 @@ Every public name is re-exported here: ``plots.show_slices``, ``plots.LivePlot``
 """
 
 from oasis_helpers.plots.anomaly import (
+    LESION_KIND_SCORES,
     plot_anomaly_panels,
+    plot_lesion_kinds,
     plot_restoration_tradeoff,
     plot_roc_pr_curves,
     show_lesions,
@@ -78,6 +81,7 @@ from oasis_helpers.plots.training_curves import HISTORY_PANELS, LivePlot, plot_h
 
 __all__ = [
     "HISTORY_PANELS",
+    "LESION_KIND_SCORES",
     "PART_COLOURS",
     "TISSUE_COLOURS",
     "TISSUE_NAMES",
@@ -89,6 +93,7 @@ __all__ = [
     "mask_overlays",
     "overlay_mask",
     "plot_anomaly_panels",
+    "plot_lesion_kinds",
     "plot_best_and_worst",
     "plot_bits_per_code",
     "plot_code_frequencies",

@@ -164,3 +164,46 @@ def plot_roc_pr_curves(maps: Mapping[str, np.ndarray], masks, region):
     pr_axis.legend(fontsize=8)
     figure.tight_layout()
     return figure
+
+
+#: What :func:`plot_lesion_kinds` shows by default, key -> axis label.
+LESION_KIND_SCORES = {
+    "auroc_pixel": "pixel AUROC",
+    "dice_best": "⌈Dice⌉ (optimistic)",
+    "dice_at_fpr_5": "Dice at 5 % healthy FPR",
+}
+
+
+def plot_lesion_kinds(rows: Sequence[Mapping], scores: Mapping[str, str] = LESION_KIND_SCORES):
+    """Each map's scores on each kind of lesion: one panel per score, a group of bars per kind.
+
+    Args:
+        rows: the lesion-kind study's rows (``benchmarks/results/lesion_kinds_demo.json``,
+            one candidate's ``rows``): each with the kind's ``name`` and ``methods``, method
+            -> scores.
+        scores: score key -> axis label.
+    """
+    plt = pyplot()
+    names = [row["name"] for row in rows]
+    methods = list(rows[0]["methods"])
+    figure, axes = plt.subplots(
+        1, len(scores), figsize=(4.2 * len(scores), 0.32 * len(rows) + 1.4), sharey=True
+    )
+    axes = np.atleast_1d(axes)
+    height = 0.8 / len(methods)
+    positions = np.arange(len(rows))
+    for axis, (key, label) in zip(axes, scores.items(), strict=True):
+        for number, method in enumerate(methods):
+            values = [row["methods"][method][key] for row in rows]
+            axis.barh(positions + (number - (len(methods) - 1) / 2) * height, values, height,
+                      label=method)  # fmt: skip
+        if key.startswith("auroc"):
+            axis.axvline(0.5, color="k", linestyle=":", linewidth=1)
+        axis.set_xlim(0, 1)
+        axis.set_xlabel(label)
+    axes[0].set_yticks(positions, names, fontsize=8)
+    axes[0].invert_yaxis()
+    axes[-1].legend(fontsize=8, loc="lower right")
+    figure.suptitle("which lesions each map finds (one lesion kind a row)")
+    figure.tight_layout()
+    return figure
