@@ -15,7 +15,7 @@ import numpy as np
 import oasis_fixtures as fx
 import pytest
 
-from oasis_helpers import data
+from oasis_helpers import code_location, data
 
 
 def _write_lesion_dir(root: Path, count: int = 3, size: int = 48) -> Path:
@@ -45,6 +45,7 @@ def test_load_lesion_dir_reads_images_and_binary_masks(tmp_path):
     np.testing.assert_allclose(loaded.images[0, ..., 0], fx.phantom_slice(48, seed=0)[0] / 255)
     assert loaded.masks[0].sum() == 100 and loaded.masks[0, 10:20, 12:22].all()
     assert loaded.masks[3, 20:30, 18:28].all() and loaded.masks[3].sum() == 100  # padded by 8
+    assert loaded.slice_heights is None  # a PNG slice's height is unknown
     resized = data.load_lesion_dir(root, image_size=24)
     assert resized.images.shape == (4, 24, 24, 1) and resized.masks[0].sum() == 25
 
@@ -165,6 +166,13 @@ def test_nifti_pairs_give_the_loaders_slices_and_aligned_masks(tmp_path, image_s
         loaded.names[:count],
         [f"case_2_image.nii.gz:z={z}" for z in source.splits["train"].slice_ids],
     )
+    # each volume's heights run from 0 (lowest slice) to 1, as the series' own code grids'
+    train = source.splits["train"]
+    np.testing.assert_allclose(
+        loaded.slice_heights[:count],
+        code_location.slice_heights(train.subject_ids, train.slice_ids),
+    )
+    assert loaded.slice_heights[count] == 0.0 and loaded.slice_heights[-1] == 1.0
 
     # the mask, stored in another orientation, covers the bright sphere after both are
     # reoriented and resized: anterior at the top, the subject's right on the right

@@ -46,6 +46,7 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from oasis_helpers.code_location import slice_heights
 from oasis_helpers.data.containers import floats_from_pixels, pixels_from_floats
 from oasis_helpers.data.layouts import UnreadableFileError, is_visible, natural_key
 from oasis_helpers.data.png import decode_png
@@ -73,11 +74,16 @@ class LesionSlices(NamedTuple):
         names: the ``N`` slice names: PNG file names in natural order, or for volumes
             ``"<image file, relative to lesion_dir>:z=<axial index>"`` (subjects in natural
             order, each from inferior to superior; the index is in RAS voxel axes).
+        slice_heights: for volumes, float32 ``[N]``: each slice's height among its
+            volume's slices, 0 the lowest, 1 the highest (as the code grids of the series'
+            own slices, :func:`oasis_helpers.code_location.slice_heights`), for a prior
+            conditioned on it; ``None`` for PNG slices, whose heights are unknown.
     """
 
     images: npt.NDArray[np.float32]
     masks: npt.NDArray[np.bool_]
     names: list[str]
+    slice_heights: npt.NDArray[np.float32] | None = None
 
 
 LESION_DIR_LAYOUT = """\
@@ -355,7 +361,7 @@ def _load_volumes(
     brain_fill: float,
 ) -> LesionSlices:
     """The axial slices of each ``(image, mask)`` volume pair, cut as the data loader cuts."""
-    images, masks, names = [], [], []
+    images, masks, names, heights = [], [], [], []
     for image_path, mask_path in volumes:
         volume = read_volume(image_path)
         lesion = read_volume(mask_path) > 0
@@ -380,7 +386,10 @@ def _load_volumes(
         masks.append(lesion_slices > 0)
         relative = image_path.relative_to(root).as_posix()
         names.extend(f"{relative}:z={plane}" for plane in planes)
-    return LesionSlices(np.concatenate(images), np.concatenate(masks), names)
+        heights.append(slice_heights(np.zeros(len(planes)), np.asarray(planes)))
+    return LesionSlices(
+        np.concatenate(images), np.concatenate(masks), names, np.concatenate(heights)
+    )
 
 
 def _load_png_slices(root: Path, image_size: int) -> LesionSlices:
