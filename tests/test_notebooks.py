@@ -88,6 +88,9 @@ ANOMALY_METRICS = {
     "dice_at_validation_threshold",
     "auroc_slice",
     "seconds_per_slice",
+    "dice_at_fpr_1",
+    "dice_at_fpr_5",
+    "lesions_detected_at_fpr_5",
 }
 
 #: Whole-slice test SSIM that notebook 03's smoke model must beat. Measured for the
@@ -182,9 +185,13 @@ def _check_anomaly_methods(metrics: dict) -> None:
         values = metrics[method]
         missing = ANOMALY_METRICS - set(values)
         assert not missing, f"{method} lacks {sorted(missing)}"
-        for key in ("auroc_pixel", "auprc_pixel", "dice_best", "dice_at_validation_threshold"):
+        bounded = ("auroc_pixel", "auprc_pixel", "dice_best", "dice_at_validation_threshold")
+        for key in (*bounded, "dice_at_fpr_1", "dice_at_fpr_5", "lesions_detected_at_fpr_5"):
             assert 0.0 <= values[key] <= 1.0, (method, key, values[key])
-        assert values["dice_at_validation_threshold"] <= values["dice_best"] + 1e-9
+        for key in ("dice_at_validation_threshold", "dice_at_fpr_1", "dice_at_fpr_5"):
+            assert values[key] <= values["dice_best"] + 1e-9, (method, key)  # ceil(Dice) bounds
+        # a stricter healthy false-positive rate is a higher threshold
+        assert values["threshold_at_fpr_1"] >= values["threshold_at_fpr_5"], method
         assert values["seconds_per_slice"] > 0
 
 
