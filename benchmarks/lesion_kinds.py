@@ -42,6 +42,8 @@ from oasis_helpers import anomaly, blind_spot, runs
 CANDIDATES = {
     "notebook": {},
     "filled": {"flag_fill_holes": True},
+    "reflagged": {"reflag_rounds": 3},
+    "filled_reflagged": {"flag_fill_holes": True, "reflag_rounds": 3},
 }
 
 

@@ -173,6 +173,24 @@ def test_with_a_flag_model_restoration_changes_only_codes_near_its_flags(conditi
     assert result.restoration.flagged[:, changeable].mean() > 0.5
     assert not result.restoration.flagged[:, ~changeable].any()
     assert not result.restoration.changed[:, ~changeable].any()
+    # flag, heal, flag again: the region can only grow, and stays inside the brain codes
+    again = anomaly.anomaly_maps(
+        vqvae, prior_model, images, 1.0, slice_heights=0.5, num_restorations=2, seed=1,
+        median_size=3, flag_model=flag_model, flag_threshold=flag_threshold, reflag_rounds=2,
+    )  # fmt: skip
+    brain = anomaly.brain_codes(images, (6, 6))
+    assert not again.restoration.flagged[:, ~brain].any()
+    assert again.restoration.flagged.any(axis=0).sum() >= (
+        result.restoration.flagged.any(axis=0) & changeable
+    ).sum() * 0.5
+    for bad, match in ((-1, "reflag_rounds"), (1.5, "reflag_rounds")):
+        with pytest.raises(ValueError, match=match):
+            anomaly.anomaly_maps(
+                vqvae, prior_model, images, 0.5, 0.5, flag_model=flag_model,
+                flag_threshold=flag_threshold, reflag_rounds=bad,
+            )  # fmt: skip
+    with pytest.raises(ValueError, match="flag_model"):
+        anomaly.anomaly_maps(vqvae, prior_model, images, 0.5, 0.5, reflag_rounds=1)
     without = anomaly.anomaly_maps(
         vqvae, prior_model, images, 0.5, slice_heights=0.5, num_restorations=1, median_size=3
     )

@@ -207,6 +207,7 @@ def anomaly_maps(
     flag_model=None,
     flag_threshold: float | None = None,
     flag_fill_holes: bool = False,
+    reflag_rounds: int = 0,
 ) -> AnomalyMaps:
     """The three anomaly maps of notebook 05 for ``images``, timed.
 
@@ -249,6 +250,11 @@ def anomaly_maps(
             :func:`flag_probabilities` of healthy validation codes); both or neither.
         flag_fill_holes: the region also takes the codes it encloses
             (:func:`restoration_region`'s ``fill_holes``).
+        reflag_rounds: flag, heal, flag again: up to this many times one restoration of
+            the region is flagged anew by ``flag_model`` and the new region joins the old,
+            until it stops growing. Healing a wide lesion's rim leaves its interior beside
+            healed tissue, where the blind-spot model finds it surprising at last. 0: the
+            first region only.
     """
     import time
 
@@ -263,6 +269,10 @@ def anomaly_maps(
         )
     if (flag_model is None) != (flag_threshold is None):
         raise ValueError("pass flag_model and flag_threshold together (or neither)")
+    if isinstance(reflag_rounds, bool) or int(reflag_rounds) != reflag_rounds or reflag_rounds < 0:
+        raise ValueError(f"reflag_rounds must be an integer >= 0, got {reflag_rounds}")
+    if reflag_rounds and flag_model is None:
+        raise ValueError("reflag_rounds needs a flag_model (the blind-spot model flags anew)")
     region = brain_region(images, erosion=erosion)
     seconds = {}
     start = time.perf_counter()
@@ -294,6 +304,15 @@ def anomaly_maps(
             region=changeable,
         )
 
+    for round_ in range(int(reflag_rounds)):
+        healed_codes = restore(codes, restoration_threshold, seed + 10_000 + round_).codes
+        again, _ = flag_probabilities(flag_model, healed_codes, slice_heights)
+        grown = changeable | restoration_region(
+            again, flag_threshold, allowed, flag_dilation, fill_holes=flag_fill_holes
+        )
+        if np.array_equal(grown, changeable):
+            break
+        changeable = grown
     restoration = restore_repeatedly(codes, restore, restoration_threshold, num_restorations, seed)
     healed = np.stack([np.asarray(vqvae.decode(grids), np.float32) for grids in restoration.codes])
     seconds["restoration"] = seconds["likelihood"] + time.perf_counter() - start
