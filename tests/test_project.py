@@ -363,6 +363,7 @@ def test_the_modules_the_series_imports_import_from_the_wheel_alone(wheel, tmp_p
 PROJECT_TESTS = {
     "test_course_01_02",
     "test_course_03",
+    "test_course_04",
     "test_course_05",
     "test_cpu_kernels",
     "test_notebooks",

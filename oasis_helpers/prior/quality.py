@@ -9,7 +9,9 @@ The measures come from :mod:`oasis_helpers.metrics`, in the feature space of the
 own VQ-VAE encoder (no feature network can be downloaded): the **Frechet distance** between
 Gaussians fitted to the features of generated and of real test slices, for every
 generator compared (the prior and the baselines' samples), with the distance between real
-training and real test slices as the floor a perfect model would reach; the
+training and real test slices beside them (a floor only for as many samples as training
+slices: the Frechet distance is biased upwards at small sample sizes, so notebook 04 also
+computes a floor from as many real slices as samples); the
 **diversity** of the prior's samples, their mean pairwise SSIM, beside that of the real
 test slices; and **memorisation**, each sample's SSIM to its most similar training slice,
 beside the same for the real test slices (a prior that copied its training slices would
@@ -172,7 +174,8 @@ class SampleQuality(NamedTuple):
 
     Attributes:
         frechet: generator name -> Frechet distance of its decoded samples to the real
-            test slices, and ``"train_test"``: that of the real training slices (the floor).
+            test slices, and ``"train_test"``: that of up to ``max_references`` real training
+            slices (a floor for that many slices, not for fewer samples).
         diversity_samples, diversity_test: mean pairwise SSIM of the measured generator's
             samples and of the real test slices (lower: more varied).
         nearest_samples, nearest_test: mean SSIM of each sample, and of each real test
