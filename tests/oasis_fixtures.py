@@ -467,3 +467,17 @@ def training_vqvae(seed: int = 0, learning_rate: float = 2e-3, **overrides):
 def weights_of(model) -> list[np.ndarray]:
     """Every weight of ``model`` as a NumPy array (to compare two models)."""
     return [np.asarray(weight) for weight in model.weights]
+
+
+# ---------------------------------------------------------------------------------------------
+# a quantizer layer with a given codebook (tests of oasis_helpers.quantizer)
+# ---------------------------------------------------------------------------------------------
+def make_layer(cls, codebook, **kwargs):
+    """A quantizer with a given codebook and health options off unless asked."""
+    kwargs.setdefault("init", None)
+    kwargs.setdefault("dead_code_steps", None)
+    codebook = np.asarray(codebook, dtype="float32")
+    layer = cls(codebook.shape[0], codebook.shape[1], seed=7, **kwargs)
+    layer.build((None, codebook.shape[1]))
+    layer.set_codebook(codebook)
+    return layer
