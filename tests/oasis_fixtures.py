@@ -9,8 +9,9 @@ OASIS data).
 The rest, at the end: the tiny VQ-VAE settings and a SliceSource look-alike (models and
 code grids), tiny untrained PixelCNN priors over :data:`PRIOR_CODES` codes with their
 code grids (prior, restoration, blind-spot model), a block-mean stand-in VQ-VAE with
-disc slices (anomaly maps), and the tiny VQ-VAE, images and settings of the training
-tests. They import ``oasis_helpers`` (and TensorFlow) only when called.
+disc slices (anomaly maps), the tiny VQ-VAE, images and settings of the training
+tests, a quantizer layer with a given codebook (quantizer tests) and flat code grids
+(blind-spot tests). They import ``oasis_helpers`` (and TensorFlow) only when called.
 """
 
 from __future__ import annotations
@@ -481,3 +482,13 @@ def make_layer(cls, codebook, **kwargs):
     layer.build((None, codebook.shape[1]))
     layer.set_codebook(codebook)
     return layer
+
+
+# ---------------------------------------------------------------------------------------------
+# flat code grids (tests of oasis_helpers.blind_spot)
+# ---------------------------------------------------------------------------------------------
+def flat_grids(count: int, size: int, seed: int) -> np.ndarray:
+    """Grids that each hold one code everywhere: the surroundings say exactly what is in
+    the middle."""
+    values = np.random.default_rng(seed).integers(0, 4, count)
+    return np.broadcast_to(values[:, None, None], (count, size, size)).astype(np.int32).copy()
