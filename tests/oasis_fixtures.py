@@ -10,8 +10,9 @@ The rest, at the end: the tiny VQ-VAE settings and a SliceSource look-alike (mod
 code grids), tiny untrained PixelCNN priors over :data:`PRIOR_CODES` codes with their
 code grids (prior, restoration, blind-spot model), a block-mean stand-in VQ-VAE with
 disc slices (anomaly maps), the tiny VQ-VAE, images and settings of the training
-tests, a quantizer layer with a given codebook (quantizer tests) and flat code grids
-(blind-spot tests). They import ``oasis_helpers`` (and TensorFlow) only when called.
+tests, a quantizer layer with a given codebook (quantizer tests), flat code grids
+(blind-spot tests) and a tiny demo cohort's configuration (demo tests). They import
+``oasis_helpers`` (and TensorFlow) only when called.
 """
 
 from __future__ import annotations
@@ -492,3 +493,13 @@ def flat_grids(count: int, size: int, seed: int) -> np.ndarray:
     the middle."""
     values = np.random.default_rng(seed).integers(0, 4, count)
     return np.broadcast_to(values[:, None, None], (count, size, size)).astype(np.int32).copy()
+
+
+# ---------------------------------------------------------------------------------------------
+# a tiny demo cohort's configuration (tests of oasis_helpers.demo)
+# ---------------------------------------------------------------------------------------------
+def tiny_demo_config(seed=5, **overrides):
+    """:data:`TINY_DEMO` at 64 x 64 pixels as a ``demo.DemoConfig``."""
+    from oasis_helpers import demo
+
+    return demo.demo_config(image_size=64, seed=seed, **{**TINY_DEMO, **overrides})
