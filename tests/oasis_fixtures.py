@@ -11,8 +11,8 @@ code grids), tiny untrained PixelCNN priors over :data:`PRIOR_CODES` codes with 
 code grids (prior, restoration, blind-spot model), a block-mean stand-in VQ-VAE with
 disc slices (anomaly maps), the tiny VQ-VAE, images and settings of the training
 tests, a quantizer layer with a given codebook (quantizer tests), flat code grids
-(blind-spot tests) and a tiny demo cohort's configuration (demo tests). They import
-``oasis_helpers`` (and TensorFlow) only when called.
+(blind-spot tests), a tiny demo cohort's configuration (demo tests) and textured
+"brains" on black (metrics tests). They import ``oasis_helpers`` (and TensorFlow) only when called.
 """
 
 from __future__ import annotations
@@ -503,3 +503,15 @@ def tiny_demo_config(seed=5, **overrides):
     from oasis_helpers import demo
 
     return demo.demo_config(image_size=64, seed=seed, **{**TINY_DEMO, **overrides})
+
+
+# ---------------------------------------------------------------------------------------------
+# textured disks on black (tests of oasis_helpers.metrics)
+# ---------------------------------------------------------------------------------------------
+def brain_images(count: int = 3, size: int = 48, seed: int = 0) -> np.ndarray:
+    """A bright textured disk (the "brain") on a black background: [N, size, size, 1]."""
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[:size, :size]
+    disk = (rows - size / 2) ** 2 + (cols - size / 2) ** 2 < (size / 4) ** 2
+    texture = 0.4 + 0.4 * rng.random((count, size, size))
+    return (texture * disk)[..., None].astype(np.float32)
