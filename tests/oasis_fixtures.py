@@ -11,8 +11,9 @@ code grids), tiny untrained PixelCNN priors over :data:`PRIOR_CODES` codes with 
 code grids (prior, restoration, blind-spot model), a block-mean stand-in VQ-VAE with
 disc slices (anomaly maps), the tiny VQ-VAE, images and settings of the training
 tests, a quantizer layer with a given codebook (quantizer tests), flat code grids
-(blind-spot tests), a tiny demo cohort's configuration (demo tests) and textured
-"brains" on black (metrics tests). They import ``oasis_helpers`` (and TensorFlow) only when called.
+(blind-spot tests), a tiny demo cohort's configuration (demo tests), textured "brains" on
+black (metrics tests) and the texts of a figure (diagram tests). They import
+``oasis_helpers`` (and TensorFlow, matplotlib) only when called.
 """
 
 from __future__ import annotations
@@ -515,3 +516,16 @@ def brain_images(count: int = 3, size: int = 48, seed: int = 0) -> np.ndarray:
     disk = (rows - size / 2) ** 2 + (cols - size / 2) ** 2 < (size / 4) ** 2
     texture = 0.4 + 0.4 * rng.random((count, size, size))
     return (texture * disk)[..., None].astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------------------
+# the texts of a figure (tests of oasis_helpers.plots.diagrams)
+# ---------------------------------------------------------------------------------------------
+def figure_texts(figure) -> list[str]:
+    import matplotlib.text
+
+    return [text.get_text() for text in figure.findobj(matplotlib.text.Text) if text.get_text()]
+
+
+def figure_text(figure) -> str:
+    return "\n".join(figure_texts(figure))
