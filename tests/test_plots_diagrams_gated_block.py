@@ -15,10 +15,11 @@ pytestmark = pytest.mark.usefixtures("close_figures")
 
 
 def test_gated_block_names_every_layer_and_shift_of_the_package():
+    from oasis_helpers.prior import gated_block
     from oasis_helpers.prior import model as prior_model
 
     text = figure_text(diagrams.draw_gated_block())
-    block = prior_model.GatedBlock(4, conditional=True)
+    block = gated_block.GatedBlock(4, conditional=True)
     layers = [block.vertical_conv, block.horizontal_conv, block.link, block.horizontal_output]
     layers += [block.vertical_bias, block.horizontal_bias]
     for layer in layers:
@@ -27,7 +28,7 @@ def test_gated_block_names_every_layer_and_shift_of_the_package():
     for layer in [model.position_hidden, model.position_features]:
         assert layer.name in text, layer.name
     for shift in ["down_shift", "right_shift"]:
-        assert hasattr(prior_model, f"_{shift}")
+        assert hasattr(gated_block, f"_{shift}")
         assert shift in text
     for element in ["tanh", r"\odot", r"\sigma", "residual", "dilation", "Fourier", "height"]:
         assert element in text, element
@@ -38,10 +39,10 @@ def test_the_receptive_field_drawn_is_that_of_block_1():
     at the centre changes exactly for the positions of ``BLOCK_1_FIELD``."""
     import keras
 
-    from oasis_helpers.prior import model as prior_model
+    from oasis_helpers.prior import gated_block
 
     keras.utils.set_random_seed(0)
-    block = prior_model.GatedBlock(3, kernel_size=3, first=True, dilation=1)
+    block = gated_block.GatedBlock(3, kernel_size=3, first=True, dilation=1)
     size, centre = 7, 3
     base = np.random.default_rng(0).normal(size=(1, size, size, 3)).astype(np.float32)
     seen = {"vertical": set(), "horizontal": set()}
