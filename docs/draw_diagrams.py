@@ -4,7 +4,7 @@ Writes ``roadmap.png``, ``vqvae_gradients.png``, ``gated_block.png`` and
 ``restoration_pipeline.png`` (900 pixels wide) with
 :func:`oasis_helpers.plots.diagrams.save_diagrams`, from the package of the checkout this
 script sits in (not from another installed copy). Run it after changing a diagram and
-commit the PNGs; ``tests/test_plots_diagrams.py`` checks that their sizes still match.
+commit the PNGs; ``tests/test_plots_diagrams_saving.py`` checks that their sizes still match.
 """
 
 import sys

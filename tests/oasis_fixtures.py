@@ -9,8 +9,11 @@ OASIS data).
 The rest, at the end: the tiny VQ-VAE settings and a SliceSource look-alike (models and
 code grids), tiny untrained PixelCNN priors over :data:`PRIOR_CODES` codes with their
 code grids (prior, restoration, blind-spot model), a block-mean stand-in VQ-VAE with
-disc slices (anomaly maps), and the tiny VQ-VAE, images and settings of the training
-tests. They import ``oasis_helpers`` (and TensorFlow) only when called.
+disc slices (anomaly maps), the tiny VQ-VAE, images and settings of the training
+tests, a quantizer layer with a given codebook (quantizer tests), flat code grids
+(blind-spot tests), a tiny demo cohort's configuration (demo tests), textured "brains" on
+black (metrics tests) and the texts of a figure (diagram tests). They import
+``oasis_helpers`` (and TensorFlow, matplotlib) only when called.
 """
 
 from __future__ import annotations
@@ -467,3 +470,62 @@ def training_vqvae(seed: int = 0, learning_rate: float = 2e-3, **overrides):
 def weights_of(model) -> list[np.ndarray]:
     """Every weight of ``model`` as a NumPy array (to compare two models)."""
     return [np.asarray(weight) for weight in model.weights]
+
+
+# ---------------------------------------------------------------------------------------------
+# a quantizer layer with a given codebook (tests of oasis_helpers.quantizer)
+# ---------------------------------------------------------------------------------------------
+def make_layer(cls, codebook, **kwargs):
+    """A quantizer with a given codebook and health options off unless asked."""
+    kwargs.setdefault("init", None)
+    kwargs.setdefault("dead_code_steps", None)
+    codebook = np.asarray(codebook, dtype="float32")
+    layer = cls(codebook.shape[0], codebook.shape[1], seed=7, **kwargs)
+    layer.build((None, codebook.shape[1]))
+    layer.set_codebook(codebook)
+    return layer
+
+
+# ---------------------------------------------------------------------------------------------
+# flat code grids (tests of oasis_helpers.blind_spot)
+# ---------------------------------------------------------------------------------------------
+def flat_grids(count: int, size: int, seed: int) -> np.ndarray:
+    """Grids that each hold one code everywhere: the surroundings say exactly what is in
+    the middle."""
+    values = np.random.default_rng(seed).integers(0, 4, count)
+    return np.broadcast_to(values[:, None, None], (count, size, size)).astype(np.int32).copy()
+
+
+# ---------------------------------------------------------------------------------------------
+# a tiny demo cohort's configuration (tests of oasis_helpers.demo)
+# ---------------------------------------------------------------------------------------------
+def tiny_demo_config(seed=5, **overrides):
+    """:data:`TINY_DEMO` at 64 x 64 pixels as a ``demo.DemoConfig``."""
+    from oasis_helpers import demo
+
+    return demo.demo_config(image_size=64, seed=seed, **{**TINY_DEMO, **overrides})
+
+
+# ---------------------------------------------------------------------------------------------
+# textured disks on black (tests of oasis_helpers.metrics)
+# ---------------------------------------------------------------------------------------------
+def brain_images(count: int = 3, size: int = 48, seed: int = 0) -> np.ndarray:
+    """A bright textured disk (the "brain") on a black background: [N, size, size, 1]."""
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[:size, :size]
+    disk = (rows - size / 2) ** 2 + (cols - size / 2) ** 2 < (size / 4) ** 2
+    texture = 0.4 + 0.4 * rng.random((count, size, size))
+    return (texture * disk)[..., None].astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------------------
+# the texts of a figure (tests of oasis_helpers.plots.diagrams)
+# ---------------------------------------------------------------------------------------------
+def figure_texts(figure) -> list[str]:
+    import matplotlib.text
+
+    return [text.get_text() for text in figure.findobj(matplotlib.text.Text) if text.get_text()]
+
+
+def figure_text(figure) -> str:
+    return "\n".join(figure_texts(figure))

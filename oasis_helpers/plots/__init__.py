@@ -31,7 +31,8 @@ Modules, one idea each:
 * :mod:`~oasis_helpers.plots.source`: :func:`show_source`, the package's own code on the page;
 * :mod:`~oasis_helpers.plots.diagram_kit`: boxes, arrows and labels the diagrams are drawn with;
 * :mod:`~oasis_helpers.plots.diagrams`: the series' diagrams (roadmap, VQ-VAE gradients, gated
-  block, restoration pipeline), committed as ``docs/*.png`` by :func:`save_diagrams`.
+  block, restoration pipeline), a module each, committed as ``docs/*.png`` by
+  :func:`save_diagrams`.
 
 Every public name is re-exported here: ``plots.show_slices``, ``plots.LivePlot``, ...
 """

@@ -16,9 +16,11 @@ Shapes, for ``B`` grids::
 
 Modules, one idea each:
 
-* :mod:`~oasis_helpers.prior.model`: :class:`GatedBlock`, :class:`GatedPixelCNN` (the
-  architecture and its maths), :func:`make_prior`, :func:`compile_prior`,
-  :func:`load_prior`, :data:`DEFAULT_PRIOR` and :data:`DEFAULT_PRIOR_TRAINING`;
+* :mod:`~oasis_helpers.prior.model`: :class:`GatedPixelCNN` (the architecture and its
+  maths), :func:`make_prior`, :func:`compile_prior`, :func:`load_prior`,
+  :data:`DEFAULT_PRIOR` and :data:`DEFAULT_PRIOR_TRAINING`;
+* :mod:`~oasis_helpers.prior.gated_block`: :class:`GatedBlock`, one block of both stacks,
+  and :func:`gate`;
 * :mod:`~oasis_helpers.prior.dataset`: :func:`make_code_dataset`, the training pairs;
 * :mod:`~oasis_helpers.prior.likelihood`: :func:`prior_logits` and the negative
   log-likelihood in bits per code (:func:`nll_map_bits`, :func:`nll_bits_per_slice`,
@@ -54,6 +56,7 @@ from oasis_helpers.prior.baselines import (
 )
 from oasis_helpers.prior.conditioning import heights_if_conditional
 from oasis_helpers.prior.dataset import make_code_dataset
+from oasis_helpers.prior.gated_block import GatedBlock
 from oasis_helpers.prior.likelihood import (
     nll_bits_per_code,
     nll_bits_per_slice,
@@ -64,7 +67,6 @@ from oasis_helpers.prior.model import (
     DEFAULT_PRIOR,
     DEFAULT_PRIOR_TRAINING,
     PRIOR_FILE,
-    GatedBlock,
     GatedPixelCNN,
     compile_prior,
     load_prior,

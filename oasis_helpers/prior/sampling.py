@@ -32,9 +32,10 @@ import numpy.typing as npt
 import tensorflow as tf
 
 from oasis_helpers.code_location import check_slice_heights
+from oasis_helpers.prior.gated_block import gate
 from oasis_helpers.prior.inputs import check_codes, check_positive_int
 from oasis_helpers.prior.likelihood import categorical, compiled_logits
-from oasis_helpers.prior.model import GatedPixelCNN, gate
+from oasis_helpers.prior.model import GatedPixelCNN
 
 __all__ = [
     "FastSampler",

@@ -1,42 +1,24 @@
-"""Tests of oasis_helpers.quantizer on hand-made inputs.
+"""Tests of oasis_helpers.quantizer.layer (both layers: the EMA one inherits it), hand-made inputs.
 
-Covered: shapes, the nearest-code choice, the straight-through gradient, the
-loss values (one route: ``vq_losses`` called with the forward pass's own tensors,
-added with ``add_loss`` or returned), the EMA update (exact numbers), perplexity and
-usage, dead-code restart, data initialisation, metrics in ``fit`` logs (also with a
-custom ``train_step``), the ``.keras`` round trip, mixed precision, fitting a bare
-layer, the defaults, and a MirroredStrategy over two logical CPUs (in a subprocess)
-equal to one device.
+Covered: shapes, the nearest-code choice, the straight-through gradient, the loss values
+(one route: ``vq_losses`` called with the forward pass's own tensors, added with
+``add_loss`` or returned), perplexity and usage metrics, dead-code restart, data
+initialisation, metrics in ``fit`` logs (also with a custom ``train_step``), the ``.keras``
+round trip, mixed precision, XLA, argument checks and the defaults.
 """
 
 from __future__ import annotations
-
-import json
-import os
-import subprocess
-import sys
-import textwrap
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from oasis_fixtures import make_layer
 
-from oasis_helpers import metrics, quantizer
+from oasis_helpers import quantizer
 from oasis_helpers.quantizer import VectorQuantizer, VectorQuantizerEMA
 
 BOTH = [VectorQuantizer, VectorQuantizerEMA]
-
-
-def make_layer(cls, codebook, **kwargs):
-    """A quantizer with a given codebook and health options off unless asked."""
-    kwargs.setdefault("init", None)
-    kwargs.setdefault("dead_code_steps", None)
-    codebook = np.asarray(codebook, dtype="float32")
-    layer = cls(codebook.shape[0], codebook.shape[1], seed=7, **kwargs)
-    layer.build((None, codebook.shape[1]))
-    layer.set_codebook(codebook)
-    return layer
 
 
 @pytest.mark.parametrize("cls", BOTH)
@@ -56,14 +38,6 @@ def test_nearest_code_shapes_and_lookup(cls):
     np.testing.assert_allclose(outputs, codebook[brute_force], atol=1e-6)
     np.testing.assert_array_equal(layer.lookup(indices).numpy(), codebook[brute_force])
     np.testing.assert_array_equal(layer.codebook.numpy(), codebook)
-
-
-def test_squared_distances_match_direct_formula():
-    rng = np.random.default_rng(1)
-    flat, codebook = rng.normal(size=(7, 4)), rng.normal(size=(5, 4))
-    expected = ((flat[:, None, :] - codebook[None]) ** 2).sum(-1)
-    got = quantizer.squared_distances(tf.constant(flat), tf.constant(codebook)).numpy()
-    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10)
 
 
 @pytest.mark.parametrize("cls", BOTH)
@@ -101,28 +75,6 @@ def test_losses_equal_the_formula_on_a_hand_case():
     ema(inputs)
     assert len(ema.losses) == 1  # no codebook loss in the EMA variant
     np.testing.assert_allclose(float(ema.losses[0]), 0.5 * 0.055, rtol=1e-6)
-
-
-def test_vq_losses_is_the_hand_formula():
-    inputs = tf.constant([[0.2, 0.1], [0.9, 0.6]])
-    codes = tf.constant([[0.0, 0.0], [1.0, 1.0]])
-    losses = quantizer.vq_losses(inputs, codes, commitment_cost=0.25)
-    assert set(losses) == {"codebook_loss", "commitment_loss"}
-    np.testing.assert_allclose(float(losses["codebook_loss"]), 0.055, rtol=1e-6)
-    np.testing.assert_allclose(float(losses["commitment_loss"]), 0.25 * 0.055, rtol=1e-6)
-    ema_losses = quantizer.vq_losses(inputs, codes, 0.5, codebook_loss=False)
-    assert set(ema_losses) == {"commitment_loss"}
-    # who learns what: the codebook loss trains the codes only, the commitment loss z_e only
-    with tf.GradientTape(persistent=True) as tape:
-        tape.watch([inputs, codes])
-        losses = quantizer.vq_losses(inputs, codes, 0.25)
-    assert tape.gradient(losses["codebook_loss"], inputs) is None
-    assert tape.gradient(losses["commitment_loss"], codes) is None
-    np.testing.assert_allclose(
-        tape.gradient(losses["commitment_loss"], inputs).numpy(),
-        0.25 * 2 * (inputs.numpy() - codes.numpy()) / 4,
-        rtol=1e-6,
-    )
 
 
 @pytest.mark.parametrize("cls", BOTH)
@@ -172,49 +124,6 @@ def test_losses_reach_model_losses():
     model = keras.Model(inputs, outputs)
     model(np.ones((1, 3, 2), "float32"))
     assert len(model.losses) == 2
-
-
-@pytest.mark.parametrize("epsilon", [0.0, 1e-5])
-def test_ema_moves_a_used_code_to_the_running_mean(epsilon):
-    layer = make_layer(VectorQuantizerEMA, [[0.0, 0.0], [10.0, 10.0]], decay=0.5, epsilon=epsilon)
-    inputs = tf.constant([[1.0, 0.0], [0.0, 1.0], [2.0, 2.0]])  # all nearest to code 0
-
-    layer(inputs, training=False)  # no update outside training
-    np.testing.assert_array_equal(layer.codebook.numpy(), [[0, 0], [10, 10]])
-
-    layer(inputs, training=True)
-    # sizes = 0.5 * 1 + 0.5 * [3, 0] = [2, 0.5]; sums = 0.5 * [(0,0), (10,10)] + 0.5 * [(3,3), 0]
-    np.testing.assert_allclose(layer.ema_cluster_size.numpy(), [2.0, 0.5])
-    np.testing.assert_allclose(layer.ema_embedding_sum.numpy(), [[1.5, 1.5], [5.0, 5.0]])
-    total = 2.5
-    smoothed = (np.array([2.0, 0.5]) + epsilon) / (total + 2 * epsilon) * total
-    expected = np.array([[1.5, 1.5], [5.0, 5.0]]) / smoothed[:, None]
-    np.testing.assert_allclose(layer.codebook.numpy(), expected, rtol=1e-6)
-    if epsilon == 0.0:  # the count-weighted mean of (0,0) (pseudo-count) and the 3 inputs
-        np.testing.assert_allclose(layer.codebook.numpy(), [[0.75, 0.75], [10, 10]], rtol=1e-6)
-
-    layer(inputs, training=True)  # a second step moves code 0 further toward the batch mean
-    sizes = 0.5 * np.array([2.0, 0.5]) + 0.5 * np.array([3.0, 0.0])
-    sums = 0.5 * np.array([[1.5, 1.5], [5.0, 5.0]]) + 0.5 * np.array([[3.0, 3.0], [0, 0]])
-    smoothed = (sizes + epsilon) / (sizes.sum() + 2 * epsilon) * sizes.sum()
-    np.testing.assert_allclose(layer.codebook.numpy(), sums / smoothed[:, None], rtol=1e-6)
-    assert 0.75 < layer.codebook.numpy()[0, 0] < 1.0  # batch mean is 1.0
-
-    layer.trainable = False  # a frozen layer keeps its codebook even when training
-    before = layer.codebook.numpy()
-    layer(inputs, training=True)
-    np.testing.assert_array_equal(layer.codebook.numpy(), before)
-
-
-def test_perplexity_and_usage_functions():
-    uniform = tf.constant([5.0, 5.0, 5.0, 5.0])
-    single = tf.constant([0.0, 7.0, 0.0, 0.0])
-    np.testing.assert_allclose(float(quantizer.perplexity_from_counts(uniform)), 4.0, rtol=1e-6)
-    np.testing.assert_allclose(float(quantizer.perplexity_from_counts(single)), 1.0)
-    assert float(quantizer.codebook_usage_from_counts(single)) == 0.25
-    assert float(quantizer.codebook_usage_from_counts(uniform)) == 1.0
-    counts = quantizer.code_counts(tf.constant([[0, 2], [2, 2]]), 4).numpy()
-    np.testing.assert_array_equal(counts, [1, 0, 3, 0])
 
 
 @pytest.mark.parametrize("cls", BOTH)
@@ -435,130 +344,3 @@ def test_a_layer_built_without_settings_uses_the_module_defaults(cls):
     assert layer.dead_code_steps == quantizer.DEFAULT_DEAD_CODE_STEPS
     if cls is VectorQuantizerEMA:
         assert layer.decay == quantizer.DEFAULT_EMA_DECAY
-
-
-def test_fit_to_vectors_and_codebook_health_on_two_clusters():
-    rng = np.random.default_rng(9)
-    vectors = np.concatenate([rng.normal(0, 0.01, (200, 2)), rng.normal(5, 0.01, (200, 2))])
-    layer = VectorQuantizerEMA(2, 2, init="kmeans++", dead_code_steps=None, seed=0)
-    history = quantizer.fit_to_vectors(layer, vectors, steps=3, batch_size=64)
-    assert len(history["batch_perplexity"]) == len(history["loss"]) == 3
-    assert all(1.0 <= value <= 2.0 for value in history["batch_perplexity"])
-    assert history["batch_codebook_usage"][-1] == 1.0
-    health = metrics.codebook_health(layer, vectors)
-    assert health["codebook_usage"] == 1.0
-    np.testing.assert_allclose(health["code_perplexity"], 2.0, rtol=1e-6)
-    np.testing.assert_array_equal(health["counts"], [200, 200])
-    assert health["reconstruction_mse"] < 1e-3
-    with pytest.raises(ValueError, match=r"shape \[M, 2\]"):
-        quantizer.fit_to_vectors(layer, np.zeros((4, 3)), steps=1)
-
-
-def test_fit_to_vectors_trains_the_plain_codebook():
-    """The plain codebook learns from the returned codebook loss (online k-means)."""
-    rng = np.random.default_rng(14)
-    vectors = np.concatenate([rng.normal(-1, 0.05, (100, 2)), rng.normal(1, 0.05, (100, 2))])
-    layer = make_layer(VectorQuantizer, [[-0.5, -0.5], [0.5, 0.5]])
-    history = quantizer.fit_to_vectors(layer, vectors, steps=60, batch_size=64, learning_rate=0.05)
-    assert history["loss"][-1] < 0.2 * history["loss"][0]
-    codebook = np.sort(layer.codebook.numpy(), axis=0)
-    np.testing.assert_allclose(codebook, [[-1, -1], [1, 1]], atol=0.1)
-
-
-MIRRORED_SCRIPT = textwrap.dedent(
-    """
-    import json
-    import tensorflow as tf
-
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    import keras
-    import numpy as np
-    from oasis_helpers.quantizer import VectorQuantizer, VectorQuantizerEMA
-
-    rng = np.random.default_rng(0)
-    batches = rng.normal(size=(2, 32, 4)).astype("float32")
-    codebook = rng.normal(size=(8, 4)).astype("float32")
-
-    def make(strategy):
-        with strategy.scope():
-            layer = VectorQuantizerEMA(8, 4, decay=0.8, init=None, dead_code_steps=None, seed=1)
-            layer.build((None, 4))
-            layer.set_codebook(codebook)
-        return layer
-
-    single = make(tf.distribute.get_strategy())
-    for batch in batches:
-        single(batch, training=True)
-
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-    mirrored = make(strategy)
-
-    @tf.function(autograph=False)
-    def step(batch):
-        strategy.run(lambda part: mirrored(part, training=True), args=(batch,))
-
-    for batch in strategy.experimental_distribute_dataset(
-        tf.data.Dataset.from_tensor_slices(batches)
-    ):
-        step(batch)
-
-    # The plain layer with data init, restarts and an optimizer step under the strategy too.
-    with strategy.scope():
-        plain = VectorQuantizer(16, 4, init="random", dead_code_steps=1, seed=2)
-        plain.build((None, 4))
-        optimizer = keras.optimizers.Adam(0.01)
-        optimizer.build(plain.trainable_weights)
-
-    def train_step(part):
-        with tf.GradientTape() as tape:
-            _, losses = plain(part, training=True, return_losses=True)
-            loss = tf.add_n(list(losses.values()))
-        gradients = tape.gradient(loss, plain.trainable_weights)
-        optimizer.apply_gradients(zip(gradients, plain.trainable_weights))
-
-    @tf.function(autograph=False)
-    def plain_step(batch):
-        strategy.run(train_step, args=(batch,))
-
-    for batch in strategy.experimental_distribute_dataset(
-        tf.data.Dataset.from_tensor_slices(batches)
-    ):
-        plain_step(batch)
-    fit_perplexity = float(plain.perplexity_tracker.result())
-    print(json.dumps({
-        "replicas": strategy.num_replicas_in_sync,
-        "moved": float(np.abs(single.codebook.numpy() - codebook).max()),
-        "codebook_diff": float(np.abs(single.codebook.numpy() - mirrored.codebook.numpy()).max()),
-        "sizes_diff": float(np.abs(
-            single.ema_cluster_size.numpy() - mirrored.ema_cluster_size.numpy()).max()),
-        "fit_perplexity": fit_perplexity,
-        "restarted": plain.dead_codes_restarted,
-        "initialized": int(plain.initialized.numpy()),
-    }))
-    """
-)
-
-
-def test_mirrored_strategy_on_two_cpus_equals_one_device():
-    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
-    repository = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    environment["PYTHONPATH"] = os.pathsep.join(
-        [repository] + ([environment["PYTHONPATH"]] if environment.get("PYTHONPATH") else [])
-    )
-    completed = subprocess.run(
-        [sys.executable, "-c", MIRRORED_SCRIPT],
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=300,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    result = json.loads(completed.stdout.strip().splitlines()[-1])
-    assert result["replicas"] == 2
-    assert result["moved"] > 0.01  # the update did something
-    assert result["codebook_diff"] < 1e-5
-    assert result["sizes_diff"] < 1e-5
-    assert result["initialized"] == 1 and result["fit_perplexity"] >= 1.0
-    assert result["restarted"] > 0  # restarts happen under the strategy too
