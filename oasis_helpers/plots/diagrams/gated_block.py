@@ -5,7 +5,7 @@ field (:data:`BLOCK_1_FIELD`, :func:`draw_gated_block`).
 from __future__ import annotations
 
 from oasis_helpers.plots import diagram_kit as kit
-from oasis_helpers.plots.diagrams.shown import SHOWN
+from oasis_helpers.plots.diagrams.shown import shown_values
 
 __all__ = [
     "BLOCK_1_FIELD",
@@ -43,7 +43,8 @@ def _receptive_field_inset(axis, centre_x, bottom):
 
 def _block_header(axis, height):
     """The gated block's title and the settings it is drawn with."""
-    title = f"GatedBlock: one of the prior's L = {SHOWN['num_layers']} blocks"
+    shown = shown_values()
+    title = f"GatedBlock: one of the prior's L = {shown['num_layers']} blocks"
     kit.label(
         axis,
         kit.WIDTH / 2,
@@ -53,8 +54,8 @@ def _block_header(axis, height):
         weight="bold",
     )
     settings = (
-        f"C = {SHOWN['hidden_channels']} channels, k = {SHOWN['kernel_size']}, n = k // 2; "
-        f"dilation d: ({kit.listed(SHOWN['dilations'])}) over the blocks; each gate splits 2C "
+        f"C = {shown['hidden_channels']} channels, k = {shown['kernel_size']}, n = k // 2; "
+        f"dilation d: ({kit.listed(shown['dilations'])}) over the blocks; each gate splits 2C "
         "channels into [a, b];\nno masked kernels: causal by zero padding and the two shifts"
     )
     kit.label(axis, kit.WIDTH / 2, height - 0.55, settings)
@@ -62,10 +63,11 @@ def _block_header(axis, height):
 
 def _position_network(axis, left, width):
     """The position network, top to bottom; returns the box of its features ``f``."""
+    shown = shown_values()
     title = "position network\n(shared by all blocks)"
     kit.label(axis, left + width / 2, 5.55, title, weight="bold")
-    frequencies = kit.listed(SHOWN["feature_frequencies"])
-    features = SHOWN["position_features"]
+    frequencies = kit.listed(shown["feature_frequencies"])
+    features = shown["position_features"]
     stages = [
         (4.45, 0.72, "grid coordinates\n" r"$i/(h-1),\ j/(w-1)$" "\nand slice height", "tensor"),
         (
@@ -74,7 +76,7 @@ def _position_network(axis, left, width):
             "Fourier features\n" r"$[u, \sin \pi f u, \cos \pi f u]$" f"\nf = {frequencies}",
             "layer",
         ),
-        (2.7, 0.55, f"position_hidden\nDense({SHOWN['position_hidden']}, relu)", "layer"),
+        (2.7, 0.55, f"position_hidden\nDense({shown['position_hidden']}, relu)", "layer"),
         (1.9, 0.55, f"position_features\nDense({features}, tanh)", "layer"),
         (1.1, 0.5, f"f: [B, h, w, {features}]", "tensor"),
     ]

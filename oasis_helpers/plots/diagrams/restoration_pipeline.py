@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from oasis_helpers.plots import diagram_kit as kit
-from oasis_helpers.plots.diagrams.shown import SHOWN
+from oasis_helpers.plots.diagrams.shown import shown_values
 
 __all__ = [
     "draw_restoration_pipeline",
@@ -37,23 +37,24 @@ def _code_icons(size: int = 8):
 
 def _pipeline_texts() -> dict[str, str]:
     """The texts of the restoration pipeline's boxes, with the package's defaults."""
-    smoothing, quantiles = SHOWN["flag_smoothing"], SHOWN["flag_quantiles"]
+    shown = shown_values()
+    smoothing, quantiles = shown["flag_smoothing"], shown["flag_quantiles"]
     candidates = f"{kit.listed(quantiles[:-1])} or {quantiles[-1]:g}"
-    median = SHOWN["median_size"]
+    median = shown["median_size"]
     return {
         "flag": "the blind-spot model's surprise\n"
         r"$-\log_2 p(z_{ij}\,|\,$codes around it$)$"
         f"\n{smoothing}×{smoothing} mean < flag threshold,\n"
-        f"dilated by {SHOWN['flag_dilation']}, brain codes only",
+        f"dilated by {shown['flag_dilation']}, brain codes only",
         "thresholds": "flag: a quantile of the blind-spot model's p\n"
         f"({candidates}: the best on validation lesions)\n"
-        f"restoration: the {SHOWN['restoration_quantile']:g} quantile of the prior's p",
+        f"restoration: the {shown['restoration_quantile']:g} quantile of the prior's p",
         "heal": "raster order; where flagged\nand "
         r"$p(z_{ij}\,|\,$healed $z_{<ij})$"
         "\nis below the restoration\nthreshold, draw a new\n"
         r"$z_{ij}$ from the prior",
         "difference": r"$|G_\sigma * (x - x_\mathrm{healed})|$"
-        f"\nσ = {SHOWN['difference_smoothing']:g}, mean over\nthe R restorations",
+        f"\nσ = {shown['difference_smoothing']:g}, mean over\nthe R restorations",
         "post": f"brain region,\nmedian {median}×{median}",
     }
 
@@ -69,6 +70,7 @@ def draw_restoration_pipeline():
     restricted to the brain and median-filtered. Both thresholds are quantiles of what the
     models say about healthy validation slices.
     """
+    shown = shown_values()
     height = 5.6
     figure, axis = kit.canvas(height)
     texts = _pipeline_texts()
@@ -93,7 +95,7 @@ def draw_restoration_pipeline():
     thresholds = kit.box(axis, (2.95, 2.58, 3.85, 0.85), texts["thresholds"], "threshold", title)
     kit.arrow(axis, thresholds.top(flag.cx - thresholds.cx), flag.bottom())
     # the bottom row, right to left: heal -> healed codes -> decode -> x_healed -> ... -> map
-    title = f"heal (R ≤ {SHOWN['num_restorations']} times)"
+    title = f"heal (R ≤ {shown['num_restorations']} times)"
     heal = kit.box(axis, (7.0, 0.4, 1.85, 1.95), texts["heal"], title=title)
     kit.arrow(axis, region.right(), (8.45, region.cy), heal.top(8.45 - heal.cx))
     kit.arrow(axis, thresholds.right(), (7.4, thresholds.cy), heal.top(7.4 - heal.cx))

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from oasis_helpers.plots import diagram_kit as kit
-from oasis_helpers.plots.diagrams.shown import SHOWN
+from oasis_helpers.plots.diagrams.shown import shown_values
 
 __all__ = [
     "ROADMAP",
@@ -29,8 +29,8 @@ ROADMAP = (
         "purpose": "nearest code, straight-through gradient, losses, codebook health",
         "writes": ("metrics.json", "figures"),
         "passes_on": "the quantizer layer and its defaults, through the package\n"
-        f"(quantizer.VectorQuantizerEMA: β = {SHOWN['commitment_cost']:g}, "
-        f"decay {SHOWN['ema_decay']:g})",
+        "(quantizer.VectorQuantizerEMA: β = {commitment_cost:g}, "
+        "decay {ema_decay:g})",
         "passed_files": (),
     },
     {
@@ -105,7 +105,14 @@ def draw_roadmap():
         kit.arrow(axis, upper.bottom(arrow_x - upper.cx), lower.top(arrow_x - lower.cx))
         middle = (upper.y + lower.y + lower.height) / 2
         family = kit.MONO if step["passed_files"] else None
-        kit.label(axis, arrow_x + 0.15, middle, step["passes_on"], ha="left", family=family)
+        kit.label(
+            axis,
+            arrow_x + 0.15,
+            middle,
+            step["passes_on"].format(**shown_values()),
+            ha="left",
+            family=family,
+        )
     three, five = boxes[2], boxes[4]  # notebook 05 reads notebook 03's files too
     kit.arrow(axis, three.left(), (0.2, three.cy), (0.2, five.cy), five.left())
     note = (

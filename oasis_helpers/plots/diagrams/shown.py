@@ -1,36 +1,42 @@
-"""The package's values that the diagrams state (:data:`SHOWN`), written by hand in one place.
+"""The package's values that the diagrams state (:func:`shown_values`), read from the package.
 
-Written here rather than imported, so that the diagrams import only NumPy and matplotlib
-(the modules that define these values import TensorFlow);
-``tests/test_plots_diagrams_shown.py`` compares each with the package's own constant.
+Each value is read where it is defined, when a diagram is drawn (the modules that define
+them import TensorFlow, so they are imported then, not when :mod:`oasis_helpers.plots`
+is): a diagram cannot state a default the package no longer has.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
-    "SHOWN",
+    "shown_values",
 ]
 
 
-#: The package's values that the diagrams state, in one place; the tests compare each with
-#: the package's own constant (named in the comment).
-SHOWN = {
-    "commitment_cost": 0.25,  # quantizer.DEFAULT_COMMITMENT_COST
-    "ema_decay": 0.95,  # quantizer.DEFAULT_EMA_DECAY
-    "num_embeddings": 256,  # models.DEFAULT_CONFIG
-    "embedding_dim": 16,  # models.DEFAULT_CONFIG
-    "hidden_channels": 32,  # prior.DEFAULT_PRIOR
-    "kernel_size": 3,  # prior.DEFAULT_PRIOR
-    "num_layers": 4,  # prior.DEFAULT_PRIOR
-    "dilations": (1, 2, 4, 8),  # prior.DEFAULT_PRIOR
-    "feature_frequencies": (1, 2, 4, 8),  # prior.DEFAULT_PRIOR
-    "position_hidden": 64,  # prior.model.POSITION_HIDDEN
-    "position_features": 32,  # prior.model.POSITION_FEATURES
-    "flag_smoothing": 3,  # anomaly.DEFAULT_FLAG_SMOOTHING
-    "flag_dilation": 1,  # anomaly.DEFAULT_FLAG_DILATION
-    "flag_quantiles": (0.02, 0.01, 0.005),  # anomaly.DEFAULT_FLAG_QUANTILES
-    "restoration_quantile": 0.5,  # anomaly.DEFAULT_RESTORATION_QUANTILE
-    "num_restorations": 3,  # anomaly.DEFAULT_NUM_RESTORATIONS (notebook 05's maximum)
-    "difference_smoothing": 1.0,  # anomaly.DEFAULT_DIFFERENCE_SMOOTHING
-    "median_size": 5,  # anomaly.DEFAULT_MEDIAN_SIZE
-}
+def shown_values() -> dict[str, Any]:
+    """The quantizer's, the VQ-VAE's, the prior's and notebook 05's defaults the diagrams
+    state, by name (e.g. ``"commitment_cost"``, ``"dilations"``, ``"median_size"``)."""
+    from oasis_helpers import anomaly, models, prior, quantizer
+    from oasis_helpers.prior import model as prior_model
+
+    return {
+        "commitment_cost": quantizer.DEFAULT_COMMITMENT_COST,
+        "ema_decay": quantizer.DEFAULT_EMA_DECAY,
+        "num_embeddings": models.DEFAULT_CONFIG["num_embeddings"],
+        "embedding_dim": models.DEFAULT_CONFIG["embedding_dim"],
+        "hidden_channels": prior.DEFAULT_PRIOR["hidden_channels"],
+        "kernel_size": prior.DEFAULT_PRIOR["kernel_size"],
+        "num_layers": prior.DEFAULT_PRIOR["num_layers"],
+        "dilations": tuple(prior.DEFAULT_PRIOR["dilations"]),
+        "feature_frequencies": tuple(prior.DEFAULT_PRIOR["feature_frequencies"]),
+        "position_hidden": prior_model.POSITION_HIDDEN,
+        "position_features": prior_model.POSITION_FEATURES,
+        "flag_smoothing": anomaly.DEFAULT_FLAG_SMOOTHING,
+        "flag_dilation": anomaly.DEFAULT_FLAG_DILATION,
+        "flag_quantiles": tuple(anomaly.DEFAULT_FLAG_QUANTILES),
+        "restoration_quantile": anomaly.DEFAULT_RESTORATION_QUANTILE,
+        "num_restorations": anomaly.DEFAULT_NUM_RESTORATIONS,
+        "difference_smoothing": anomaly.DEFAULT_DIFFERENCE_SMOOTHING,
+        "median_size": anomaly.DEFAULT_MEDIAN_SIZE,
+    }

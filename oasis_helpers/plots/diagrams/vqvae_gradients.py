@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from oasis_helpers.plots import diagram_kit as kit
-from oasis_helpers.plots.diagrams.shown import SHOWN
+from oasis_helpers.plots.diagrams.shown import shown_values
 
 __all__ = [
     "draw_vqvae_gradients",
@@ -23,6 +23,7 @@ def draw_vqvae_gradients():
     default) the codes follow moving averages of their ``z_e`` instead (dotted, no
     gradient). ``commitment_loss = beta * mean((z_e - sg[e_k])^2)`` moves the encoder.
     """
+    shown = shown_values()
     height = 5.9
     figure, axis = kit.canvas(height)
     legend = [
@@ -63,21 +64,21 @@ def draw_vqvae_gradients():
         r"so the gradient at $z_q$ is copied to $z_e$"
     )
     kit.label(axis, (z_e.cx + z_q.cx) / 2, lane + 0.3, straight_through)
-    shape = rf"$[K, D] = [{SHOWN['num_embeddings']}, {SHOWN['embedding_dim']}]$"
+    shape = rf"$[K, D] = [{shown['num_embeddings']}, {shown['embedding_dim']}]$"
     title = r"codebook $e_1 \ldots e_K$"
     codebook = kit.box(axis, (nearest.cx - 0.75, 2.07, 1.5, 0.62), shape, "codebook", title)
     kit.arrow(axis, codebook.top(), nearest.bottom())
     link = 2.38
     kit.arrow(axis, z_e.bottom(0.13), (z_e.cx + 0.13, link), codebook.left(), style="update")
     ema = (
-        rf"EMA ('ema', the default; decay {SHOWN['ema_decay']:g}): each $e_k$ moves"
+        rf"EMA ('ema', the default; decay {shown['ema_decay']:g}): each $e_k$ moves"
         "\n"
         r"to the moving average of the $z_e$ assigned to it"
     )
     kit.label(axis, codebook.cx, 1.72, ema)
     commitment = (
         r"$\beta\ \mathrm{mean}((z_e - \mathrm{sg}[e_k])^2)$, "
-        rf"$\beta = {SHOWN['commitment_cost']:g}$"
+        rf"$\beta = {shown['commitment_cost']:g}$"
         "\n"
         r"moves the encoder: keeps $z_e$ near its code"
     )
