@@ -234,11 +234,10 @@ def vqvae_trainer(
 
     Notebook 03's "Try it". Pressing *Train* builds ``models.make_vqvae`` from
     ``model_config`` with the chosen ``num_embeddings``, ``embedding_dim`` and
-    ``commitment_cost``, in the folder of that configuration
-    (``training.config_run_dir(base_dir, config, settings)``: pressing again with the same
-    choice continues its run), and trains it with ``training.fit_with_settings`` and the
-    notebook's own ``settings`` (the same call as the notebook's training), for the chosen
-    minutes at most. The caption then gives the epochs, the folder, the SSIM and the code
+    ``commitment_cost`` and trains it in the folder of that configuration under
+    ``base_dir`` with the notebook's own ``settings`` (``training.train_in_run_dir``, the
+    same call as the notebook's training: pressing again with the same choice continues
+    its run), for the chosen minutes at most. The caption then gives the epochs, the folder, the SSIM and the code
     perplexity of the first ``sample_size`` of ``images`` and the bits per slice; the
     pictures show the first image, its reconstruction and its code grid.
 
@@ -284,11 +283,17 @@ def vqvae_trainer(
             f"training K={size}, D={dim}, beta={beta} for {minutes_slider.value} min ..."
         )
         config = dict(model_config, num_embeddings=size, embedding_dim=dim, commitment_cost=beta)
-        folder = training.config_run_dir(base_dir, config, settings)
         variant = models.make_vqvae(strategy, learning_rate=settings["learning_rate"], **config)
-        result = training.fit_with_settings(
-            variant, train_data, folder, settings, max_train_minutes=minutes_slider.value, verbose=0
+        result = training.train_in_run_dir(
+            variant,
+            train_data,
+            base_dir,
+            config,
+            settings,
+            max_train_minutes=minutes_slider.value,
+            verbose=0,
         )
+        folder = result.requested_run_dir
         reconstructions = variant.reconstruct(sample)
         codes = variant.encode(sample)
         bits = models.bits_per_slice(current["image_size"], current["downsample"], size)

@@ -22,6 +22,8 @@ Modules, one idea each:
 * :mod:`~oasis_helpers.prior.gated_block`: :class:`GatedBlock`, one block of both stacks,
   and :func:`gate`;
 * :mod:`~oasis_helpers.prior.dataset`: :func:`make_code_dataset`, the training pairs;
+* :mod:`~oasis_helpers.prior.fitting`: :func:`train_prior`, on notebook 03's code grids, in
+  the folder of its configuration;
 * :mod:`~oasis_helpers.prior.likelihood`: :func:`prior_logits` and the negative
   log-likelihood in bits per code (:func:`nll_map_bits`, :func:`nll_bits_per_slice`,
   :func:`nll_bits_per_code`);
@@ -56,6 +58,7 @@ from oasis_helpers.prior.baselines import (
 )
 from oasis_helpers.prior.conditioning import heights_if_conditional
 from oasis_helpers.prior.dataset import make_code_dataset
+from oasis_helpers.prior.fitting import train_prior
 from oasis_helpers.prior.gated_block import GatedBlock
 from oasis_helpers.prior.likelihood import (
     nll_bits_per_code,
@@ -126,4 +129,5 @@ __all__ = [
     "sample_many",
     "sample_quality",
     "timed_samples",
+    "train_prior",
 ]

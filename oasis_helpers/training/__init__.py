@@ -17,9 +17,10 @@ Modules, one idea each:
 * :mod:`~oasis_helpers.training.run_files`: the files of a run folder, its state and its
   history (:func:`read_history`);
 * :mod:`~oasis_helpers.training.settings`: the series' training defaults
-  (:data:`DEFAULT_TRAINING`) and :func:`fit_with_settings`;
-* :mod:`~oasis_helpers.training.summary`: what notebook 03 reports
-  (:func:`vqvae_summary`).
+  (:data:`DEFAULT_TRAINING`), :func:`fit_with_settings` and :func:`train_in_run_dir`
+  (in the folder of a configuration);
+* :mod:`~oasis_helpers.training.summary`: what a training call did, in words
+  (:func:`describe_result`), and what notebook 03 reports (:func:`vqvae_summary`).
 
 Every public name is re-exported here: ``training.fit``, ``training.BACKUP_DIR``, ...
 """
@@ -56,8 +57,13 @@ from oasis_helpers.training.run_files import (
     read_state,
     write_state,
 )
-from oasis_helpers.training.settings import DEFAULT_TRAINING, TRAINING_SETTINGS, fit_with_settings
-from oasis_helpers.training.summary import vqvae_summary
+from oasis_helpers.training.settings import (
+    DEFAULT_TRAINING,
+    TRAINING_SETTINGS,
+    fit_with_settings,
+    train_in_run_dir,
+)
+from oasis_helpers.training.summary import describe_result, slices_per_image, vqvae_summary
 
 __all__ = [
     "BACKUP_DIR",
@@ -81,6 +87,7 @@ __all__ = [
     "clear_run",
     "config_run_dir",
     "configuration_differences",
+    "describe_result",
     "fit",
     "fit_with_settings",
     "format_differences",
@@ -88,6 +95,8 @@ __all__ = [
     "read_history",
     "read_state",
     "run_configuration",
+    "slices_per_image",
+    "train_in_run_dir",
     "vqvae_summary",
     "write_state",
 ]

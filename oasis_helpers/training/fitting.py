@@ -98,7 +98,9 @@ class FitResult:
     ``stopped_by`` is ``"epochs"``, ``"time_budget"``, ``"early_stopping"`` or
     ``"already_done"`` (nothing left to train). Seconds and images are for this
     call (including a partial epoch); ``total_train_seconds`` sums all calls.
-    ``extra`` holds ``time_budget_seconds`` and ``partial_epoch_steps`` (steps of
+    ``requested_run_dir`` is the folder the call was given: ``run_dir`` itself, except on
+    a worker of a cluster other than the chief, whose ``run_dir`` is a private copy
+    (:func:`oasis_helpers.distributed.worker_run_dir`). ``extra`` holds ``time_budget_seconds`` and ``partial_epoch_steps`` (steps of
     an epoch cut short, 0 when none).
     """
 
@@ -114,6 +116,7 @@ class FitResult:
     total_images_seen: int
     resumed: bool
     extra: dict[str, Any] = field(default_factory=dict)
+    requested_run_dir: Path | None = None
 
 
 def fit(
@@ -198,6 +201,7 @@ def fit(
     if model.optimizer is None:
         raise ValueError("compile the model (with an optimizer) before fit")
     epochs = int(epochs)
+    requested_run_dir = Path(run_dir)
     # in a multi-worker cluster only the chief writes run_dir; the others get a private copy
     run_dir = distributed.worker_run_dir(run_dir, model.distribute_strategy, resume)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -243,6 +247,7 @@ def fit(
             total_train_seconds=previous_seconds,
             total_images_seen=previous_images,
             resumed=True,
+            requested_run_dir=requested_run_dir,
         )
 
     history_before = read_history(run_dir)
@@ -385,4 +390,5 @@ def fit(
             "time_budget_seconds": new_state["time_budget_seconds"],
             "partial_epoch_steps": partial_steps,
         },
+        requested_run_dir=requested_run_dir,
     )

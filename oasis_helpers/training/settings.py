@@ -1,6 +1,7 @@
-"""The series' training settings: the defaults (:data:`DEFAULT_TRAINING`), and training with
-the settings that a run is filed under (:func:`fit_with_settings`, notebook 03 and its
-widget).
+"""The series' training settings: the defaults (:data:`DEFAULT_TRAINING`), training with
+the settings that a run is filed under (:func:`fit_with_settings`), and training in the
+folder of a configuration, as notebooks 03 and 04 and notebook 03's widget do
+(:func:`train_in_run_dir`).
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from typing import Any
 
 import keras
 
+from oasis_helpers.training.configuration import config_run_dir
 from oasis_helpers.training.fitting import FitResult, fit
+from oasis_helpers.training.run_files import read_history
 
 #: Default training settings of the series (notebook 03 and ``benchmarks/reconstruction.py``
 #: read them from here): epochs, optimizer steps per epoch, images (crops) per step, the
@@ -68,3 +71,48 @@ def fit_with_settings(
     options.setdefault("max_train_minutes", settings.get("max_train_minutes"))
     chosen = {key: settings[key] for key in TRAINING_SETTINGS}
     return fit(model, train_data, run_dir, settings=settings, **chosen, **options)
+
+
+def train_in_run_dir(
+    model: keras.Model,
+    train_data,
+    base_dir: str | os.PathLike,
+    model_config: dict,
+    settings: dict,
+    *,
+    interactive: bool = False,
+    **options,
+) -> FitResult:
+    """Train ``model`` in the folder of its configuration under ``base_dir``.
+
+    The folder is :func:`config_run_dir` ``(base_dir, model_config, settings)``: one per
+    configuration, so the same configuration resumes its run (``resume=True``, the
+    default of :func:`fit`) and another one gets a folder of its own. The training is
+    :func:`fit_with_settings` with ``settings``. ``result.requested_run_dir`` is the
+    folder (the notebooks report it relative to their ``run_dir``).
+
+    Args:
+        model: a compiled, built Keras model.
+        train_data: as :func:`fit`.
+        base_dir: the folder of the configurations' folders (e.g. ``out_dir / "training"``).
+        model_config: the model's settings that name the folder (notebook 03: the keyword
+            arguments of ``models.make_vqvae``; notebook 04: ``model.get_config()``).
+        settings: the run's data and training settings (:func:`fit_with_settings`).
+        interactive: a notebook someone watches: a ``plots.LivePlot`` of the history (the
+            earlier calls' epochs included) redrawn after each epoch, and Keras' progress
+            bar (``verbose=1``); otherwise one line per epoch (``verbose=2``), no figure.
+        **options: the other arguments of :func:`fit_with_settings` (``validation_data``,
+            ``resume``, ``early_stopping_patience``, ``max_train_minutes``, ``verbose``,
+            ``callbacks``: run after the live plot, ...).
+
+    Returns:
+        The :class:`FitResult` of :func:`fit`.
+    """
+    folder = config_run_dir(base_dir, model_config, settings)
+    callbacks = list(options.pop("callbacks", None) or [])
+    if interactive:
+        from oasis_helpers.plots import LivePlot  # only plots draw
+
+        callbacks.insert(0, LivePlot(read_history(folder)))
+    options.setdefault("verbose", 1 if interactive else 2)
+    return fit_with_settings(model, train_data, folder, settings, callbacks=callbacks, **options)

@@ -1,5 +1,7 @@
-"""What notebook 03 reports: its run's settings and measurements as one flat dictionary
-(:func:`vqvae_summary`, written to ``metrics.json``).
+"""What a training reports: what one training call did, in words (:func:`describe_result`,
+notebooks 03 and 04), and notebook 03's run's settings and measurements as one flat
+dictionary (:func:`vqvae_summary`, written to ``metrics.json``). Both count a crop as the
+share of a whole slice it covers (:func:`slices_per_image`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,41 @@ _REPORTED_MODEL_SETTINGS = (
     *("num_embeddings", "embedding_dim", "commitment_cost", "quantizer", "dead_code_steps"),
     *("downsample", "num_residual_blocks", "residual_channels"),
 )
+
+
+def slices_per_image(settings: dict) -> float:
+    """Whole-slice equivalents of one training image: ``(crop_size / image_size)**2`` for
+    crops of ``crop_size`` (a 128x128 crop of a 256x256 slice counts as a quarter), 1 for
+    whole slices (``crop_size`` None or 0)."""
+    image_size, crop_size = settings["image_size"], settings.get("crop_size")
+    return (crop_size or image_size) ** 2 / image_size**2
+
+
+def describe_result(result: FitResult, settings: dict | None = None, unit: str = "images") -> str:
+    """What one training call did, in two lines: the epochs and why it stopped; the seconds
+    and the throughput (this call, and the seconds over all calls).
+
+    Args:
+        result: what :func:`~oasis_helpers.training.fit` returned.
+        settings: the run's settings, for a VQ-VAE trained on images: with ``image_size``
+            (and ``crop_size``) the throughput is also given in whole slices per second
+            (:func:`slices_per_image`, as :func:`vqvae_summary` reports it) and the unit is
+            ``"crops"`` or ``"slices"``. None: the throughput in ``unit``.
+        unit: what one training example is, without settings (notebook 04: ``"grids"``).
+    """
+    rate = f"{result.images_per_second:.1f} {unit}/s"
+    if settings is not None and "image_size" in settings:
+        unit = "crops" if settings.get("crop_size") else "slices"
+        rate = f"{result.images_per_second:.1f} {unit}/s"
+        if unit == "crops":
+            whole = result.images_per_second * slices_per_image(settings)
+            rate += f" = {whole:.1f} slices/s"
+    return (
+        f"epochs completed: {result.epochs_completed} (this call started at epoch "
+        f"{result.initial_epoch}); stopped by: {result.stopped_by}\n"
+        f"this call: {result.train_seconds:.0f} s, {rate}; "
+        f"all calls: {result.total_train_seconds:.0f} s"
+    )
 
 
 def vqvae_summary(
@@ -61,11 +98,8 @@ def vqvae_summary(
     """
     from oasis_helpers.models import bits_per_slice
 
-    image_size, batch_size, crop_size = (
-        settings[key] for key in ("image_size", "batch_size", "crop_size")
-    )
-    side = crop_size or image_size
-    slices_per_step = batch_size * side**2 / image_size**2  # whole-slice equivalents
+    image_size, crop_size = settings["image_size"], settings["crop_size"]
+    whole = slices_per_image(settings)  # whole-slice equivalents of one crop
     downsample, num_embeddings = model_config["downsample"], model_config["num_embeddings"]
     code_size = image_size // downsample
     strategy = model.distribute_strategy
@@ -87,8 +121,8 @@ def vqvae_summary(
         "train_loss_by_epoch": result.history.get("loss", []),
         "train_seconds": result.total_train_seconds,
         "train_seconds_this_run": result.train_seconds,
-        "train_images": result.total_images_seen * slices_per_step / batch_size,
-        "train_images_per_second": result.images_per_second * slices_per_step / batch_size,
+        "train_images": result.total_images_seen * whole,
+        "train_images_per_second": result.images_per_second * whole,
         "train_crops_per_second": result.images_per_second if crop_size else None,
         "training_folder": str(training_folder),
     }
