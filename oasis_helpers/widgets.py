@@ -237,9 +237,9 @@ def vqvae_trainer(
     ``commitment_cost`` and trains it in the folder of that configuration under
     ``base_dir`` with the notebook's own ``settings`` (``training.train_in_run_dir``, the
     same call as the notebook's training: pressing again with the same choice continues
-    its run), for the chosen minutes at most. The caption then gives the epochs, the folder, the SSIM and the code
-    perplexity of the first ``sample_size`` of ``images`` and the bits per slice; the
-    pictures show the first image, its reconstruction and its code grid.
+    its run), for the chosen minutes at most. The caption then gives the epochs, the
+    folder, the SSIM and the code perplexity of the first ``sample_size`` of ``images``
+    and the bits per slice; the pictures show the first image, its reconstruction and its code grid.
 
     Args:
         model_config: the keyword arguments of the notebook's model (``make_vqvae``).

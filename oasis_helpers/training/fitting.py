@@ -100,8 +100,9 @@ class FitResult:
     call (including a partial epoch); ``total_train_seconds`` sums all calls.
     ``requested_run_dir`` is the folder the call was given: ``run_dir`` itself, except on
     a worker of a cluster other than the chief, whose ``run_dir`` is a private copy
-    (:func:`oasis_helpers.distributed.worker_run_dir`). ``extra`` holds ``time_budget_seconds`` and ``partial_epoch_steps`` (steps of
-    an epoch cut short, 0 when none).
+    (:func:`oasis_helpers.distributed.worker_run_dir`). ``extra`` holds
+    ``time_budget_seconds`` and ``partial_epoch_steps`` (steps of an epoch cut short, 0
+    when none).
     """
 
     run_dir: Path
