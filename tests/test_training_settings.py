@@ -46,3 +46,45 @@ def test_fit_with_settings_trains_with_the_settings_the_run_is_filed_under(tmp_p
         training.fit_with_settings(
             fx.training_vqvae(), fx.batches(disks), folder, settings, batch_size=4
         )
+
+
+def test_train_in_run_dir_trains_in_the_folder_of_the_configuration(tmp_path, disks, monkeypatch):
+    """The folder is config_run_dir's; a second call resumes it; interactive adds a live plot
+    that starts from the earlier calls' epochs, before the caller's own callbacks."""
+    import keras
+
+    from oasis_helpers import plots
+
+    settings = dict(fx.RUN_SETTINGS, epochs=1, steps_per_epoch=1, batch_size=8, learning_rate=1e-3)
+    folder = training.config_run_dir(tmp_path, fx.TRAINING_VQVAE, settings)
+    result = training.train_in_run_dir(
+        fx.training_vqvae(), fx.batches(disks).repeat(), tmp_path, fx.TRAINING_VQVAE, settings
+    )
+    assert result.requested_run_dir == result.run_dir == folder
+    assert result.epochs_completed == 1 and len(training.read_history(folder)["loss"]) == 1
+
+    order = []
+
+    class Recorder(keras.callbacks.Callback):
+        def __init__(self, name, previous=None):
+            super().__init__()
+            self.name = name
+            if previous is not None:
+                order.append((name, "previous epochs", len(previous["loss"])))
+
+        def on_epoch_end(self, epoch, logs=None):
+            order.append((self.name, "epoch", epoch))
+
+    monkeypatch.setattr(plots, "LivePlot", lambda previous: Recorder("live", previous))
+    again = training.train_in_run_dir(
+        fx.training_vqvae(),
+        fx.batches(disks).repeat(),
+        tmp_path,
+        fx.TRAINING_VQVAE,
+        dict(settings, epochs=2),
+        interactive=True,
+        callbacks=[Recorder("mine")],
+    )
+    assert (again.initial_epoch, again.epochs_completed) == (1, 2)
+    assert again.requested_run_dir == folder
+    assert order == [("live", "previous epochs", 1), ("live", "epoch", 1), ("mine", "epoch", 1)]

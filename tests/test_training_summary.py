@@ -83,3 +83,19 @@ def test_vqvae_summary_has_notebook_03s_keys_computed_from_the_run():
     )
     assert summary["train_images"] == 80.0 and summary["train_crops_per_second"] is None
     assert summary["ema_decay"] == 0.9
+
+
+def test_slices_per_image_counts_a_crop_as_the_share_of_a_slice_it_covers():
+    assert training.slices_per_image({"image_size": 256, "crop_size": 128}) == 0.25
+    assert training.slices_per_image({"image_size": 256, "crop_size": None}) == 1.0
+    assert training.slices_per_image({"image_size": 256}) == 1.0
+
+
+def test_describe_result_says_epochs_stop_seconds_and_throughput():
+    result = _fit_result()
+    text = training.describe_result(result, {"image_size": 32, "crop_size": 16})
+    assert "epochs completed: 2 (this call started at epoch 1); stopped by: epochs" in text
+    # 8 crops/s of a quarter slice each: 2 whole slices/s, as vqvae_summary reports it
+    assert "this call: 5 s, 8.0 crops/s = 2.0 slices/s; all calls: 12 s" in text
+    assert "8.0 slices/s;" in training.describe_result(result, {"image_size": 32})
+    assert "8.0 grids/s;" in training.describe_result(result, unit="grids")
