@@ -20,7 +20,7 @@ def _grids(path: Path) -> code_grids.CodeGrids:
             slice_ids=np.arange(count, dtype=np.int32) % 2,
             slice_heights=np.linspace(0, 1, count, dtype=np.float32),
         )
-        for index, (name, count) in enumerate({"train": 8, "validation": 4, "test": 4}.items())
+        for index, (name, count) in enumerate({"train": 8, "validate": 4, "test": 4}.items())
     }
     return code_grids.CodeGrids(splits, fx.PRIOR_CODES, 4, 4, 16, path=path)
 

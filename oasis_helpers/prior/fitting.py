@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 
 from oasis_helpers import training
+from oasis_helpers.data.layouts import SPLITS
 from oasis_helpers.prior.conditioning import heights_if_conditional
 from oasis_helpers.prior.dataset import make_code_dataset
 
@@ -28,7 +29,7 @@ def train_prior(
     interactive: bool = False,
     **options,
 ) -> training.FitResult:
-    """Train the prior ``model`` on ``grids["train"]``, validated on ``grids["validation"]``.
+    """Train the prior ``model`` on ``grids["train"]``, validated on ``grids["validate"]``.
 
     Args:
         model: a compiled prior (:func:`~oasis_helpers.prior.make_prior`).
@@ -57,7 +58,7 @@ def train_prior(
     missing = [key for key in ("batch_size", "seed") if key not in settings]
     if missing:
         raise ValueError(f"settings lack {missing}: the pipeline of code grids needs them")
-    train, validation = grids["train"], grids["validation"]
+    train, validation = (grids[name] for name in SPLITS[:2])  # "train", "validate"
     train_data = make_code_dataset(
         train.codes,
         heights_if_conditional(model, train),
