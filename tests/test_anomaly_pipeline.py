@@ -180,9 +180,10 @@ def test_with_a_flag_model_restoration_changes_only_codes_near_its_flags(conditi
     )  # fmt: skip
     brain = anomaly.brain_codes(images, (6, 6))
     assert not again.restoration.flagged[:, ~brain].any()
-    assert again.restoration.flagged.any(axis=0).sum() >= (
-        result.restoration.flagged.any(axis=0) & changeable
-    ).sum() * 0.5
+    assert (
+        again.restoration.flagged.any(axis=0).sum()
+        >= (result.restoration.flagged.any(axis=0) & changeable).sum() * 0.5
+    )
     for bad, match in ((-1, "reflag_rounds"), (1.5, "reflag_rounds")):
         with pytest.raises(ValueError, match=match):
             anomaly.anomaly_maps(

@@ -177,8 +177,10 @@ def _markov_conditional(num_codes: int, seed: int):
     def conditional(codes, row, col):
         flat = codes.reshape(len(codes), -1)
         before = row * codes.shape[2] + col - 1
-        return transitions[flat[:, before]] if before >= 0 else np.full(
-            (len(codes), num_codes), 1.0 / num_codes
+        return (
+            transitions[flat[:, before]]
+            if before >= 0
+            else np.full((len(codes), num_codes), 1.0 / num_codes)
         )
 
     return conditional
