@@ -7,7 +7,7 @@ them and notebook 05 its blind-spot model, reading them back with :func:`load_co
 Per split ``name`` the file holds ``{name}_codes`` int32 ``[N, h, w]`` (codes in
 ``[0, K)``), ``{name}_subject_ids`` str ``[N]``, ``{name}_slice_ids`` int32 ``[N]`` and
 ``{name}_slice_heights`` float32 ``[N]`` (each slice's normalised axial height within its
-subject, :func:`oasis_helpers.code_location.slice_heights`: what the prior and the
+subject, :func:`oasis_helpers.data.slice_heights`: what the prior and the
 blind-spot model are conditioned on); plus ``splits`` (the split names) and the VQ-VAE's
 ``num_embeddings`` (K), ``embedding_dim`` (D), ``downsample`` (F) and ``image_size`` (S).
 :class:`CodeGrids` is the file in memory, one :class:`CodeSplit` per split.
@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from oasis_helpers import models, runs
-from oasis_helpers.code_location import slice_heights
+from oasis_helpers.data.slicing import slice_heights
 
 __all__ = [
     "CODES_FILE",
@@ -120,7 +120,7 @@ def save_codes(
 
     The file holds, per split ``name``: ``{name}_codes`` int32 ``[N, h, w]``,
     ``{name}_subject_ids`` str ``[N]``, ``{name}_slice_ids`` int32 ``[N]`` and
-    ``{name}_slice_heights`` float32 ``[N]`` (:func:`~oasis_helpers.code_location.slice_heights`);
+    ``{name}_slice_heights`` float32 ``[N]`` (:func:`~oasis_helpers.data.slice_heights`);
     plus ``splits``
     (the split names) and the model settings ``num_embeddings``, ``embedding_dim``,
     ``downsample``, ``image_size`` (int32 scalars).

@@ -9,7 +9,8 @@ tells a model much of *what*. One convention for each, used by both models:
 * grid coordinates (:func:`grid_coordinates`): ``(i / (h - 1), j / (w - 1))`` for the
   code at row ``i``, column ``j`` of an ``h x w`` grid, in ``[0, 1]`` (0 along a side of
   one code);
-* slice heights (:func:`slice_heights`): ``(slice_id - lowest) / (highest - lowest)`` over
+* slice heights (:func:`slice_heights`, defined beside the other slicing conventions in
+  :mod:`oasis_helpers.data.slicing`): ``(slice_id - lowest) / (highest - lowest)`` over
   the slice ids of the slice's subject, in ``[0, 1]`` (0: its lowest slice, 1: its
   highest; 0.5 for a subject with one slice), stored with the codes in ``codes.npz``
   (:mod:`oasis_helpers.code_grids`) and checked by :func:`check_slice_heights`, which
@@ -22,6 +23,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 from keras import ops
+
+from oasis_helpers.data.slicing import slice_heights
 
 __all__ = ["check_slice_heights", "grid_coordinates", "slice_heights"]
 
@@ -42,28 +45,6 @@ def grid_coordinates(height, width, dtype: str = "float32"):
         ],
         axis=-1,
     )
-
-
-def slice_heights(subject_ids: npt.ArrayLike, slice_ids: npt.ArrayLike) -> npt.NDArray[np.float32]:
-    """Normalised axial height of each slice within its subject: float32 ``[N]`` in ``[0, 1]``.
-
-    ``(slice_id - lowest) / (highest - lowest)`` over the slice ids of the same subject
-    (among the given slices); 0.5 when a subject has a single slice (or one slice id).
-    """
-    subject_ids = np.asarray(subject_ids).astype(str)
-    slice_ids = np.asarray(slice_ids, dtype=np.int64)
-    if subject_ids.shape != slice_ids.shape or subject_ids.ndim != 1:
-        raise ValueError(
-            f"subject_ids and slice_ids must be 1-D of the same length, got shapes "
-            f"{subject_ids.shape} and {slice_ids.shape}"
-        )
-    heights = np.full(len(slice_ids), 0.5, dtype=np.float32)
-    for subject in np.unique(subject_ids):
-        members = subject_ids == subject
-        lowest, highest = slice_ids[members].min(), slice_ids[members].max()
-        if highest > lowest:
-            heights[members] = (slice_ids[members] - lowest) / (highest - lowest)
-    return heights
 
 
 def check_slice_heights(

@@ -30,14 +30,6 @@ def test_grid_coordinates_take_a_traced_shape():
     )
 
 
-def test_slice_heights_run_from_each_subjects_lowest_slice_to_its_highest():
-    heights = code_location.slice_heights(["a", "a", "b", "a", "c"], [4, 2, 7, 3, 9])
-    np.testing.assert_allclose(heights, [1.0, 0.0, 0.5, 0.5, 0.5])
-    assert heights.dtype == np.float32
-    with pytest.raises(ValueError, match="same length"):
-        code_location.slice_heights(["a"], [1, 2])
-
-
 def test_check_slice_heights_broadcasts_one_value_and_refuses_heights_outside_zero_to_one():
     checked = code_location.check_slice_heights(0.25, 3)
     assert checked.dtype == np.float32 and checked.tolist() == [0.25] * 3

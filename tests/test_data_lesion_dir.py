@@ -15,7 +15,7 @@ import numpy as np
 import oasis_fixtures as fx
 import pytest
 
-from oasis_helpers import code_location, data
+from oasis_helpers import data
 
 
 def _write_lesion_dir(root: Path, count: int = 3, size: int = 48) -> Path:
@@ -170,7 +170,7 @@ def test_nifti_pairs_give_the_loaders_slices_and_aligned_masks(tmp_path, image_s
     train = source.splits["train"]
     np.testing.assert_allclose(
         loaded.slice_heights[:count],
-        code_location.slice_heights(train.subject_ids, train.slice_ids),
+        data.slice_heights(train.subject_ids, train.slice_ids),
     )
     assert loaded.slice_heights[count] == 0.0 and loaded.slice_heights[-1] == 1.0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import oasis_fixtures as fx
+import pytest
 
 from oasis_helpers import data, demo
 from oasis_helpers.data import volumes
@@ -50,3 +51,11 @@ def test_faint_voxels_below_the_volume_threshold_leave_the_brain_extent_alone():
     volume[0, 0, 0] = data.VOLUME_BRAIN_THRESHOLD * 1.2
     _, slice_ids, _ = data.axial_slices(volume, 32, slices_per_volume=4, slice_range=(0, 1))
     assert slice_ids.tolist() == [18, 27]
+
+
+def test_slice_heights_run_from_each_subjects_lowest_slice_to_its_highest():
+    heights = data.slice_heights(["a", "a", "b", "a", "c"], [4, 2, 7, 3, 9])
+    np.testing.assert_allclose(heights, [1.0, 0.0, 0.5, 0.5, 0.5])
+    assert heights.dtype == np.float32
+    with pytest.raises(ValueError, match="same length"):
+        data.slice_heights(["a"], [1, 2])

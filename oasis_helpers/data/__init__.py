@@ -100,6 +100,7 @@ from oasis_helpers.data.slicing import (
     DEFAULT_SLICE_RANGE,
     DEFAULT_SLICES_PER_VOLUME,
     VOLUME_BRAIN_THRESHOLD,
+    slice_heights,
 )
 from oasis_helpers.data.summary import describe, inspect_source, loader_metrics
 from oasis_helpers.data.volumes import (
@@ -160,6 +161,7 @@ __all__ = [
     "read_volume",
     "sample_patches",
     "scale_intensity",
+    "slice_heights",
     "split_subjects",
     "to_float",
 ]

@@ -46,7 +46,6 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from oasis_helpers.code_location import slice_heights
 from oasis_helpers.data.containers import floats_from_pixels, pixels_from_floats
 from oasis_helpers.data.layouts import UnreadableFileError, is_visible, natural_key
 from oasis_helpers.data.png import decode_png
@@ -55,6 +54,7 @@ from oasis_helpers.data.slicing import (
     DEFAULT_BRAIN_FILL,
     DEFAULT_SLICE_RANGE,
     DEFAULT_SLICES_PER_VOLUME,
+    slice_heights,
 )
 from oasis_helpers.data.volumes import axial_slices, read_volume, scale_intensity
 
@@ -76,7 +76,7 @@ class LesionSlices(NamedTuple):
             order, each from inferior to superior; the index is in RAS voxel axes).
         slice_heights: for volumes, float32 ``[N]``: each slice's height among its
             volume's slices, 0 the lowest, 1 the highest (as the code grids of the series'
-            own slices, :func:`oasis_helpers.code_location.slice_heights`), for a prior
+            own slices, :func:`oasis_helpers.data.slice_heights`), for a prior
             conditioned on it; ``None`` for PNG slices, whose heights are unknown.
     """
 
