@@ -28,7 +28,7 @@ import pytest
 import tensorflow as tf
 
 from oasis_helpers import callbacks, models, training
-from oasis_helpers import quantizer as quantizer_module
+from oasis_helpers.quantizer import layer as quantizer_layer
 
 #: An even smaller model for the graph-mode tests (tracing cost grows with the layers).
 GRAPH_TINY = {
@@ -317,13 +317,13 @@ def test_time_budget_spent_mid_epoch_does_not_count_the_partial_epoch(tmp_path, 
 def test_graph_mode_training_initialises_once_restarts_codes_and_learns(tmp_path, monkeypatch):
     # count the k-means++ runs inside the compiled train step (a variable, not Python)
     initialisations = tf.Variable(0, dtype=tf.int64, trainable=False)
-    original = quantizer_module.kmeans_plus_plus
+    original = quantizer_layer.kmeans_plus_plus
 
     def counted(*args, **kwargs):
         initialisations.assign_add(1)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(quantizer_module, "kmeans_plus_plus", counted)
+    monkeypatch.setattr(quantizer_layer, "kmeans_plus_plus", counted)  # where the layer calls it
     batches = fx.batches(fx.bright_disks(32, 16, seed=1))  # 4 steps per epoch
 
     keras.utils.set_random_seed(0)
