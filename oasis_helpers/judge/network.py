@@ -157,8 +157,9 @@ def _check_images(images, model: keras.Model) -> np.ndarray:
     images = np.asarray(images, dtype=np.float32)
     expected = tuple(model.inputs[0].shape[1:])
     if images.ndim != 4 or images.shape[1:] != expected:
-        raise ValueError(f"images must have shape [N, {', '.join(map(str, expected))}], "
-                         f"got {images.shape}")
+        raise ValueError(
+            f"images must have shape [N, {', '.join(map(str, expected))}], got {images.shape}"
+        )
     return images
 
 

@@ -39,7 +39,9 @@ __all__ = [
     "JudgeResult",
     "load_judge",
     "save_judge",
+    "split_targets",
     "train_judge",
+    "train_judge_on_splits",
     "validation_report",
 ]
 
@@ -69,15 +71,18 @@ def _check_set(name: str, images, heights, tissues) -> tuple[np.ndarray, np.ndar
     if images.ndim != 4 or images.shape[-1] != 1 or images.shape[1] != images.shape[2]:
         raise ValueError(f"{name}_images must have shape [N, S, S, 1], got {images.shape}")
     if len(heights) != len(images):
-        raise ValueError(f"{name}_heights must hold one height per image ({len(images)}), "
-                         f"got {len(heights)}")
+        raise ValueError(
+            f"{name}_heights must hold one height per image ({len(images)}), got {len(heights)}"
+        )
     if len(heights) and (heights.min() < 0 or heights.max() > 1):
         raise ValueError(f"{name}_heights must lie in [0, 1]")
     if tissues is not None:
         tissues = np.asarray(tissues, np.float32)
         if tissues.shape != (len(images), 3):
-            raise ValueError(f"{name}_tissues must have shape [{len(images)}, 3] "
-                             f"(judge.tissue_fractions of the masks), got {tissues.shape}")
+            raise ValueError(
+                f"{name}_tissues must have shape [{len(images)}, 3] "
+                f"(judge.tissue_fractions of the masks), got {tissues.shape}"
+            )
     return images, heights, tissues
 
 
@@ -145,8 +150,9 @@ def train_judge(
     import tensorflow as tf
 
     if (train_tissues is None) != (val_tissues is None):
-        raise ValueError("give tissue fractions for both the training and validation slices, "
-                         "or for neither")
+        raise ValueError(
+            "give tissue fractions for both the training and validation slices, or for neither"
+        )
     train_images, train_heights, train_tissues = _check_set(
         "train", train_images, train_heights, train_tissues
     )
@@ -161,8 +167,9 @@ def train_judge(
     if train_tissues is not None:
         targets["tissue"] = train_tissues
     model = build_judge(train_images.shape[1], tuple(targets))
-    weights = {name: 1.0 / max(float(values.var(axis=0).mean()), 1e-6)
-               for name, values in targets.items()}
+    weights = {
+        name: 1.0 / max(float(values.var(axis=0).mean()), 1e-6) for name, values in targets.items()
+    }
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
     model.compile(
         optimizer=keras.optimizers.Adam(schedule),
@@ -215,3 +222,50 @@ def load_judge(folder: str | os.PathLike) -> JudgeResult:
     report_path = folder / JUDGE_REPORT_FILE
     report = json.loads(report_path.read_text()) if report_path.exists() else {}
     return JudgeResult(model, report)
+
+
+def split_targets(split) -> tuple[np.ndarray, np.ndarray | None]:
+    """A slice split's judge targets: heights ``[N]`` and tissue fractions ``[N, 3]``.
+
+    Heights from the split's ``subject_ids`` and ``slice_ids``
+    (:func:`oasis_helpers.code_location.slice_heights`, as ``codes.npz`` has them);
+    tissue fractions from its ``masks`` when every slice has a real one
+    (``mask_present``), else ``None``.
+    """
+    from oasis_helpers.code_location import slice_heights
+    from oasis_helpers.judge.network import tissue_fractions
+
+    heights = slice_heights(split.subject_ids, split.slice_ids)
+    masks = getattr(split, "masks", None)
+    present = getattr(split, "mask_present", None)
+    if masks is None or len(masks) != len(heights):
+        return heights, None
+    if present is not None and not np.all(present):
+        return heights, None
+    return heights, tissue_fractions(masks)
+
+
+def train_judge_on_splits(
+    train_split, validation_split, seed: int, steps: int = DEFAULT_JUDGE_TRAINING["steps"], **kwargs
+) -> JudgeResult:
+    """:func:`train_judge` on every slice of two ``data`` splits (``SliceSplit``).
+
+    The judge learns the tissue fractions too when both splits carry masks for every
+    slice (load them with ``data.load_slices(..., with_masks=True)``), else the height alone.
+    ``kwargs`` go to :func:`train_judge` (``batch_size``, ``learning_rate``).
+    """
+    train_heights, train_tissues = split_targets(train_split)
+    val_heights, val_tissues = split_targets(validation_split)
+    if train_tissues is None or val_tissues is None:
+        train_tissues = val_tissues = None
+    return train_judge(
+        train_split.float_images(np.arange(len(train_split))),
+        train_heights,
+        validation_split.float_images(np.arange(len(validation_split))),
+        val_heights,
+        seed,
+        steps,
+        train_tissues=train_tissues,
+        val_tissues=val_tissues,
+        **kwargs,
+    )
