@@ -31,11 +31,14 @@ from oasis_helpers.judge.distances import (
     kernel_distance,
     mmd2_unbiased,
     polynomial_kernel,
+    scaled_features,
 )
 from oasis_helpers.judge.network import (
+    FEATURE_GRID,
     FEATURE_LAYER,
     FEATURE_WIDTH,
     JUDGE_FILE,
+    LAYOUT_GRID,
     TARGETS,
     TISSUES,
     WORKING_SIZE,
@@ -45,6 +48,7 @@ from oasis_helpers.judge.network import (
     judge_predictions,
     judge_targets,
     tissue_fractions,
+    tissue_layout,
 )
 from oasis_helpers.judge.summary import GENERATORS, anatomy_profiles, equal_size, judge_summary
 from oasis_helpers.judge.training import (
@@ -68,10 +72,12 @@ from oasis_helpers.judge.two_sample import (
 __all__ = [
     "DEFAULT_C2ST",
     "DEFAULT_JUDGE_TRAINING",
+    "FEATURE_GRID",
     "FEATURE_LAYER",
     "FEATURE_WIDTH",
     "GENERATORS",
     "JUDGE_FILE",
+    "LAYOUT_GRID",
     "JUDGE_REPORT_FILE",
     "TARGETS",
     "TISSUES",
@@ -99,8 +105,10 @@ __all__ = [
     "polynomial_kernel",
     "real_profile",
     "save_judge",
+    "scaled_features",
     "split_targets",
     "tissue_fractions",
+    "tissue_layout",
     "train_judge",
     "train_judge_on_splits",
     "validation_report",

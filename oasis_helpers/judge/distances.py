@@ -18,6 +18,11 @@ expected value falls as the sets grow, so a 64-sample set compared with a 576-sl
 floor is not a fair comparison. :func:`frechet_distance_equal` draws the same number of
 rows from both sets first, so every distance compared is at the same size.
 
+The cubic kernel is not scale-free: ``x . y / d`` should be of order 1. The judge's
+features (ReLU averages, all positive, of order 0.1) are first centred on the real training
+slices' mean and divided by their root-mean-square (:func:`scaled_features`), one affine map
+applied to every set alike.
+
 Shapes: ``features_a`` ``[N, d]``, ``features_b`` ``[M, d]`` (float).
 """
 
@@ -36,6 +41,7 @@ __all__ = [
     "kernel_distance",
     "mmd2_unbiased",
     "polynomial_kernel",
+    "scaled_features",
 ]
 
 
@@ -58,6 +64,16 @@ def _check_pair(features_a, features_b) -> tuple[np.ndarray, np.ndarray]:
             f"{features_b.shape}"
         )
     return features_a, features_b
+
+
+def scaled_features(features: npt.ArrayLike, reference: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """``(features - mean) / rms``: centred on the ``reference`` rows' mean ``[d]`` and
+    divided by the root-mean-square of the centred reference entries (a scalar), so that
+    the reference has mean 0 and mean squared entry 1. ``[N, d]``, ``[M, d]`` -> ``[N, d]``."""
+    features, reference = _check_pair(features, reference)
+    mean = reference.mean(axis=0)
+    scale = float(np.sqrt(((reference - mean) ** 2).mean()))
+    return (features - mean) / max(scale, 1e-12)
 
 
 def polynomial_kernel(x: npt.ArrayLike, y: npt.ArrayLike) -> npt.NDArray[np.float64]:

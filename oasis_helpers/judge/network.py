@@ -8,22 +8,32 @@ were trained for tasks that need anatomy instead:
 * ``height``: the slice's normalised axial height within its subject, in ``[0, 1]``
   (:func:`oasis_helpers.code_location.slice_heights`: 0 its lowest slice, 1 its highest);
 * ``tissue`` (where masks exist): the fractions of the slice's area that are CSF, grey
-  matter and white matter, ``[3]`` in ``[0, 1]`` (:func:`tissue_fractions`).
+  matter and white matter, ``[3]`` in ``[0, 1]`` (:func:`tissue_fractions`);
+* ``layout`` (where masks exist): the same fractions in each cell of a coarse
+  ``LAYOUT_GRID x LAYOUT_GRID`` grid, averaged with the mirror cell (left-right), ``[G*G*3]``
+  (:func:`tissue_layout`): *where* each tissue lies, so that the features know a slice's
+  spatial anatomy (an upside-down slice has the right tissue fractions, not the right layout).
 
 Shapes, for ``N`` slices of side ``S``::
 
     images     [N, S, S, 1]  float32 in [0, 1]
-    features   [N, D]        float32 >= 0: the last convolution's ReLU maps, averaged
-                             over the slice (global average pooling), D = FEATURE_WIDTH
+    features   [N, D]        float32 >= 0: the last convolution's ReLU maps averaged over
+                             each cell of a 2 x 2 grid (top/bottom, left/right halves),
+                             D = FEATURE_WIDTH = 4 x 64
     height     [N]           float32 in [0, 1] (a sigmoid; the model's own output is [N, 1])
     tissue     [N, 3]        float32 in [0, 1] (sigmoids): CSF, GM, WM area fractions
+    layout     [N, G*G*3]    float32 in [0, 1] (sigmoids): those fractions per grid cell,
+                             row-major cells, tissue fastest
 
 The network is a plain functional Keras model of stock layers (safe-mode loadable):
-one stride-2 3x3 convolution per stage (each but the first followed by a 3x3 convolution), batch
-normalisation and ReLU, then global average pooling (the ``features`` layer) and one
-dense head per target. Inputs larger than :data:`WORKING_SIZE` are average-pooled down
-to it first, so the judge costs the same at 256 as at 64 pixels (anatomy, the height and the
-tissues' extent, is plain at 64 x 64; texture is not what it is for).
+one stride-2 3x3 convolution per stage (each but the first followed by a 3x3
+convolution), batch normalisation and ReLU. The ``features`` layer is the last maps
+averaged over a 2 x 2 grid (so they say where, not only what: global pooling alone would
+not tell an upside-down slice); the height and tissue heads are dense units on them, the
+layout head a 1x1 convolution of the last maps pooled to the ``G x G`` grid. Inputs
+larger than :data:`WORKING_SIZE` are average-pooled down to it first, so the judge costs
+the same at 256 as at 64 pixels (anatomy, the height and the tissues' extent, is plain
+at 64 x 64; texture is not what it is for).
 """
 
 from __future__ import annotations
@@ -36,9 +46,11 @@ import numpy.typing as npt
 from keras import layers
 
 __all__ = [
+    "FEATURE_GRID",
     "FEATURE_LAYER",
     "FEATURE_WIDTH",
     "JUDGE_FILE",
+    "LAYOUT_GRID",
     "TARGETS",
     "TISSUES",
     "WORKING_SIZE",
@@ -48,21 +60,26 @@ __all__ = [
     "judge_predictions",
     "judge_targets",
     "tissue_fractions",
+    "tissue_layout",
 ]
 
 #: The file the judge is saved to, in a run's notebook folder (``run_dir/04_pixelcnn_prior/``).
 JUDGE_FILE = "judge.keras"
 #: The name of the pooled-feature layer (:func:`feature_model` reads it).
 FEATURE_LAYER = "features"
-#: D, the width of the judge's features (channels of its last stage).
-FEATURE_WIDTH = 64
+#: The judge's features are its last maps averaged over the cells of this grid.
+FEATURE_GRID = 2
+#: D, the width of the judge's features: FEATURE_GRID^2 cells x the last stage's 64 channels.
+FEATURE_WIDTH = FEATURE_GRID * FEATURE_GRID * 64
 #: The side the judge works at: larger slices are average-pooled to it (a power of two).
 WORKING_SIZE = 64
 #: Mask labels of the tissues, in the order of the ``tissue`` output (0 is background).
 TISSUES = {"csf": 1, "grey_matter": 2, "white_matter": 3}
 #: What a judge can be trained to predict.
-TARGETS = ("height", "tissue")
-_CHANNELS = (16, 32, 64, FEATURE_WIDTH)
+TARGETS = ("height", "tissue", "layout")
+#: G, the side of the coarse grid of the ``layout`` target.
+LAYOUT_GRID = 4
+_CHANNELS = (16, 32, 64, 64)
 
 
 def tissue_fractions(masks: npt.ArrayLike) -> npt.NDArray[np.float32]:
@@ -85,6 +102,28 @@ def tissue_fractions(masks: npt.ArrayLike) -> npt.NDArray[np.float32]:
     )
 
 
+def tissue_layout(masks: npt.ArrayLike, grid: int = LAYOUT_GRID) -> npt.NDArray[np.float32]:
+    """Tissue area fractions per cell of a ``grid x grid`` grid, mirror-averaged: ``[N, G*G*3]``.
+
+    ``layout[n, i, j, t] = (mean of (masks[n] == label_t) over cell (i, j)
+    + the same over cell (i, G - 1 - j)) / 2``, flattened row-major (tissue fastest). The
+    mirror average makes the target unchanged by a left-right flip (the judge's
+    augmentation). ``S`` must be a multiple of ``grid``.
+    """
+    masks = np.asarray(masks)
+    if masks.ndim == 4 and masks.shape[-1] == 1:
+        masks = masks[..., 0]
+    if masks.ndim != 3 or masks.shape[1] % grid or masks.shape[2] % grid:
+        raise ValueError(
+            f"masks must have shape [N, S, S] with S a multiple of {grid}, got {masks.shape}"
+        )
+    count, height, width = masks.shape
+    cells = masks.reshape(count, grid, height // grid, grid, width // grid)
+    layout = np.stack([(cells == label).mean(axis=(2, 4)) for label in TISSUES.values()], axis=-1)
+    layout = (layout + layout[:, :, ::-1]) / 2
+    return layout.reshape(count, -1).astype(np.float32)
+
+
 def judge_targets(model: keras.Model) -> tuple[str, ...]:
     """The targets a judge predicts (its output names among :data:`TARGETS`)."""
     return tuple(name for name in model.output_names if name in TARGETS)
@@ -103,12 +142,13 @@ def build_judge(
             gives a ``WORKING_SIZE / 2^stages`` final map).
         targets: a non-empty subset of :data:`TARGETS`, in any order.
         channels: widths of the stride-2 stages; the last is D, the feature width.
-        augment: a random left-right flip while training (height and tissue fractions do
-            not change under it; the brain is roughly symmetric).
+        augment: a random left-right flip while training (height, tissue fractions and the
+            mirror-averaged layout do not change under it).
 
     Returns:
         A functional ``keras.Model`` named ``anatomy_judge`` whose outputs are a dict
-        ``{"height": [N], "tissue": [N, 3]}`` restricted to ``targets``.
+        ``{"height": [N, 1], "tissue": [N, 3], "layout": [N, G*G*3]}`` restricted to
+        ``targets``.
     """
     targets = tuple(dict.fromkeys(targets))
     unknown = sorted(set(targets) - set(TARGETS))
@@ -119,6 +159,11 @@ def build_judge(
     channels = tuple(int(width) for width in channels)
     if not channels or min(channels) < 1:
         raise ValueError(f"channels must be positive widths, got {channels!r}")
+    if min(image_size, WORKING_SIZE) < FEATURE_GRID * 2 ** len(channels):
+        raise ValueError(
+            f"image_size {image_size} is too small for {len(channels)} stride-2 stages: the "
+            f"last maps must be at least {FEATURE_GRID} x {FEATURE_GRID}"
+        )
     inputs = keras.Input((image_size, image_size, 1), name="images")
     x = inputs
     if augment:
@@ -137,7 +182,9 @@ def build_judge(
         x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv{stage}")(x)
         x = layers.BatchNormalization(momentum=0.9, name=f"norm{stage}b")(x)
         x = layers.ReLU(name=f"relu{stage}b")(x)
-    features = layers.GlobalAveragePooling2D(name=FEATURE_LAYER)(x)
+    side = int(x.shape[1])
+    cells = layers.AveragePooling2D(side // FEATURE_GRID, name="feature_cells")(x)
+    features = layers.Flatten(name=FEATURE_LAYER)(cells)
     outputs = {}
     if "height" in targets:
         outputs["height"] = layers.Dense(1, activation="sigmoid", name="height")(features)
@@ -145,6 +192,13 @@ def build_judge(
         outputs["tissue"] = layers.Dense(len(TISSUES), activation="sigmoid", name="tissue")(
             features
         )
+    if "layout" in targets:  # a 1x1 convolution of the last maps, brought to the G x G grid
+        layout = layers.Conv2D(len(TISSUES), 1, activation="sigmoid", name="layout_map")(x)
+        if side > LAYOUT_GRID:
+            layout = layers.AveragePooling2D(side // LAYOUT_GRID, name="layout_cells")(layout)
+        elif side < LAYOUT_GRID:
+            layout = layers.UpSampling2D(LAYOUT_GRID // side, name="layout_cells")(layout)
+        outputs["layout"] = layers.Flatten(name="layout")(layout)
     return keras.Model(inputs, outputs, name="anatomy_judge")
 
 
@@ -172,15 +226,18 @@ def judge_features(
     """
     images = _check_images(images, model)
     cut = feature_model(model)
-    if not len(images):
-        return np.zeros((0, cut.output.shape[-1]))
-    return np.asarray(cut.predict(images, batch_size=batch_size, verbose=0), np.float64)
+    batches = [
+        np.asarray(cut(images[start : start + batch_size], training=False), np.float64)
+        for start in range(0, len(images), batch_size)
+    ]
+    return np.concatenate(batches) if batches else np.zeros((0, cut.output.shape[-1]))
 
 
 def judge_predictions(
     model: keras.Model, images: npt.ArrayLike, batch_size: int = 64
 ) -> dict[str, npt.NDArray[np.float32]]:
-    """What the judge reads in ``images``: ``{"height": [N], "tissue": [N, 3]}`` (its targets)."""
+    """What the judge reads in ``images``: ``{"height": [N], "tissue": [N, 3], "layout":
+    [N, G*G*3]}`` (those of its targets)."""
     images = _check_images(images, model)
     outputs = model.predict(images, batch_size=batch_size, verbose=0)
     predictions = {name: np.asarray(outputs[name], np.float32) for name in judge_targets(model)}

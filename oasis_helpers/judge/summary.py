@@ -5,7 +5,8 @@ slices per generator, ``n`` real training slices for the floor, ``n`` real test 
 as the reference:
 
 * ``kid_<name>``: KID (:func:`~oasis_helpers.judge.kernel_distance`, mean over subsets of
-  ``n // 2`` rows; ``kid_<name>_std`` its spread) between the judge's features of
+  ``n // 2`` rows; ``kid_<name>_std`` its spread) between the judge's features (scaled by
+  those of every real training slice, :func:`~oasis_helpers.judge.scaled_features`) of
   generator ``<name>``'s slices and of the real test slices; ``kid_train_test`` that of
   real training slices, the floor a perfect generator reaches (about 0; KID is unbiased);
 * ``c2st_accuracy_<name>``: the classifier two-sample test
@@ -27,8 +28,8 @@ import numpy as np
 import numpy.typing as npt
 
 from oasis_helpers.judge.anatomy import AnatomyProfile, anatomy_profile
-from oasis_helpers.judge.distances import kernel_distance
-from oasis_helpers.judge.network import judge_features, judge_targets
+from oasis_helpers.judge.distances import kernel_distance, scaled_features
+from oasis_helpers.judge.network import judge_features, judge_targets, tissue_fractions
 from oasis_helpers.judge.training import split_targets
 from oasis_helpers.judge.two_sample import DEFAULT_C2ST, classifier_two_sample_test
 
@@ -67,9 +68,10 @@ def anatomy_profiles(
 
     Empty when the judge or the training split has no tissues.
     """
-    train_heights, train_tissues = split_targets(train_split)
-    if train_tissues is None or "tissue" not in judge_targets(judge):
+    train_heights, train_masks = split_targets(train_split)
+    if train_masks is None or "tissue" not in judge_targets(judge):
         return {}
+    train_tissues = tissue_fractions(train_masks)
     asked_heights = dict(asked_heights or {})
     profiles = {
         name: anatomy_profile(
@@ -141,12 +143,16 @@ def judge_summary(
         name: np.asarray(generated_images[name], np.float32)[indices]
         for name, indices in set_indices.items()
     }
-    reference = judge_features(judge, test_images)
+    everything = train_split.float_images(np.arange(len(train_split)))
+    scaling = judge_features(judge, everything)  # the affine map of every set's features
+
+    def features(images):
+        return scaled_features(judge_features(judge, images), scaling)
+
+    reference = features(test_images)
     result: dict[str, Any] = {"kid_set_size": size, "kid_subset_size": size // 2}
     for index, (name, images) in enumerate({**sets, "train_test": train_images}.items()):
-        distance = kernel_distance(
-            judge_features(judge, images), reference, subsets, size // 2, seed + index
-        )
+        distance = kernel_distance(features(images), reference, subsets, size // 2, seed + index)
         result[f"kid_{name}"] = distance.mean
         result[f"kid_{name}_std"] = distance.std
     train_groups = np.asarray(train_split.subject_ids)[train_index]
