@@ -227,7 +227,7 @@ def judge_features(
     images = _check_images(images, model)
     cut = feature_model(model)
     batches = [
-        np.asarray(cut(images[start : start + batch_size], training=False), np.float64)
+        np.asarray(cut([images[start : start + batch_size]], training=False), np.float64)
         for start in range(0, len(images), batch_size)
     ]
     return np.concatenate(batches) if batches else np.zeros((0, cut.output.shape[-1]))
