@@ -7,7 +7,7 @@ validation slices. Then, at one set size ``n`` (the test split's size, or ``--se
 
 * the prior's samples (heights drawn from the test slices', as notebook 04 draws them),
   the neighbour-table ("context"), unigram and uniform baselines' samples, all decoded by
-  the run's VQ-VAE, and the VQ-VAE's reconstructions of real training slices (what the
+  the run's VQ-VAE, and the VQ-VAE's reconstructions of real validation slices (what the
   decoder alone costs);
 * KID in the judge's features against the real test slices (``kid_train_test``: real
   training slices, the floor, about 0), and the classifier two-sample test against real
@@ -74,8 +74,13 @@ def _generate(artifacts, size: int, seed: int) -> tuple[dict, dict, dict]:
         start = time.perf_counter()
         codes[name] = draw()
         seconds[name] = time.perf_counter() - start
-    picked = np.sort(np.random.default_rng(seed + 7).choice(len(train), size, replace=False))
-    codes["reconstruction"] = train.codes[picked]
+    # the decoder's cost alone: the VQ-VAE's reconstructions of real validation slices (not
+    # training slices: the C2ST's real set is drawn from those, and a slice beside its own
+    # reconstruction would push the classifier below chance)
+    picked = np.sort(
+        np.random.default_rng(seed + 7).choice(len(validation), min(size, len(validation)), False)
+    )
+    codes["reconstruction"] = validation.codes[picked]
     images = {name: vqvae.decode(grid_codes) for name, grid_codes in codes.items()}
     return images, {"prior": asked} if asked is not None else {}, seconds
 
@@ -159,7 +164,13 @@ def main(argv=None) -> dict:
         ),
     }
     report = {
-        "command": " ".join(["python", "benchmarks/judge.py", *(argv or sys.argv[1:])]),
+        "command": " ".join(
+            [
+                f"TF_ENABLE_ONEDNN_OPTS={machine['TF_ENABLE_ONEDNN_OPTS']}",
+                ".venv/bin/python benchmarks/judge.py",
+                *(argv or sys.argv[1:]),
+            ]
+        ),
         "run_dir": str(run_dir),
         "image_size": image_size,
         "code_size": artifacts.grids.code_size,
