@@ -60,3 +60,19 @@ def close_figures():
 
     yield
     plt.close("all")
+
+
+@pytest.fixture(scope="session")
+def judge_cohort():
+    """The judge tests' tiny cohort: ``(train, validate, test)`` splits of 8, 3 and 3
+    subjects of 12 slices, 32x32 (:func:`oasis_fixtures.anatomy_cohort`)."""
+    return tuple(fx.anatomy_cohort(count, seed=seed) for seed, count in enumerate((8, 3, 3)))
+
+
+@pytest.fixture(scope="session")
+def trained_judge(judge_cohort):
+    """A judge trained on the tiny cohort (height, tissues, layout): ``JudgeResult``."""
+    from oasis_helpers import judge
+
+    train, validate, _ = judge_cohort
+    return judge.train_judge_on_splits(train, validate, seed=0, steps=150, batch_size=16)

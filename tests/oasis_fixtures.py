@@ -529,3 +529,65 @@ def figure_texts(figure) -> list[str]:
 
 def figure_text(figure) -> str:
     return "\n".join(figure_texts(figure))
+
+
+# ---------------------------------------------------------------------------------------------
+# the anatomy judge's tiny cohort (tests of oasis_helpers.judge, plots.judge)
+# ---------------------------------------------------------------------------------------------
+#: Side of the judge tests' slices.
+JUDGE_SIZE = 32
+
+
+class AnatomySplit:
+    """A ``data.SliceSplit`` look-alike of float images (``float_images``, ``subject_ids``,
+    ``slice_ids``, ``masks``, ``mask_present``, ``len``)."""
+
+    def __init__(self, images, masks, subject_ids, slice_ids, with_masks: bool = True):
+        self.images = images
+        self.masks = masks if with_masks else None
+        self.mask_present = np.ones(len(images), bool) if with_masks else None
+        self.subject_ids = subject_ids
+        self.slice_ids = slice_ids
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def float_images(self, indices=None) -> np.ndarray:
+        return self.images if indices is None else self.images[np.asarray(indices)]
+
+
+def anatomy_cohort(
+    subjects: int, slices: int = 12, size: int = JUDGE_SIZE, seed: int = 0, with_masks=True
+) -> AnatomySplit:
+    """Slices whose anatomy follows their height ``h`` (0 lowest, 1 highest), per subject:
+    a head whose radius grows then shrinks with ``h`` (white matter inside a grey-matter
+    shell), a CSF "ventricle" that shrinks with ``h`` and sits above the centre; each
+    subject scaled and shifted a little, each slice with a little noise. Labels 0..3."""
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[:size, :size].astype(np.float32)
+    images, masks, subject_ids, slice_ids = [], [], [], []
+    for subject in range(subjects):
+        scale = rng.uniform(0.9, 1.1)
+        shift = rng.uniform(-1.5, 1.5, 2)
+        for index in range(slices):
+            h = index / max(slices - 1, 1)
+            radius = scale * size * (0.18 + 0.25 * np.sin(np.pi * (0.1 + 0.8 * h)))
+            distance = np.hypot(rows - size / 2 - shift[0], cols - size / 2 - shift[1])
+            ventricle = np.hypot(rows - size / 2 + radius * 0.3, cols - size / 2 - shift[1])
+            mask = np.zeros((size, size), np.uint8)
+            mask[distance < radius] = 2
+            mask[distance < 0.7 * radius] = 3
+            mask[ventricle < radius * 0.35 * (1.1 - h)] = 1
+            image = np.choose(mask, [0.0, 0.2, 0.55, 0.85]).astype(np.float32)
+            image = np.clip(image + rng.normal(0, 0.03, image.shape) * (mask > 0), 0, 1)
+            images.append(image[..., None].astype(np.float32))
+            masks.append(mask)
+            subject_ids.append(f"s{seed}_{subject}")
+            slice_ids.append(index)
+    return AnatomySplit(
+        np.stack(images),
+        np.stack(masks),
+        np.array(subject_ids),
+        np.array(slice_ids, np.int32),
+        with_masks,
+    )

@@ -24,6 +24,8 @@ Modules, one idea each:
   slices (notebook 03);
 * :mod:`~oasis_helpers.plots.prior`: the PixelCNN prior: receptive fields, bits per code,
   NLL maps (notebook 04);
+* :mod:`~oasis_helpers.plots.judge`: the anatomy judge's reading of samples against real
+  anatomy by height (notebook 04);
 * :mod:`~oasis_helpers.plots.anomaly`: anomaly detection: lesions, the restoration's
   speed against quality, what each method sees, ROC and precision-recall curves, the scores
   on each kind of lesion (notebook 05);
@@ -64,6 +66,7 @@ from oasis_helpers.plots.diagrams import (
     save_diagrams,
 )
 from oasis_helpers.plots.figures import as_2d, pyplot, save_figure, source_title
+from oasis_helpers.plots.judge import plot_anatomy_by_height
 from oasis_helpers.plots.prior import plot_bits_per_code, plot_nll_maps, plot_receptive_fields
 from oasis_helpers.plots.reconstructions import plot_best_and_worst, plot_reconstruction_metrics
 from oasis_helpers.plots.slices import (
@@ -93,6 +96,7 @@ __all__ = [
     "markdown_table",
     "mask_overlays",
     "overlay_mask",
+    "plot_anatomy_by_height",
     "plot_anomaly_panels",
     "plot_lesion_kinds",
     "plot_best_and_worst",
