@@ -264,6 +264,7 @@ def load_series(
     seed: int,
     smoke: bool = False,
     image_size: int | None = None,
+    with_masks: bool = False,
 ) -> SeriesArtifacts:
     """Load what notebook ``upto`` needs from earlier notebooks, checking that it fits.
 
@@ -279,6 +280,8 @@ def load_series(
             notebook 03 ran with (``data_dir=None``: the demo cohort).
         image_size: the reading notebook's ``image_size``, which must be notebook 03's;
             ``None`` takes notebook 03's (a benchmark reading a run).
+        with_masks: load the slices' tissue masks too (notebook 04's anatomy judge learns
+            them where the data has them).
 
     Returns:
         :class:`SeriesArtifacts` (``prior`` is ``None`` for notebook 04).
@@ -321,7 +324,7 @@ def load_series(
             f"use image_size={grids.image_size}"
         )
     source = data.load_slices(
-        data_dir, image_size=grids.image_size, seed=seed, smoke=smoke, with_masks=False
+        data_dir, image_size=grids.image_size, seed=seed, smoke=smoke, with_masks=with_masks
     )
     for name, split in source.splits.items():
         if name in grids.splits and len(split) != len(grids[name]):

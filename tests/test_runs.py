@@ -154,7 +154,7 @@ def run(tmp_path_factory):
     """``(run_dir, data_dir)``: notebook 03's codes and VQ-VAE and notebook 04's prior of a
     PNG data set, as the notebooks save them."""
     root = tmp_path_factory.mktemp("series")
-    data_dir = fx.write_png_layout(root / "data", slices=2, masks=False)
+    data_dir = fx.write_png_layout(root / "data", slices=2, masks=True)
     source = data.load_slices(data_dir, image_size=32, seed=0, with_masks=False)
     run_dir = root / "run"
     vqvae = models.make_vqvae(**fx.TINY_VQVAE)
@@ -183,6 +183,10 @@ def test_notebook_05_gets_the_codes_both_models_and_the_matching_slices(run):
     # without an image_size, notebook 03's; notebook 04 gets no prior
     for_04 = runs.load_series(run_dir, "04_pixelcnn_prior", data_dir=data_dir, seed=0)
     assert for_04.prior is None and for_04.grids.image_size == 32
+    assert for_04.source.splits["train"].masks is None  # the images only, unless asked
+    with_masks = runs.load_series(run_dir, "04", data_dir=data_dir, seed=0, with_masks=True)
+    train = with_masks.source.splits["train"]
+    assert train.masks is not None and train.masks.shape == train.pixels.shape[:3]
 
 
 def test_missing_artifacts_say_which_notebooks_to_run_first(run, tmp_path):
