@@ -140,10 +140,10 @@ def test_the_package_code_the_notebook_shows_still_exists_and_is_short():
     """Each ``plots.show_source`` names package code whose markers are found, in at most 40
     lines; together they show what the issue asks for: the shifts that remove the blind spot,
     the receptive-field probe, the cached sampler, temperature and top-k, the Fréchet
-    distance."""
-    from oasis_helpers import metrics, plots, prior
+    distance, the kernel distance."""
+    from oasis_helpers import judge, metrics, plots, prior
 
-    namespace = {"metrics": metrics, "plots": plots, "prior": prior}
+    namespace = {"judge": judge, "metrics": metrics, "plots": plots, "prior": prior}
     shown = {}
     for call in _shown_sources():
         text = eval(call.replace("show_source(", "source_text(", 1), namespace)  # noqa: S307
@@ -158,6 +158,7 @@ def test_the_package_code_the_notebook_shows_still_exists_and_is_short():
         "logits / temperature",
         "linalg.sqrtm",  # the Fréchet distance
         "row_walk(",  # the cached sampler's rows
+        "np.trace(k_xx)",  # the unbiased MMD leaves out each slice against itself
     ):
         assert marker in everything, marker
 

@@ -48,3 +48,26 @@ def test_equal_size_and_bad_arguments(trained_judge, judge_cohort):
         judge.judge_summary(
             trained_judge.model, {}, {"prior": test.images}, train, test, c2st_sets=("context",)
         )
+
+
+def test_verdict_rows_put_every_measured_set_in_order_with_the_floor_last():
+    summary = {
+        "kid_set_size": 64,
+        "kid_subset_size": 32,
+        "kid_train_test": 0.5,
+        "kid_train_test_std": 0.25,
+        "kid_prior": 1.5,
+        "kid_prior_std": 0.5,
+        "kid_uniform": 700.0,
+        "kid_uniform_std": 10.0,
+        "c2st_accuracy_prior": 0.71,
+        "c2st_accuracy_prior_std": 0.02,
+        "c2st_accuracy_train_test": 0.55,
+        "c2st_accuracy_train_test_std": 0.05,
+    }
+    rows = judge.verdict_rows(summary)
+    assert [row["set"] for row in rows] == ["prior", "uniform", "real train vs real test (floor)"]
+    assert rows[0] == {"set": "prior", "kid": "1.500 ± 0.500", "c2st": "0.71 ± 0.02"}
+    assert rows[1]["c2st"] == "—" and rows[1]["kid"] == "700.000 ± 10.000"
+    assert rows[2]["c2st"] == "0.55 ± 0.05"
+    assert set(rows[0]) == set(judge.VERDICT_COLUMNS)

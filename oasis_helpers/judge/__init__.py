@@ -50,7 +50,14 @@ from oasis_helpers.judge.network import (
     tissue_fractions,
     tissue_layout,
 )
-from oasis_helpers.judge.summary import GENERATORS, anatomy_profiles, equal_size, judge_summary
+from oasis_helpers.judge.summary import (
+    GENERATORS,
+    VERDICT_COLUMNS,
+    anatomy_profiles,
+    equal_size,
+    judge_summary,
+    verdict_rows,
+)
 from oasis_helpers.judge.training import (
     DEFAULT_JUDGE_TRAINING,
     JUDGE_REPORT_FILE,
@@ -81,6 +88,7 @@ __all__ = [
     "JUDGE_REPORT_FILE",
     "TARGETS",
     "TISSUES",
+    "VERDICT_COLUMNS",
     "WORKING_SIZE",
     "AnatomyProfile",
     "JudgeResult",
@@ -112,4 +120,5 @@ __all__ = [
     "train_judge",
     "train_judge_on_splits",
     "validation_report",
+    "verdict_rows",
 ]

@@ -239,8 +239,15 @@ def judge_predictions(
     """What the judge reads in ``images``: ``{"height": [N], "tissue": [N, 3], "layout":
     [N, G*G*3]}`` (those of its targets)."""
     images = _check_images(images, model)
-    outputs = model.predict(images, batch_size=batch_size, verbose=0)
-    predictions = {name: np.asarray(outputs[name], np.float32) for name in judge_targets(model)}
+    names = judge_targets(model)
+    # called batch by batch, not through ``predict``: a new tf.function per call would be
+    # traced again for every set a notebook judges
+    batches = [model(images[start : start + batch_size], training=False)
+               for start in range(0, len(images), batch_size)]  # fmt: skip
+    predictions = {
+        name: np.concatenate([np.asarray(batch[name], np.float32) for batch in batches])
+        for name in names
+    }
     if "height" in predictions:
         predictions["height"] = predictions["height"].reshape(-1)
     return predictions

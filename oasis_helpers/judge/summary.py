@@ -33,7 +33,14 @@ from oasis_helpers.judge.network import judge_features, judge_targets, tissue_fr
 from oasis_helpers.judge.training import split_targets
 from oasis_helpers.judge.two_sample import DEFAULT_C2ST, classifier_two_sample_test
 
-__all__ = ["GENERATORS", "anatomy_profiles", "equal_size", "judge_summary"]
+__all__ = [
+    "GENERATORS",
+    "VERDICT_COLUMNS",
+    "anatomy_profiles",
+    "equal_size",
+    "judge_summary",
+    "verdict_rows",
+]
 
 #: The generators notebook 04 compares, as its ``generated_codes`` names them.
 GENERATORS = ("prior", "context", "unigram", "uniform")
@@ -177,3 +184,32 @@ def judge_summary(
         result[f"anatomy_tissue_error_{name}"] = profile.tissue_error
     result["judge"] = dict(judge_report)
     return result
+
+
+#: The columns of :func:`verdict_rows`' table, key -> heading.
+VERDICT_COLUMNS = {
+    "set": "slices",
+    "kid": "KID (± sd over subsets)",
+    "c2st": "classifier two-sample accuracy (± sd over seeds)",
+}
+
+
+def verdict_rows(summary: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The rows of notebook 04's table of :func:`judge_summary`'s verdict: one per set that
+    has a KID (the generators, then the real train-test floor), with its KID and, where
+    measured, its classifier two-sample accuracy, each as ``mean ± sd``."""
+    measured = [key[4:] for key in summary if key.startswith("kid_") and f"{key}_std" in summary]
+    names = [name for name in measured if name != "train_test"] + ["train_test"]
+    rows = []
+    for name in names:
+        accuracy = summary.get(f"c2st_accuracy_{name}")
+        rows.append(
+            {
+                "set": "real train vs real test (floor)" if name == "train_test" else name,
+                "kid": f"{summary[f'kid_{name}']:.3f} ± {summary[f'kid_{name}_std']:.3f}",
+                "c2st": "—"
+                if accuracy is None
+                else f"{accuracy:.2f} ± {summary[f'c2st_accuracy_{name}_std']:.2f}",
+            }
+        )
+    return rows

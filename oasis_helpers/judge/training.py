@@ -206,7 +206,7 @@ def train_judge(
         .prefetch(2)
     )
     start = time.perf_counter()
-    model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0)
+    model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0, shuffle=False)  # shuffled above
     seconds = time.perf_counter() - start
     report = {
         "targets": list(targets),
