@@ -174,12 +174,31 @@ def main() -> None:
             "thresholds": thresholds,
             "rows": rows,
         }
+        write_report(
+            arguments,
+            run_dir,
+            len(test_indices),
+            len(validation_indices),
+            settings,
+            record,
+            results,
+        )  # fmt: skip  after each candidate: a long run keeps its part
+
+
+def _shown(value) -> str:
+    return " ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+def write_report(arguments, run_dir, slices, healthy_slices, settings, record, results) -> None:
+    """Write the study's JSON (``--out``) with the candidates measured so far."""
     report = {
         "command": "benchmarks/lesion_kinds.py "
-        + " ".join(f"--{key.replace('_', '-')} {value}" for key, value in vars(arguments).items()),
+        + " ".join(
+            f"--{key.replace('_', '-')} {_shown(value)}" for key, value in vars(arguments).items()
+        ),
         "run_dir": str(run_dir),
-        "slices": len(test_indices),
-        "healthy_slices": len(validation_indices),
+        "slices": slices,
+        "healthy_slices": healthy_slices,
         "reference_kind": anomaly.REFERENCE_KIND.as_dict(),
         "settings": {**settings, "blind_spot": record["config"]},
         "candidates": results,
@@ -189,7 +208,7 @@ def main() -> None:
         "tf_enable_onednn_opts": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
         "load_average": os.getloadavg(),
     }
-    print(f"wrote {runs.write_json(arguments.out, report)}")
+    print(f"wrote {runs.write_json(arguments.out, report)}", flush=True)
 
 
 if __name__ == "__main__":
