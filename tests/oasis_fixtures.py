@@ -12,12 +12,15 @@ code grids (prior, restoration, blind-spot model), a block-mean stand-in VQ-VAE 
 disc slices (anomaly maps), the tiny VQ-VAE, images and settings of the training
 tests, a quantizer layer with a given codebook (quantizer tests), flat code grids
 (blind-spot tests), a tiny demo cohort's configuration (demo tests), textured "brains" on
-black (metrics tests) and the texts of a figure (diagram tests). They import
+black (metrics tests), the texts of a figure (diagram tests), the anatomy judge's tiny
+cohort (judge tests) and the readers of a notebook's sections and exercises (course
+tests). They import
 ``oasis_helpers`` (and TensorFlow, matplotlib) only when called.
 """
 
 from __future__ import annotations
 
+import re
 import zlib
 from pathlib import Path
 from types import SimpleNamespace
@@ -591,3 +594,47 @@ def anatomy_cohort(
         np.array(slice_ids, np.int32),
         with_masks,
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# reading the notebooks as a course (tests/test_course_*.py)
+# ---------------------------------------------------------------------------------------------
+#: A numbered section heading of a notebook, ``## N. Title``.
+SECTION = re.compile(r"^## (\d+)\. (.+)$", re.MULTILINE)
+
+
+def notebook_cells(stem: str) -> list:
+    """The cells of ``notebooks/<stem>.ipynb`` (nbformat v4)."""
+    import nbformat
+
+    root = Path(__file__).resolve().parent.parent
+    return nbformat.read(root / "notebooks" / f"{stem}.ipynb", as_version=4).cells
+
+
+def notebook_sections(cells) -> list[tuple[int, int, str]]:
+    """``(cell index, number, title)`` of every numbered ``## N. Title`` heading, in order."""
+    return [
+        (index, int(match.group(1)), match.group(2).strip())
+        for index, cell in enumerate(cells)
+        if cell.cell_type == "markdown"
+        for match in SECTION.finditer(cell.source)
+    ]
+
+
+def section_cells(cells, title: str) -> list:
+    """The cells from the heading ``## N. <title>`` up to the next numbered heading."""
+    sections = notebook_sections(cells)
+    starts = [index for index, _, heading in sections if heading == title]
+    assert len(starts) == 1, f"expected one section {title!r}, found {len(starts)}"
+    later = [index for index, _, _ in sections if index > starts[0]]
+    return cells[starts[0] : later[0] if later else len(cells)]
+
+
+def is_solution(cell) -> bool:
+    """A cell tagged ``solution`` (an exercise's code solution)."""
+    return "solution" in cell.metadata.get("tags", [])
+
+
+def is_hidden(cell) -> bool:
+    """A cell whose source JupyterLab shows collapsed until opened."""
+    return cell.metadata.get("jupyter", {}).get("source_hidden") is True

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import nbformat
 import numpy as np
+import oasis_fixtures as fx
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 STEMS = ("01_data_loader", "02_vector_quantizer")
-SECTION = re.compile(r"^## (\d+)\. (.+)$", re.MULTILINE)
 EXERCISE = re.compile(r"^\*\*Exercise (\d+) \(", re.MULTILINE)
 ROADMAP = "![roadmap of the series](../docs/roadmap.png)"
 
@@ -28,37 +28,10 @@ def _cells(stem: str) -> list:
     return nbformat.read(ROOT / "notebooks" / f"{stem}.ipynb", as_version=4).cells
 
 
-def _sections(cells) -> list[tuple[int, int, str]]:
-    """``(cell index, number, title)`` of every numbered ``## N. Title`` heading, in order."""
-    return [
-        (index, int(match.group(1)), match.group(2).strip())
-        for index, cell in enumerate(cells)
-        if cell.cell_type == "markdown"
-        for match in SECTION.finditer(cell.source)
-    ]
-
-
-def _section_cells(cells, title: str) -> list:
-    """The cells from the heading ``## N. <title>`` up to the next numbered heading."""
-    sections = _sections(cells)
-    starts = [index for index, _, heading in sections if heading == title]
-    assert len(starts) == 1, f"expected one section {title!r}, found {len(starts)}"
-    later = [index for index, _, _ in sections if index > starts[0]]
-    return cells[starts[0] : later[0] if later else len(cells)]
-
-
-def _is_solution(cell) -> bool:
-    return "solution" in cell.metadata.get("tags", [])
-
-
-def _is_hidden(cell) -> bool:
-    return cell.metadata.get("jupyter", {}).get("source_hidden") is True
-
-
 @pytest.mark.parametrize("stem", STEMS)
 def test_sections_are_numbered_and_end_with_conclusion_exercises_and_references(stem):
     cells = _cells(stem)
-    sections = _sections(cells)
+    sections = fx.notebook_sections(cells)
     numbers = [number for _, number, _ in sections]
     assert numbers == list(range(1, len(numbers) + 1)), f"{stem}: sections numbered {numbers}"
     unnumbered = [
@@ -66,7 +39,7 @@ def test_sections_are_numbered_and_end_with_conclusion_exercises_and_references(
         for cell in cells
         if cell.cell_type == "markdown"
         for line in cell.source.splitlines()
-        if line.startswith("## ") and not SECTION.match(line)
+        if line.startswith("## ") and not fx.SECTION.match(line)
     ]
     assert not unnumbered, f"{stem}: unnumbered sections {unnumbered}"
     assert [title for _, _, title in sections[-3:]] == ["Conclusion", "Exercises", "References"]
@@ -78,7 +51,7 @@ def test_every_exercise_has_a_solution_hidden_until_opened(stem):
     """3-5 numbered exercises, each followed by a ``<details>`` solution or a solution code
     cell (tagged ``solution``, source hidden); every solution cell is an exercise's."""
     cells = _cells(stem)
-    exercises = _section_cells(cells, "Exercises")
+    exercises = fx.section_cells(cells, "Exercises")
     found, solved = [], {}
     for cell in exercises:
         if cell.cell_type == "markdown":
@@ -92,13 +65,13 @@ def test_every_exercise_has_a_solution_hidden_until_opened(stem):
             ), f"{stem}: a <details> block without its Solution summary"
         else:
             assert found, f"{stem}: a code cell before the first exercise"
-            assert _is_solution(cell), f"{stem}: exercise {found[-1]}'s code cell is not tagged"
-            assert _is_hidden(cell), f"{stem}: exercise {found[-1]}'s solution is not hidden"
+            assert fx.is_solution(cell), f"{stem}: exercise {found[-1]}'s code cell is not tagged"
+            assert fx.is_hidden(cell), f"{stem}: exercise {found[-1]}'s solution is not hidden"
             solved[found[-1]] = True
     assert found == list(range(1, len(found) + 1)) and 3 <= len(found) <= 5, found
     assert all(solved.values()), f"{stem}: exercises without a solution: {solved}"
-    tagged = [cell for cell in cells if _is_solution(cell)]
-    assert tagged and all(_is_hidden(cell) for cell in tagged)
+    tagged = [cell for cell in cells if fx.is_solution(cell)]
+    assert tagged and all(fx.is_hidden(cell) for cell in tagged)
     assert all(any(cell is other for other in exercises) for cell in tagged), (
         f"{stem}: a solution cell outside the Exercises section"
     )

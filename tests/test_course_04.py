@@ -17,12 +17,12 @@ from types import SimpleNamespace
 
 import nbformat
 import numpy as np
+import oasis_fixtures as fx
 import pytest
 from oasis_fixtures import TINY_DEMO, TINY_VQVAE, peaked_prior
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "04_pixelcnn_prior.ipynb"
-SECTION = re.compile(r"^## (\d+)\. (.+)$", re.MULTILINE)
 EXERCISE = re.compile(r"^\*\*Exercise (\d+) \(", re.MULTILINE)
 ROADMAP = "![roadmap of the series](../docs/roadmap.png)"
 
@@ -31,35 +31,9 @@ def _cells() -> list:
     return nbformat.read(NOTEBOOK, as_version=4).cells
 
 
-def _sections(cells) -> list[tuple[int, int, str]]:
-    """``(cell index, number, title)`` of every numbered ``## N. Title`` heading, in order."""
-    return [
-        (index, int(match.group(1)), match.group(2).strip())
-        for index, cell in enumerate(cells)
-        if cell.cell_type == "markdown"
-        for match in SECTION.finditer(cell.source)
-    ]
-
-
-def _section_cells(cells, title: str) -> list:
-    sections = _sections(cells)
-    starts = [index for index, _, heading in sections if heading == title]
-    assert len(starts) == 1, f"expected one section {title!r}, found {len(starts)}"
-    later = [index for index, _, _ in sections if index > starts[0]]
-    return cells[starts[0] : later[0] if later else len(cells)]
-
-
-def _is_solution(cell) -> bool:
-    return "solution" in cell.metadata.get("tags", [])
-
-
-def _is_hidden(cell) -> bool:
-    return cell.metadata.get("jupyter", {}).get("source_hidden") is True
-
-
 def test_sections_are_numbered_and_end_with_conclusion_exercises_and_references():
     cells = _cells()
-    sections = _sections(cells)
+    sections = fx.notebook_sections(cells)
     numbers = [number for _, number, _ in sections]
     assert numbers == list(range(1, len(numbers) + 1)), numbers
     unnumbered = [
@@ -67,7 +41,7 @@ def test_sections_are_numbered_and_end_with_conclusion_exercises_and_references(
         for cell in cells
         if cell.cell_type == "markdown"
         for line in cell.source.splitlines()
-        if line.startswith("## ") and not SECTION.match(line)
+        if line.startswith("## ") and not fx.SECTION.match(line)
     ]
     assert not unnumbered, unnumbered
     assert [title for _, _, title in sections[-3:]] == ["Conclusion", "Exercises", "References"]
@@ -84,7 +58,7 @@ def test_the_pictures_it_embeds_exist():
 
 
 def test_the_references_name_the_papers_the_notebook_builds_on():
-    references = " ".join(_section_cells(_cells(), "References")[0].source.split())
+    references = " ".join(fx.section_cells(_cells(), "References")[0].source.split())
     for name in (
         "Pixel recurrent neural networks",
         "Conditional image generation with PixelCNN decoders",
@@ -103,7 +77,7 @@ def test_every_exercise_has_a_solution_hidden_until_opened():
     """3-5 numbered exercises, each followed by a ``<details>`` solution or a solution code
     cell (tagged ``solution``, source hidden); every solution cell is an exercise's."""
     cells = _cells()
-    exercises = _section_cells(cells, "Exercises")
+    exercises = fx.section_cells(cells, "Exercises")
     found, solved = [], {}
     for cell in exercises:
         if cell.cell_type == "markdown":
@@ -117,11 +91,11 @@ def test_every_exercise_has_a_solution_hidden_until_opened():
             )
         else:
             assert found, "a code cell before the first exercise"
-            assert _is_solution(cell) and _is_hidden(cell), f"exercise {found[-1]}'s code cell"
+            assert fx.is_solution(cell) and fx.is_hidden(cell), f"exercise {found[-1]}'s code cell"
             solved[found[-1]] = True
     assert found == list(range(1, len(found) + 1)) and 3 <= len(found) <= 5, found
     assert all(solved.values()), solved
-    tagged = [cell for cell in cells if _is_solution(cell)]
+    tagged = [cell for cell in cells if fx.is_solution(cell)]
     assert tagged and all(any(cell is other for other in exercises) for cell in tagged)
 
 
@@ -269,7 +243,7 @@ def test_every_code_solution_runs():
     """The exercises' code cells, in order, on the tiny models; exercise 3's assertion (its
     masked PixelCNN's measured field is the package's propagated one) runs with them."""
     namespace = _solution_namespace()
-    solutions = [cell for cell in _cells() if cell.cell_type == "code" and _is_solution(cell)]
+    solutions = [cell for cell in _cells() if cell.cell_type == "code" and fx.is_solution(cell)]
     assert len(solutions) >= 3
     for cell in solutions:
         exec(compile(cell.source, f"04:{cell.source.splitlines()[0]}", "exec"), namespace)  # noqa: S102

@@ -23,7 +23,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "05_anomaly_detection.ipynb"
-SECTION = re.compile(r"^## (\d+)\. (.+)$", re.MULTILINE)
 EXERCISE = re.compile(r"^\*\*Exercise (\d+) \(", re.MULTILINE)
 ROADMAP = "![roadmap of the series](../docs/roadmap.png)"
 PIPELINE = "(../docs/restoration_pipeline.png)"
@@ -31,31 +30,6 @@ PIPELINE = "(../docs/restoration_pipeline.png)"
 
 def _cells() -> list:
     return nbformat.read(NOTEBOOK, as_version=4).cells
-
-
-def _sections(cells) -> list[tuple[int, int, str]]:
-    return [
-        (index, int(match.group(1)), match.group(2).strip())
-        for index, cell in enumerate(cells)
-        if cell.cell_type == "markdown"
-        for match in SECTION.finditer(cell.source)
-    ]
-
-
-def _section_cells(cells, title: str) -> list:
-    sections = _sections(cells)
-    starts = [index for index, _, heading in sections if heading == title]
-    assert len(starts) == 1, f"expected one section {title!r}, found {len(starts)}"
-    later = [index for index, _, _ in sections if index > starts[0]]
-    return cells[starts[0] : later[0] if later else len(cells)]
-
-
-def _is_solution(cell) -> bool:
-    return "solution" in cell.metadata.get("tags", [])
-
-
-def _is_hidden(cell) -> bool:
-    return cell.metadata.get("jupyter", {}).get("source_hidden") is True
 
 
 def _notebook_function(name: str, namespace: dict):
@@ -76,7 +50,7 @@ def _notebook_function(name: str, namespace: dict):
 # ---------------------------------------------------------------------------------------------
 def test_sections_are_numbered_and_end_with_conclusion_exercises_and_references():
     cells = _cells()
-    sections = _sections(cells)
+    sections = fx.notebook_sections(cells)
     numbers = [number for _, number, _ in sections]
     assert numbers == list(range(1, len(numbers) + 1)), f"sections numbered {numbers}"
     unnumbered = [
@@ -84,7 +58,7 @@ def test_sections_are_numbered_and_end_with_conclusion_exercises_and_references(
         for cell in cells
         if cell.cell_type == "markdown"
         for line in cell.source.splitlines()
-        if line.startswith("## ") and not SECTION.match(line)
+        if line.startswith("## ") and not fx.SECTION.match(line)
     ]
     assert not unnumbered, f"unnumbered sections {unnumbered}"
     assert [title for _, _, title in sections[-3:]] == ["Conclusion", "Exercises", "References"]
@@ -99,9 +73,9 @@ def test_the_corrected_statements_stay_corrected():
     assert "upper bound" not in text
     assert "trained on healthy brains" not in text
     assert "Alzheimer" in _cells()[0].source and "optimistic" in _cells()[0].source
-    conclusion = "\n".join(cell.source for cell in _section_cells(_cells(), "Conclusion"))
+    conclusion = "\n".join(cell.source for cell in fx.section_cells(_cells(), "Conclusion"))
     assert "Restoration works" not in conclusion
-    references = _section_cells(_cells(), "References")[0].source
+    references = fx.section_cells(_cells(), "References")[0].source
     for author in ["van den Oord", "Laine", "Baur", "Pinaya", "Marimont", "Marcus", "Dice, L"]:
         assert author in references, author
 
@@ -110,7 +84,7 @@ def test_every_exercise_has_a_solution_hidden_until_opened():
     """3-5 numbered exercises, each followed by a ``<details>`` solution or a solution code
     cell (tagged ``solution``, source hidden); every solution cell is an exercise's."""
     cells = _cells()
-    exercises = _section_cells(cells, "Exercises")
+    exercises = fx.section_cells(cells, "Exercises")
     found, solved = [], {}
     for cell in exercises:
         if cell.cell_type == "markdown":
@@ -124,13 +98,13 @@ def test_every_exercise_has_a_solution_hidden_until_opened():
             )
         else:
             assert found, "a code cell before the first exercise"
-            assert _is_solution(cell), f"exercise {found[-1]}'s code cell is not tagged"
-            assert _is_hidden(cell), f"exercise {found[-1]}'s solution is not hidden"
+            assert fx.is_solution(cell), f"exercise {found[-1]}'s code cell is not tagged"
+            assert fx.is_hidden(cell), f"exercise {found[-1]}'s solution is not hidden"
             solved[found[-1]] = True
     assert found == list(range(1, len(found) + 1)) and 3 <= len(found) <= 5, found
     assert all(solved.values()), f"exercises without a solution: {solved}"
-    tagged = [cell for cell in cells if _is_solution(cell)]
-    assert tagged and all(_is_hidden(cell) for cell in tagged)
+    tagged = [cell for cell in cells if fx.is_solution(cell)]
+    assert tagged and all(fx.is_hidden(cell) for cell in tagged)
     assert all(any(cell is other for other in exercises) for cell in tagged)
 
 
@@ -332,7 +306,7 @@ def notebook_state():
 
 
 def _solutions() -> list:
-    return [cell for cell in _cells() if cell.cell_type == "code" and _is_solution(cell)]
+    return [cell for cell in _cells() if cell.cell_type == "code" and fx.is_solution(cell)]
 
 
 @pytest.mark.parametrize("number", range(1, len(_solutions()) + 1))
