@@ -32,7 +32,12 @@ import numpy as np
 import numpy.typing as npt
 
 from oasis_helpers.anomaly.inputs import as_image_batch
-from oasis_helpers.anomaly.lesions import DEFAULT_EROSION, brain_region
+from oasis_helpers.anomaly.lesions import (
+    DEFAULT_EROSION,
+    brain_region,
+    outline_radius,
+    smoothstep,
+)
 from oasis_helpers.metrics import BRAIN_THRESHOLD
 
 __all__ = [
@@ -122,11 +127,6 @@ def study_kinds(reference: LesionKind = REFERENCE_KIND) -> list[LesionKind]:
     return unique
 
 
-def _smoothstep(values: np.ndarray) -> np.ndarray:
-    values = np.clip(values, 0.0, 1.0)
-    return values * values * (3.0 - 2.0 * values)
-
-
 def _signed_distance(kind: LesionKind, rng: np.random.Generator) -> tuple[np.ndarray, int]:
     """``d`` (pixels, > 0 inside) on a ``[2R+1, 2R+1]`` patch centred on the lesion, and ``R``."""
     radius = float(kind.radius)
@@ -140,23 +140,15 @@ def _signed_distance(kind: LesionKind, rng: np.random.Generator) -> tuple[np.nda
     axis_a, axis_b = radius * np.sqrt(aspect), radius / np.sqrt(aspect)
     margin = max(2.0, radius / 2.0)
     half = int(np.ceil(axis_a * (1.0 + amplitudes.sum()) + margin)) + 1
-    rows, cols = np.mgrid[-half : half + 1, -half : half + 1].astype(np.float64)
-    along = cols * np.cos(angle) + rows * np.sin(angle)
-    across = -cols * np.sin(angle) + rows * np.cos(angle)
-    rho = np.hypot(along / axis_a, across / axis_b)
-    phi = np.arctan2(across / axis_b, along / axis_a)
-    outline = 1.0 + np.sum(
-        amplitudes[:, None, None] * np.cos(harmonics[:, None, None] * phi + phases[:, None, None]),
-        axis=0,
-    )
-    return radius * (1.0 - rho / outline), half
+    ratio = outline_radius(half, axis_a, axis_b, angle, amplitudes, phases)
+    return radius * (1.0 - ratio), half
 
 
 def _blend(distance: np.ndarray, kind: LesionKind) -> np.ndarray:
     if kind.edge == "hard":
         return (distance >= 0).astype(np.float64)
     margin = max(2.0, float(kind.radius) / 2.0)
-    return _smoothstep((distance + margin / 2.0) / margin)
+    return smoothstep((distance + margin / 2.0) / margin)
 
 
 def draw_lesion_kind(

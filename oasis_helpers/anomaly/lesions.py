@@ -31,6 +31,8 @@ __all__ = [
     "DEFAULT_EROSION",
     "MIN_ALPHA",
     "brain_region",
+    "outline_radius",
+    "smoothstep",
     "synthesize_lesions",
 ]
 
@@ -82,9 +84,38 @@ def brain_region(
     return region[0] if single else region
 
 
-def _smoothstep(values: np.ndarray) -> np.ndarray:
+def smoothstep(values: np.ndarray) -> np.ndarray:
+    """``3t^2 - 2t^3`` of ``t`` clipped to ``[0, 1]``: a blend weight with flat ends."""
     values = np.clip(values, 0.0, 1.0)
     return values * values * (3.0 - 2.0 * values)
+
+
+def outline_radius(
+    half: int,
+    axis_a: float,
+    axis_b: float,
+    angle: float,
+    amplitudes: np.ndarray,
+    phases: np.ndarray,
+) -> np.ndarray:
+    """``rho / outline(phi)`` on a ``[2 half + 1, 2 half + 1]`` patch centred on a blob:
+    below 1 inside, 1 on the outline.
+
+    ``rho`` and ``phi`` are the polar coordinates in the frame of an ellipse of semi-axes
+    ``axis_a`` (rotated by ``angle``) and ``axis_b``; ``outline(phi) = 1 + sum_k a_k
+    cos(k phi + phi_k)`` over harmonics ``k = 2, 3, ...`` (one per amplitude).
+    """
+    harmonics = np.arange(2, 2 + len(amplitudes))
+    rows, cols = np.mgrid[-half : half + 1, -half : half + 1].astype(np.float64)
+    along = cols * np.cos(angle) + rows * np.sin(angle)
+    across = -cols * np.sin(angle) + rows * np.cos(angle)
+    rho = np.hypot(along / axis_a, across / axis_b)
+    phi = np.arctan2(across / axis_b, along / axis_a)
+    outline = 1.0 + np.sum(
+        amplitudes[:, None, None] * np.cos(harmonics[:, None, None] * phi + phases[:, None, None]),
+        axis=0,
+    )
+    return rho / outline
 
 
 def _lesion_alpha(rng: np.random.Generator, area: float, softness: float) -> tuple[np.ndarray, int]:
@@ -100,16 +131,9 @@ def _lesion_alpha(rng: np.random.Generator, area: float, softness: float) -> tup
     phases = rng.uniform(0.0, 2 * np.pi, harmonics.size)
     angle = rng.uniform(0.0, np.pi)
     half = int(np.ceil(max(axis_a, axis_b) * (1.0 + amplitudes.sum()))) + 1
-    rows, cols = np.mgrid[-half : half + 1, -half : half + 1].astype(np.float64)
-    along = cols * np.cos(angle) + rows * np.sin(angle)
-    across = -cols * np.sin(angle) + rows * np.cos(angle)
-    rho = np.hypot(along / axis_a, across / axis_b)
-    phi = np.arctan2(across / axis_b, along / axis_a)
-    outline = 1.0 + np.sum(
-        amplitudes[:, None, None] * np.cos(harmonics[:, None, None] * phi + phases[:, None, None]),
-        axis=0,
+    alpha = smoothstep(
+        (1.0 - outline_radius(half, axis_a, axis_b, angle, amplitudes, phases)) / softness
     )
-    alpha = _smoothstep((1.0 - rho / outline) / softness)
     alpha[alpha < MIN_ALPHA] = 0.0
     return alpha, half
 
