@@ -638,3 +638,47 @@ def is_solution(cell) -> bool:
 def is_hidden(cell) -> bool:
     """A cell whose source JupyterLab shows collapsed until opened."""
     return cell.metadata.get("jupyter", {}).get("source_hidden") is True
+
+
+def notebook_function(stem: str, name: str, namespace: dict):
+    """The function ``name`` as ``notebooks/<stem>.ipynb`` defines it, defined in
+    ``namespace`` (the rest of its cell, which uses the notebook's variables, is not run)."""
+    import ast
+
+    for cell in notebook_cells(stem):
+        if cell.cell_type != "code":
+            continue
+        for node in ast.parse(cell.source).body:
+            if isinstance(node, ast.FunctionDef) and node.name == name:
+                exec(compile(ast.Module([node], []), f"{stem}:{name}", "exec"), namespace)  # noqa: S102
+                return namespace[name]
+    raise AssertionError(f"{stem} defines no function {name}")
+
+
+def check_exercises(cells, exercise_heading) -> None:
+    """A notebook's "Exercises" section: 3-5 exercises numbered from 1 (headings matching
+    ``exercise_heading``, a compiled pattern with the number as its group), each with a
+    ``<details><summary>Solution</summary>`` block or a solution code cell after it (tagged
+    ``solution``, source hidden); every solution cell lies in the section and is hidden."""
+    exercises = section_cells(cells, "Exercises")
+    found, solved = [], {}
+    for cell in exercises:
+        if cell.cell_type == "markdown":
+            parts = exercise_heading.split(cell.source)
+            for number, text in zip(parts[1::2], parts[2::2], strict=True):
+                found.append(int(number))
+                solved[int(number)] = "<details><summary>Solution</summary>" in text
+            assert cell.source.count("<details>") == cell.source.count("</details>")
+            assert cell.source.count("<details>") == cell.source.count(
+                "<details><summary>Solution</summary>"
+            )
+        else:
+            assert found, "a code cell before the first exercise"
+            assert is_solution(cell), f"exercise {found[-1]}'s code cell is not tagged"
+            assert is_hidden(cell), f"exercise {found[-1]}'s solution is not hidden"
+            solved[found[-1]] = True
+    assert found == list(range(1, len(found) + 1)) and 3 <= len(found) <= 5, found
+    assert all(solved.values()), f"exercises without a solution: {solved}"
+    tagged = [cell for cell in cells if is_solution(cell)]
+    assert tagged and all(is_hidden(cell) for cell in tagged)
+    assert all(any(cell is other for other in exercises) for cell in tagged)

@@ -114,18 +114,6 @@ def test_the_code_each_section_shows_is_found_in_the_package(stem):
         assert 0 < len(text.splitlines()) <= 40, f"{call} shows {len(text.splitlines())} lines"
 
 
-def _notebook_function(stem: str, name: str, namespace: dict):
-    """The function ``name`` as a notebook defines it, defined in ``namespace``."""
-    for cell in _cells(stem):
-        if cell.cell_type != "code":
-            continue
-        for node in ast.parse(cell.source).body:
-            if isinstance(node, ast.FunctionDef) and node.name == name:
-                exec(compile(ast.Module([node], []), f"{stem}:{name}", "exec"), namespace)
-                return namespace[name]
-    raise AssertionError(f"{stem} defines no function {name}")
-
-
 def test_notebook_02s_ema_update_is_the_ema_layers_update():
     """Notebook 02's NumPy ``ema_update`` gives the codebook and statistics of
     ``VectorQuantizerEMA`` over several steps, unused codes and their drift included."""
@@ -133,7 +121,7 @@ def test_notebook_02s_ema_update_is_the_ema_layers_update():
 
     from oasis_helpers.quantizer import VectorQuantizerEMA
 
-    ema_update = _notebook_function("02_vector_quantizer", "ema_update", {"np": np})
+    ema_update = fx.notebook_function("02_vector_quantizer", "ema_update", {"np": np})
     rng = np.random.default_rng(0)
     start = rng.normal(size=(6, 3)).astype("float32")
     decay, epsilon = 0.8, 1e-3  # large: the smoothing shows, and unused codes drift in 40 steps

@@ -76,27 +76,7 @@ def test_the_references_name_the_papers_the_notebook_builds_on():
 def test_every_exercise_has_a_solution_hidden_until_opened():
     """3-5 numbered exercises, each followed by a ``<details>`` solution or a solution code
     cell (tagged ``solution``, source hidden); every solution cell is an exercise's."""
-    cells = _cells()
-    exercises = fx.section_cells(cells, "Exercises")
-    found, solved = [], {}
-    for cell in exercises:
-        if cell.cell_type == "markdown":
-            parts = EXERCISE.split(cell.source)
-            for number, text in zip(parts[1::2], parts[2::2], strict=True):
-                found.append(int(number))
-                solved[int(number)] = "<details><summary>Solution</summary>" in text
-            assert cell.source.count("<details>") == cell.source.count("</details>")
-            assert cell.source.count("<details>") == cell.source.count(
-                "<details><summary>Solution</summary>"
-            )
-        else:
-            assert found, "a code cell before the first exercise"
-            assert fx.is_solution(cell) and fx.is_hidden(cell), f"exercise {found[-1]}'s code cell"
-            solved[found[-1]] = True
-    assert found == list(range(1, len(found) + 1)) and 3 <= len(found) <= 5, found
-    assert all(solved.values()), solved
-    tagged = [cell for cell in cells if fx.is_solution(cell)]
-    assert tagged and all(any(cell is other for other in exercises) for cell in tagged)
+    fx.check_exercises(_cells(), EXERCISE)
 
 
 def _shown_sources() -> list[str]:
@@ -137,17 +117,6 @@ def test_the_package_code_the_notebook_shows_still_exists_and_is_short():
         assert marker in everything, marker
 
 
-def _notebook_function(name: str, namespace: dict):
-    for cell in _cells():
-        if cell.cell_type != "code":
-            continue
-        for node in ast.parse(cell.source).body:
-            if isinstance(node, ast.FunctionDef) and node.name == name:
-                exec(compile(ast.Module([node], []), f"04:{name}", "exec"), namespace)
-                return namespace[name]
-    raise AssertionError(f"notebook 04 defines no function {name}")
-
-
 @pytest.mark.parametrize(
     ("conditional", "temperature", "top_k"), [(False, 1.0, None), (True, 0.7, 3)]
 )
@@ -158,8 +127,8 @@ def test_the_one_pass_per_position_loop_draws_the_packages_codes(conditional, te
 
     from oasis_helpers import prior
 
-    sample = _notebook_function(
-        "sample_one_pass_per_position", {"np": np, "tf": tf, "prior": prior}
+    sample = fx.notebook_function(
+        "04_pixelcnn_prior", "sample_one_pass_per_position", {"np": np, "tf": tf, "prior": prior}
     )
     model = peaked_prior(conditional=conditional, dilations=(1, 2))
     heights = np.array([0.2, 0.7], np.float32) if conditional else None

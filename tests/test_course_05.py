@@ -32,19 +32,6 @@ def _cells() -> list:
     return nbformat.read(NOTEBOOK, as_version=4).cells
 
 
-def _notebook_function(name: str, namespace: dict):
-    """The function ``name`` as the notebook defines it, defined in ``namespace`` (the rest
-    of its cell, which uses the notebook's variables, is not run)."""
-    for cell in _cells():
-        if cell.cell_type != "code":
-            continue
-        for node in ast.parse(cell.source).body:
-            if isinstance(node, ast.FunctionDef) and node.name == name:
-                exec(compile(ast.Module([node], []), f"05:{name}", "exec"), namespace)
-                return namespace[name]
-    raise AssertionError(f"notebook 05 defines no function {name}")
-
-
 # ---------------------------------------------------------------------------------------------
 # the shape of the course
 # ---------------------------------------------------------------------------------------------
@@ -83,29 +70,7 @@ def test_the_corrected_statements_stay_corrected():
 def test_every_exercise_has_a_solution_hidden_until_opened():
     """3-5 numbered exercises, each followed by a ``<details>`` solution or a solution code
     cell (tagged ``solution``, source hidden); every solution cell is an exercise's."""
-    cells = _cells()
-    exercises = fx.section_cells(cells, "Exercises")
-    found, solved = [], {}
-    for cell in exercises:
-        if cell.cell_type == "markdown":
-            parts = EXERCISE.split(cell.source)
-            for number, text in zip(parts[1::2], parts[2::2], strict=True):
-                found.append(int(number))
-                solved[int(number)] = "<details><summary>Solution</summary>" in text
-            assert cell.source.count("<details>") == cell.source.count("</details>")
-            assert cell.source.count("<details>") == cell.source.count(
-                "<details><summary>Solution</summary>"
-            )
-        else:
-            assert found, "a code cell before the first exercise"
-            assert fx.is_solution(cell), f"exercise {found[-1]}'s code cell is not tagged"
-            assert fx.is_hidden(cell), f"exercise {found[-1]}'s solution is not hidden"
-            solved[found[-1]] = True
-    assert found == list(range(1, len(found) + 1)) and 3 <= len(found) <= 5, found
-    assert all(solved.values()), f"exercises without a solution: {solved}"
-    tagged = [cell for cell in cells if fx.is_solution(cell)]
-    assert tagged and all(fx.is_hidden(cell) for cell in tagged)
-    assert all(any(cell is other for other in exercises) for cell in tagged)
+    fx.check_exercises(_cells(), EXERCISE)
 
 
 def test_the_code_each_section_shows_is_found_in_the_package():
@@ -138,7 +103,7 @@ def test_the_code_each_section_shows_is_found_in_the_package():
 def test_the_hole_mask_by_hand_is_the_layers_mask(reach, hole):
     from oasis_helpers import blind_spot
 
-    hole_mask = _notebook_function("hole_mask", {"np": np})
+    hole_mask = fx.notebook_function("05_anomaly_detection", "hole_mask", {"np": np})
     layer = blind_spot.HoleConv2D(4, reach, hole)
     np.testing.assert_array_equal(hole_mask(reach, hole), layer._mask[:, :, 0, 0])
     assert hole_mask(reach, hole).sum() == (2 * reach + 1) ** 2 - (2 * hole + 1) ** 2
@@ -166,7 +131,7 @@ def test_heal_codes_is_the_packages_reference_walk(temperature):
     flags, the same truncated replacement draws from the same seed), inside a region."""
     from oasis_helpers import anomaly
 
-    heal_codes = _notebook_function("heal_codes", {"np": np})
+    heal_codes = fx.notebook_function("05_anomaly_detection", "heal_codes", {"np": np})
     rng = np.random.default_rng(3)
     codes = rng.integers(0, 6, (3, 7, 9)).astype(np.int32)
     region = rng.random(codes.shape) < 0.6
@@ -187,7 +152,7 @@ def test_heal_codes_with_a_prior_is_restore_with_prior_on_full_passes():
 
     from oasis_helpers import anomaly, prior
 
-    heal_codes = _notebook_function("heal_codes", {"np": np})
+    heal_codes = fx.notebook_function("05_anomaly_detection", "heal_codes", {"np": np})
     model = fx.peaked_prior(conditional=True)
     codes = fx.random_codes(2, 6, 6, seed=5)
     region = np.ones(codes.shape, bool)
@@ -208,7 +173,9 @@ def test_best_dice_by_hand_is_the_packages():
     tied scores and inside a region, and its threshold reaches that Dice."""
     from oasis_helpers import anomaly
 
-    best_dice_by_hand = _notebook_function("best_dice_by_hand", {"np": np})
+    best_dice_by_hand = fx.notebook_function(
+        "05_anomaly_detection", "best_dice_by_hand", {"np": np}
+    )
     rng = np.random.default_rng(0)
     masks = np.zeros((3, 16, 16), bool)
     masks[0, 4:8, 4:8] = masks[2, 10:13, 2:6] = True
