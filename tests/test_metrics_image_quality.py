@@ -22,6 +22,21 @@ def test_identical_images_give_ssim_one_and_infinite_psnr():
     assert metrics.ssim(images, images) == pytest.approx(1.0, abs=1e-6)
 
 
+@pytest.mark.parametrize("shape, max_val", [((3, 40, 56, 1), 1.0), ((2, 33, 33, 2), 255.0)])
+def test_ssim_is_tf_image_ssim(shape, max_val):
+    import tensorflow as tf
+
+    rng = np.random.default_rng(7)
+    targets = (rng.random(shape) * max_val).astype(np.float32)
+    predictions = np.clip(targets + rng.normal(0, 0.1 * max_val, shape), 0, max_val)
+    predictions = predictions.astype(np.float32)
+    predictions[0] = targets[0] * 0.5  # a darker copy: luminance term only
+    expected = tf.image.ssim(targets, predictions, max_val=max_val).numpy()
+    values = metrics.ssim_per_slice(targets, predictions, max_val)
+    np.testing.assert_allclose(values, expected, atol=2e-6)
+    assert np.ptp(values) > 0.1  # the cases differ, so the comparison means something
+
+
 def test_psnr_of_a_known_offset_follows_the_formula():
     images = np.full((2, 32, 32, 1), 0.5, np.float32)
     images[1] = 0.25

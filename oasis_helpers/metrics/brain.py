@@ -12,7 +12,12 @@ import numpy as np
 import numpy.typing as npt
 import tensorflow as tf
 
-from oasis_helpers.metrics.image_quality import SSIM_FILTER_SIZE, image_batch, image_pair
+from oasis_helpers.metrics.image_quality import (
+    SSIM_FILTER_SIZE,
+    image_batch,
+    image_pair,
+    structural_similarity,
+)
 
 __all__ = [
     "BRAIN_MASK_DILATION",
@@ -105,7 +110,8 @@ def brain_ssim_per_slice(
     threshold: float = BRAIN_THRESHOLD,
     dilation: int = BRAIN_MASK_DILATION,
 ) -> npt.NDArray[np.float64]:
-    """``tf.image.ssim`` on each slice's brain bounding box: float64 ``[N]`` (NaN: no brain).
+    """SSIM (``tf.image.ssim``'s, :func:`~oasis_helpers.metrics.structural_similarity`) on
+    each slice's brain bounding box: float64 ``[N]`` (NaN: no brain).
 
     The box is that of :func:`brain_mask` (from the target), at least 11 pixels
     on each side. See the module docstring for why a box and not a masked map.
@@ -118,11 +124,9 @@ def brain_ssim_per_slice(
             continue
         window = (slice(top, top + height), slice(left, left + width))
         values[index] = float(
-            tf.image.ssim(
-                tf.constant(targets[index][window]),
-                tf.constant(predictions[index][window]),
-                max_val=max_val,
-            )
+            structural_similarity(
+                targets[index][window][None], predictions[index][window][None], max_val
+            )[0]
         )
     return values
 

@@ -96,8 +96,7 @@ def mean_pairwise_ssim(images: npt.ArrayLike, max_pairs: int = 300, seed: int = 
 
     All pairs when there are at most ``max_pairs``, else a random subset of them (300 pairs
     put the standard error of the mean at ``1 / sqrt(300)``, under 6 %, of the pairwise
-    SSIMs' spread; ``tf.image.ssim``'s depthwise Gaussian filter is slow on CPUs without
-    oneDNN).
+    SSIMs' spread, and bound the time).
     """
     images = np.asarray(images, dtype=np.float32)
     if len(images) < 2:
