@@ -27,3 +27,18 @@ def test_c2st_is_near_chance_for_one_distribution_and_near_one_for_two():
     assert 0.3 <= same["accuracy"] <= 0.7, same
     assert different["accuracy"] > 0.9, different
     assert len(same["per_seed"]) == 2 and same["held_out"] > 0 and same["fit"] > 0
+
+
+def test_working_images_pool_as_the_classifier_would():
+    from keras import layers
+
+    from oasis_helpers.judge.two_sample import working_images
+
+    rng = np.random.default_rng(0)
+    images = rng.random((3, 258, 258, 1)).astype(np.float32)  # 4-pixel blocks, 2 cropped
+    pooled = working_images(images)
+    assert pooled.shape == (3, 64, 64, 1)
+    expected = np.asarray(layers.AveragePooling2D(4)(images))
+    np.testing.assert_allclose(pooled, expected, atol=1e-6)
+    small = images[:, :64, :64]
+    assert working_images(small) is small  # already at the working size
