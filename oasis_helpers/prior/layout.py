@@ -46,6 +46,7 @@ __all__ = [
     "LAYOUT_TRAINING",
     "TopQuantizer",
     "block_summaries",
+    "decode_layout",
     "fit_top_quantizer",
     "make_two_level_priors",
     "sample_two_level",
@@ -215,17 +216,37 @@ def sample_two_level(
     slice_heights: npt.ArrayLike | None = None,
     temperature: float = 1.0,
     seed: int = 0,
+    top_temperature: float | None = None,
 ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32]]:
     """``(fine codes [count, h, w], top codes [count, h/b, w/b])``: the layout first, then
     the fine grid given it, both with the fast sampler (:func:`~oasis_helpers.prior.sample_many`,
-    seeds ``seed`` and ``seed + 1000``)."""
+    seeds ``seed`` and ``seed + 1000``).
+
+    ``temperature`` divides the fine prior's logits, ``top_temperature`` (default: the same)
+    the top prior's: below 1 it draws more typical layouts.
+    """
+    top_temperature = temperature if top_temperature is None else top_temperature
     layout = sample_many(
-        top, count, height // block, width // block, slice_heights, temperature, seed=seed
+        top, count, height // block, width // block, slice_heights, top_temperature, seed=seed
     )
     codes = sample_many(
         fine, count, height, width, slice_heights, temperature, seed=seed + 1000, top_codes=layout
     )
     return codes, layout
+
+
+def decode_layout(vqvae, quantizer: TopQuantizer, top_codes) -> npt.NDArray[np.float32]:
+    """What a top grid says, as an image: each top code's centre (a mean codebook vector)
+    repeated over its ``b x b`` block and passed through the VQ-VAE's decoder.
+
+    ``top_codes`` int ``[N, h/b, w/b]`` -> float32 ``[N, S, S, 1]``: a blurred slice that
+    shows the layout the fine prior is given (the decoder never saw such averaged vectors,
+    so it is a picture of the layout, not a reconstruction).
+    """
+    top_codes = check_codes(top_codes, quantizer.top_codes, "top_codes")
+    field = quantizer.centres[top_codes]  # [N, h/b, w/b, D]
+    field = np.repeat(np.repeat(field, quantizer.block, axis=1), quantizer.block, axis=2)
+    return np.asarray(vqvae.decoder(field, training=False), np.float32)
 
 
 def two_level_nll(top, fine, quantizer: TopQuantizer, codes, slice_heights=None) -> dict:
