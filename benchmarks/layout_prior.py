@@ -66,19 +66,23 @@ def _train_default(grids, work_dir: Path, seed: int):
     return model, result.total_train_seconds
 
 
-def _train_two_level(grids, quantizer, work_dir: Path, seed: int):
-    """Top and fine priors trained with seed ``seed``; ``(top, fine, seconds per level)``."""
+def _train_two_level(grids, quantizer, work_dir: Path, seed: int, settings: dict):
+    """Top and fine priors trained with seed ``seed`` and ``settings`` (as
+    ``LAYOUT_TRAINING``); ``(top, fine, seconds per level)``."""
     runs.seed_everything(seed)
     top, fine = layout.make_two_level_priors(
         grids.num_embeddings, quantizer.top_codes, quantizer.block
     )
-    settings = {name: {**value, "seed": seed} for name, value in layout.LAYOUT_TRAINING.items()}
+    settings = {name: {**value, "seed": seed} for name, value in settings.items()}
+    folder = f"two_level_k{quantizer.top_codes}"
+    if quantizer.block != layout.DEFAULT_LAYOUT["block"]:
+        folder += f"_b{quantizer.block}"
     top_result, fine_result = layout.train_two_level(
         top,
         fine,
         grids,
         quantizer,
-        work_dir / f"two_level_k{quantizer.top_codes}",
+        work_dir / folder,
         settings,
         verbose=0,
     )
@@ -130,7 +134,14 @@ def main(argv=None) -> dict:
     parser.add_argument("--two-level-seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--top-codes", type=int, default=layout.DEFAULT_LAYOUT["top_codes"])
     parser.add_argument(
-        "--variant-top-codes", type=int, nargs="*", default=[], help="K_top of extra runs (seed 0)"
+        "--variant",
+        type=int,
+        nargs=4,
+        action="append",
+        default=[],
+        metavar=("BLOCK", "K_TOP", "FINE_EPOCHS", "TOP_BATCH"),
+        help="an extra two-level run (first two-level seed): block, K_top, the fine prior's "
+        "epochs and the top prior's batch size (the rest as LAYOUT_TRAINING)",
     )
     parser.add_argument("--block", type=int, default=layout.DEFAULT_LAYOUT["block"])
     parser.add_argument("--set-size", type=int, default=None)
@@ -171,23 +182,37 @@ def main(argv=None) -> dict:
         model, seconds = _train_default(grids, work_dir, seed)
         models[f"default_s{seed}"] = {"kind": "default", "prior": model, "train_seconds": seconds}
         print(f"default seed {seed}: {seconds:.0f} s", flush=True)
-    runs_wanted = [(args.top_codes, seed) for seed in args.two_level_seeds]
-    runs_wanted += [(k, args.two_level_seeds[0]) for k in args.variant_top_codes]
+    base = layout.LAYOUT_TRAINING
+    runs_wanted = [(args.block, args.top_codes, seed, base) for seed in args.two_level_seeds]
+    for block, top_codes, fine_epochs, top_batch in args.variant:
+        settings = {
+            "top": {**base["top"], "batch_size": top_batch},
+            "fine": {**base["fine"], "epochs": fine_epochs},
+        }
+        runs_wanted.append((block, top_codes, args.two_level_seeds[0], settings))
     quantizers = {}
-    for top_codes, seed in runs_wanted:
-        if top_codes not in quantizers:
+    for block, top_codes, seed, settings in runs_wanted:
+        if (block, top_codes) not in quantizers:
             start = time.perf_counter()
-            quantizers[top_codes] = layout.fit_top_quantizer(
-                train_grids.codes, codebook, args.block, top_codes, layout.DEFAULT_LAYOUT["seed"]
+            quantizers[block, top_codes] = layout.fit_top_quantizer(
+                train_grids.codes, codebook, block, top_codes, layout.DEFAULT_LAYOUT["seed"]
             )
-            print(f"k-means K_top={top_codes}: {time.perf_counter() - start:.1f} s", flush=True)
-        top, fine, seconds = _train_two_level(grids, quantizers[top_codes], work_dir, seed)
+            print(
+                f"k-means {block}x{block}, K_top={top_codes}: {time.perf_counter() - start:.1f} s",
+                flush=True,
+            )
+        quantizer = quantizers[block, top_codes]
+        top, fine, seconds = _train_two_level(grids, quantizer, work_dir, seed, settings)
         name = f"two_level_k{top_codes}_s{seed}"
+        if block != args.block:
+            name = f"two_level_k{top_codes}_b{block}_s{seed}"
         models[name] = {
             "kind": "two_level",
             "top": top,
             "fine": fine,
-            "quantizer": quantizers[top_codes],
+            "quantizer": quantizer,
+            "top_grid": grids.code_size // block,
+            "settings": settings,
             "train_seconds": seconds["top"] + seconds["fine"],
             "train_seconds_per_level": seconds,
         }
@@ -196,7 +221,15 @@ def main(argv=None) -> dict:
         name: {
             key: value
             for key, value in entry.items()
-            if key in ("kind", "train_seconds", "train_seconds_per_level", "trained_by")
+            if key
+            in (
+                "kind",
+                "train_seconds",
+                "train_seconds_per_level",
+                "trained_by",
+                "top_grid",
+                "settings",
+            )
         }
         for name, entry in models.items()
     }

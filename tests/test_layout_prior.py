@@ -160,3 +160,19 @@ def test_tiny_two_level_model_trains_in_graph_mode_and_samples_valid_codes(tmp_p
     )
     assert 0 <= fine_codes.min() and fine_codes.max() < K
     assert 0 <= layouts.min() and layouts.max() < K_TOP
+
+
+def test_decode_layout_repeats_each_centre_over_its_block():
+    codebook = np.random.default_rng(4).normal(size=(K, 3)).astype(np.float32)
+    quantizer = layout.fit_top_quantizer(_codes(10), codebook, BLOCK, K_TOP, seed=0)
+
+    class Decoder:  # stands in for the VQ-VAE's decoder: the first channel of its input
+        def decoder(self, field, training=False):
+            return field[..., :1]
+
+    top = _top(2)
+    images = layout.decode_layout(Decoder(), quantizer, top)
+    assert images.shape == (2, SIDE, SIDE, 1)
+    np.testing.assert_allclose(images[1, 2:4, 4:6, 0], quantizer.centres[top[1, 1, 2], 0])
+    with pytest.raises(ValueError, match="top_codes"):
+        layout.decode_layout(Decoder(), quantizer, top + K_TOP)
