@@ -27,6 +27,7 @@ def train_prior(
     settings: dict,
     *,
     interactive: bool = False,
+    top_grids=None,
     **options,
 ) -> training.FitResult:
     """Train the prior ``model`` on ``grids["train"]``, validated on ``grids["validate"]``.
@@ -42,6 +43,9 @@ def train_prior(
             ``max_train_minutes`` (these two name no folder: raising them continues a run),
             and anything else that should name the run (notebook 04: ``smoke``).
         interactive: a live plot and a progress bar (``training.train_in_run_dir``).
+        top_grids: for a two-level fine prior (``model.top_codes > 0``), the top grids of
+            the same slices (:func:`oasis_helpers.prior.layout.top_grids`), given with each
+            grid; their ``path`` joins the settings that name the run, as ``top``.
         **options: the other arguments of ``training.fit`` (``resume``, ``verbose``, ...).
             Early stopping is off unless ``early_stopping_patience`` is given: the prior
             trains for its epochs or its budget.
@@ -58,12 +62,19 @@ def train_prior(
     missing = [key for key in ("batch_size", "seed") if key not in settings]
     if missing:
         raise ValueError(f"settings lack {missing}: the pipeline of code grids needs them")
+    if bool(getattr(model, "top_codes", 0)) != (top_grids is not None):
+        raise ValueError("top_grids are needed by, and only by, a prior with top_codes > 0")
     train, validation = (grids[name] for name in SPLITS[:2])  # "train", "validate"
+
+    def layout(name):
+        return None if top_grids is None else top_grids[name].codes
+
     train_data = make_code_dataset(
         train.codes,
         heights_if_conditional(model, train),
         batch_size=settings["batch_size"],
         seed=settings["seed"],
+        top_codes=layout("train"),
     )
     validation_data = make_code_dataset(
         validation.codes,
@@ -71,14 +82,18 @@ def train_prior(
         batch_size=settings["batch_size"],
         shuffle=False,
         repeat=False,
+        top_codes=layout("validate"),
     )
+    named = {"codes": str(grids.path), **settings}
+    if top_grids is not None:
+        named["top"] = str(top_grids.path)
     options.setdefault("early_stopping_patience", None)
     return training.train_in_run_dir(
         model,
         train_data,
         base_dir,
         model.get_config(),
-        {"codes": str(grids.path), **settings},  # new codes from notebook 03: a new run
+        named,  # new codes from notebook 03 (or a new layout): a new run
         interactive=interactive,
         validation_data=validation_data,
         **options,

@@ -16,7 +16,7 @@ import numpy.typing as npt
 import tensorflow as tf
 
 from oasis_helpers.code_location import check_slice_heights
-from oasis_helpers.prior.inputs import check_codes
+from oasis_helpers.prior.inputs import check_codes, check_top_codes
 from oasis_helpers.prior.model import GatedPixelCNN
 
 __all__ = [
@@ -32,16 +32,22 @@ _LOG2 = math.log(2.0)
 
 
 def compiled_logits(model: GatedPixelCNN):
-    """The model's full pass as a ``tf.function`` ``(codes, slice_heights) -> logits``, cached.
+    """The model's full pass as a ``tf.function`` ``(codes, slice_heights[, top_codes]) ->
+    logits``, cached.
 
     Traced once per input shape and kept on the model, so that the likelihood and the
     naive sampler do not trace again on every call. ``slice_heights`` is ignored (pass an empty
-    tensor) for an unconditional model.
+    tensor) for an unconditional model; ``top_codes`` ``[B, h/f, w/f]`` is the layout of a
+    two-level fine prior (``model.top_codes > 0``) and ignored otherwise.
     """
 
     def make():
-        def logits(codes, slice_heights):
-            return model.logits(codes, slice_heights if model.conditional else None)
+        def logits(codes, slice_heights, top_codes=None):
+            return model.logits(
+                codes,
+                slice_heights if model.conditional else None,
+                top_codes if model.top_codes else None,
+            )
 
         return tf.function(logits, reduce_retracing=True)
 
@@ -53,10 +59,15 @@ def prior_logits(
     codes: npt.ArrayLike,
     slice_heights: npt.ArrayLike | None = None,
     batch_size: int = 64,
+    top_codes: npt.ArrayLike | None = None,
 ) -> npt.NDArray[np.float32]:
-    """Logits ``[N, h, w, K]`` of ``model`` for ``codes`` ``[N, h, w]`` (compiled, batched)."""
+    """Logits ``[N, h, w, K]`` of ``model`` for ``codes`` ``[N, h, w]`` (compiled, batched).
+
+    ``top_codes`` int32 ``[N, h/f, w/f]``: the layout a two-level fine prior is given.
+    """
     codes = check_codes(codes, model.num_embeddings)
     slice_heights = check_slice_heights(slice_heights, len(codes), model.conditional)
+    top_codes = check_top_codes(model, top_codes, codes.shape)
     function = compiled_logits(model)
     outputs = []
     for start in range(0, len(codes), batch_size):
@@ -65,9 +76,14 @@ def prior_logits(
             if slice_heights is not None
             else tf.zeros((0,), tf.float32)
         )
+        batch_top = (
+            None if top_codes is None else tf.constant(top_codes[start : start + batch_size])
+        )
         outputs.append(
             np.asarray(
-                function(tf.constant(codes[start : start + batch_size]), batch_slice_heights)
+                function(
+                    tf.constant(codes[start : start + batch_size]), batch_slice_heights, batch_top
+                )
             )
         )
     return np.concatenate(outputs, axis=0)
@@ -85,6 +101,7 @@ def nll_map_bits(
     codes: npt.ArrayLike,
     slice_heights: npt.ArrayLike | None = None,
     batch_size: int = 64,
+    top_codes: npt.ArrayLike | None = None,
 ) -> npt.NDArray[np.float32]:
     """Per-position negative log-likelihood in bits, ``[N, h, w]``.
 
@@ -93,6 +110,7 @@ def nll_map_bits(
     """
     codes = check_codes(codes, model.num_embeddings)
     slice_heights = check_slice_heights(slice_heights, len(codes), model.conditional)
+    top_codes = check_top_codes(model, top_codes, codes.shape)
     maps = []
     for start in range(0, len(codes), batch_size):
         batch = codes[start : start + batch_size]
@@ -101,6 +119,7 @@ def nll_map_bits(
             batch,
             None if slice_heights is None else slice_heights[start : start + batch_size],
             batch_size,
+            None if top_codes is None else top_codes[start : start + batch_size],
         )
         log_probs = categorical(logits).log_prob(batch)
         maps.append(-np.asarray(log_probs) / _LOG2)
@@ -112,9 +131,10 @@ def nll_bits_per_slice(
     codes: npt.ArrayLike,
     slice_heights: npt.ArrayLike | None = None,
     batch_size: int = 64,
+    top_codes: npt.ArrayLike | None = None,
 ) -> npt.NDArray[np.float32]:
     """Mean negative log-likelihood of each grid, bits per code, ``[N]``."""
-    return nll_map_bits(model, codes, slice_heights, batch_size).mean(axis=(1, 2))
+    return nll_map_bits(model, codes, slice_heights, batch_size, top_codes).mean(axis=(1, 2))
 
 
 def nll_bits_per_code(
@@ -122,6 +142,7 @@ def nll_bits_per_code(
     codes: npt.ArrayLike,
     slice_heights: npt.ArrayLike | None = None,
     batch_size: int = 64,
+    top_codes: npt.ArrayLike | None = None,
 ) -> float:
     """Mean negative log-likelihood over all positions of all grids, bits per code."""
-    return float(nll_map_bits(model, codes, slice_heights, batch_size).mean())
+    return float(nll_map_bits(model, codes, slice_heights, batch_size, top_codes).mean())

@@ -33,6 +33,13 @@ codebook of ``K``::
   features ``[u, sin(pi f u), cos(pi f u)]`` through ``Dense(64, relu)`` (or alone, without
   ``feature_frequencies``), then a shared ``Dense(32, tanh)`` (:meth:`GatedPixelCNN.feature_map`);
   per block two ``Dense(2C)`` give the gate biases ``bias_v`` and ``bias_h``.
+* Layout (``top_codes = K_top > 0``, a two-level prior, :mod:`oasis_helpers.prior.layout`):
+  the model also takes a coarse grid of top codes ``t`` ``[B, h / f, w / f]`` (``f =
+  top_factor``), known whole before the fine grid is sampled. Its features
+  ``Conv1x1_32(ReLU(Conv3x3_64(Embedding(K_top, 32)(t))))`` (non-causal: every top cell
+  sees its 3x3 neighbours) are upsampled by ``f`` (nearest) and added to the shared
+  features, so every block's gate biases see the layout; the fine codes stay causal.
+  ``top_codes = 0`` (the default) builds exactly the model without it.
 
 Masks are implemented by shifting and cropping, not by masked kernels; the tests
 check causality by perturbing codes (never by reading constants).
@@ -153,6 +160,12 @@ class GatedPixelCNN(keras.Model):
             with 8 blocks of kernel 3 reaches 31 rows up instead of 9. Each block's
             reach is ``(k // 2) * d``; a dilation larger than one plus the reach of the
             blocks before it (e.g. ``(1, 4)``) leaves holes in the receptive field.
+        top_codes: ``K_top``, the number of top (layout) codes the model is conditioned
+            on, or 0 (no layout input: the one-level prior). With ``K_top > 0`` the inputs
+            are ``(codes, slice_heights, top_codes)`` (or a dict with ``"top_codes"``),
+            top codes int32 ``[B, h / f, w / f]`` in ``[0, K_top)``.
+        top_factor: ``f``, fine codes per top code along each side (the top grid is
+            upsampled by ``f``, nearest).
     """
 
     def __init__(
@@ -166,6 +179,8 @@ class GatedPixelCNN(keras.Model):
         coordinates: bool = DEFAULT_PRIOR["coordinates"],
         dilations=DEFAULT_PRIOR["dilations"],
         feature_frequencies=DEFAULT_PRIOR["feature_frequencies"],
+        top_codes: int = 0,
+        top_factor: int = 4,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -188,17 +203,29 @@ class GatedPixelCNN(keras.Model):
             raise ValueError(
                 f"feature_frequencies must be positive, got {list(self.feature_frequencies)}"
             )
+        self.top_codes = int(top_codes)
+        if self.top_codes:
+            check_positive_int("top_codes", self.top_codes, 2)
+        self.top_factor = check_positive_int("top_factor", top_factor)
         self.position_hidden = (
             layers.Dense(POSITION_HIDDEN, activation="relu", name="position_hidden")
-            if self.has_features and self.feature_frequencies
+            if self.has_position_inputs and self.feature_frequencies
             else None
         )
         self.embedding = layers.Embedding(self.num_embeddings, self.hidden_channels, name="embed")
         self.position_features = (
             layers.Dense(POSITION_FEATURES, activation="tanh", name="position_features")
-            if self.has_features
+            if self.has_position_inputs
             else None
         )
+        if self.top_codes:  # the layout's features (non-causal over the known top grid)
+            self.top_embedding = layers.Embedding(
+                self.top_codes, POSITION_FEATURES, name="top_embed"
+            )
+            self.top_context = layers.Conv2D(
+                2 * POSITION_FEATURES, 3, padding="same", activation="relu", name="top_context"
+            )
+            self.top_features = layers.Conv2D(POSITION_FEATURES, 1, name="top_features")
         self.blocks = [
             GatedBlock(
                 self.hidden_channels,
@@ -216,24 +243,49 @@ class GatedPixelCNN(keras.Model):
 
     def build(self, input_shape=None):
         if not self.embedding.built:  # one tiny forward pass creates every weight
-            codes = ops.zeros((1, 2, 2), dtype="int32")
+            side = 2 * self.top_factor if self.top_codes else 2
+            codes = ops.zeros((1, side, side), dtype="int32")
             slice_heights = ops.zeros((1, 1), dtype="float32") if self.conditional else None
-            self.logits(codes, slice_heights)
+            top = ops.zeros((1, 2, 2), dtype="int32") if self.top_codes else None
+            self.logits(codes, slice_heights, top)
         self.built = True
 
     # inputs -------------------------------------------------------------------------------------
     def split_inputs(self, inputs):
-        """``(codes [B, h, w] int32, slice_heights [B, 1] float32 or None)`` from ``inputs``."""
+        """``(codes [B, h, w] int32, slice_heights [B, 1] float32 or None)`` from ``inputs``.
+
+        The layout input of a two-level fine prior is :meth:`split_layout_inputs`'.
+        """
+        return self.split_layout_inputs(inputs)[:2]
+
+    def split_layout_inputs(self, inputs):
+        """``(codes, slice_heights, top_codes [B, h/f, w/f] int32 or None)`` from ``inputs``.
+
+        ``inputs``: ``codes``; ``(codes, slice_heights)``; ``(codes, slice_heights,
+        top_codes)`` (``slice_heights`` may be ``None`` for an unconditional model); or a
+        dict with ``"codes"`` and optionally ``"slice_heights"``, ``"top_codes"``.
+        """
+        top = None
         if isinstance(inputs, dict):
             codes, slice_heights = inputs["codes"], inputs.get("slice_heights")
+            top = inputs.get("top_codes")
         elif isinstance(inputs, (tuple, list)):
-            if len(inputs) != 2:
+            if len(inputs) not in (2, 3):
                 raise ValueError(
-                    f"expected codes or (codes, slice_heights) as inputs, got {len(inputs)} items"
+                    "expected codes, (codes, slice_heights) or (codes, slice_heights, "
+                    f"top_codes) as inputs, got {len(inputs)} items"
                 )
-            codes, slice_heights = inputs
+            codes, slice_heights, *rest = inputs
+            top = rest[0] if rest else None
         else:
             codes, slice_heights = inputs, None
+        if self.top_codes and top is None:
+            raise ValueError(
+                "this prior is conditioned on a layout: call it with (codes, slice_heights, "
+                "top_codes), top_codes int32 [B, h / f, w / f]"
+            )
+        if not self.top_codes and top is not None:
+            raise ValueError("this prior takes no top_codes (it was built with top_codes=0)")
         if self.conditional and slice_heights is None:
             raise ValueError(
                 "this prior is conditional: call it with (codes, slice_heights), slice_heights "
@@ -246,7 +298,11 @@ class GatedPixelCNN(keras.Model):
             slice_heights = ops.reshape(ops.cast(slice_heights, "float32"), (-1, 1))
         else:
             slice_heights = None
-        return codes, slice_heights
+        if top is not None:
+            top = ops.cast(top, "int32")
+            if len(top.shape) != 3:
+                raise ValueError(f"expected top_codes of shape [B, h/f, w/f], got {top.shape}")
+        return codes, slice_heights, top
 
     def cached(self, key: str, make):
         """``make()`` on the first request of ``key``, the same object on every later one.
@@ -262,12 +318,27 @@ class GatedPixelCNN(keras.Model):
         return getattr(self, name)
 
     @property
-    def has_features(self) -> bool:
-        """Whether the gates get biases from coordinates and/or the slice's height."""
+    def has_position_inputs(self) -> bool:
+        """Whether the position network has inputs: coordinates and/or the slice's height."""
         return self.conditional or self.coordinates
 
-    def feature_map(self, slice_heights, batch, height, width):
+    @property
+    def has_features(self) -> bool:
+        """Whether the gates get biases: from coordinates, the slice's height or a layout."""
+        return self.has_position_inputs or bool(self.top_codes)
+
+    def layout_features(self, top_codes):
+        """Features ``[B, h, w, 32]`` of top codes ``[B, h/f, w/f]``: embedded, one 3x3 and
+        one 1x1 convolution over the top grid (non-causal), then repeated ``f x f``."""
+        top = self.top_features(self.top_context(self.top_embedding(top_codes)))
+        top = ops.repeat(top, self.top_factor, axis=1)
+        return ops.repeat(top, self.top_factor, axis=2)
+
+    def feature_map(self, slice_heights, batch, height, width, top_codes=None):
         """Shared features ``[B, h, w, 32]`` (``[B, 1, 1, 32]`` with the height alone).
+
+        With a layout (``top_codes`` ``[B, h/f, w/f]``, models with ``top_codes > 0``) the
+        features of :meth:`layout_features` are added to those of the position.
 
         The inputs ``u`` are, per position, the grid coordinates
         ``(i / (h - 1), j / (w - 1))`` (when ``coordinates``) and the slice's height
@@ -275,10 +346,13 @@ class GatedPixelCNN(keras.Model):
         expanded to ``[u, sin(pi f u), cos(pi f u)]`` (Fourier features, so that a
         small network can draw a brain's outline as a function of where it is) and
         pass ``Dense(64, relu)``; then the shared ``Dense(32, tanh)``. ``None`` when
-        the model has neither input.
+        the model has none of these inputs.
         """
         if not self.has_features:
             return None
+        layout = self.layout_features(top_codes) if self.top_codes else None
+        if not self.has_position_inputs:
+            return layout
         parts = []
         if self.coordinates:
             grid = grid_coordinates(height, width)
@@ -299,22 +373,24 @@ class GatedPixelCNN(keras.Model):
                 axis=-1,
             )
             inputs = self.position_hidden(inputs)
-        return self.position_features(inputs)
+        features = self.position_features(inputs)
+        return features if layout is None else features + layout
 
     def head(self, horizontal):
         """Logits ``[..., K]`` from the last horizontal output ``[..., C]`` (1x1 layers)."""
         hidden = ops.relu(self.head_hidden(ops.relu(horizontal)))
         return self.head_logits(hidden)
 
-    def logits(self, codes, slice_heights):
+    def logits(self, codes, slice_heights, top_codes=None):
         """The full pass: logits ``[B, h, w, K]`` of codes ``[B, h, w]`` int32.
 
-        ``slice_heights`` float32 ``[B, 1]`` (``None`` for an unconditional model): the
-        inputs as :meth:`split_inputs` returns them, so that compiled callers
+        ``slice_heights`` float32 ``[B, 1]`` (``None`` for an unconditional model) and
+        ``top_codes`` int32 ``[B, h/f, w/f]`` (``None`` without a layout): the inputs as
+        :meth:`split_layout_inputs` returns them, so that compiled callers
         (:func:`oasis_helpers.prior.likelihood.compiled_logits`) skip parsing them.
         """
         shape = ops.shape(codes)
-        features = self.feature_map(slice_heights, shape[0], shape[1], shape[2])
+        features = self.feature_map(slice_heights, shape[0], shape[1], shape[2], top_codes)
         embedded = self.embedding(codes)
         vertical, horizontal = embedded, embedded
         for block in self.blocks:
@@ -322,8 +398,7 @@ class GatedPixelCNN(keras.Model):
         return self.head(horizontal)
 
     def call(self, inputs, training=False):
-        codes, slice_heights = self.split_inputs(inputs)
-        return self.logits(codes, slice_heights)
+        return self.logits(*self.split_layout_inputs(inputs))
 
     def compute_output_shape(self, input_shape):
         if isinstance(input_shape, (tuple, list)) and isinstance(input_shape[0], (tuple, list)):
@@ -359,6 +434,8 @@ class GatedPixelCNN(keras.Model):
                 "feature_frequencies": list(self.feature_frequencies),
             }
         )
+        if self.top_codes:  # only then: a one-level prior's config (and run folder) is unchanged
+            config.update({"top_codes": self.top_codes, "top_factor": self.top_factor})
         return config
 
 
@@ -387,11 +464,10 @@ def make_prior(
 ) -> GatedPixelCNN:
     """A compiled :class:`GatedPixelCNN`: ``DEFAULT_PRIOR`` updated with ``config``, and Adam
     at ``learning_rate`` (:func:`compile_prior`)."""
-    unknown = set(config) - set(DEFAULT_PRIOR)
+    allowed = {*DEFAULT_PRIOR, "top_codes", "top_factor"}  # the last two: a layout input
+    unknown = set(config) - allowed
     if unknown:
-        raise ValueError(
-            f"unknown prior settings {sorted(unknown)}; allowed: {sorted(DEFAULT_PRIOR)}"
-        )
+        raise ValueError(f"unknown prior settings {sorted(unknown)}; allowed: {sorted(allowed)}")
     return compile_prior(GatedPixelCNN(**{**DEFAULT_PRIOR, **config}), learning_rate)
 
 

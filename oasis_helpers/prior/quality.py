@@ -123,6 +123,7 @@ def sample_many(
     top_k: int | None = None,
     seed: int = 0,
     chunk_size: int = SAMPLE_CHUNK,
+    top_codes=None,
 ) -> np.ndarray:
     """``count`` new code grids from ``model``, drawn in chunks of ``chunk_size`` or more.
 
@@ -138,6 +139,8 @@ def sample_many(
             grid); ``None`` otherwise.
         temperature, top_k, seed: of the draws (:func:`~oasis_helpers.prior.sample_codes`).
         chunk_size: grids per sampler call, at least (``>= 1``).
+        top_codes: for a two-level fine prior, its layouts ``[count, height/f, width/f]``
+            (cut into the same chunks); ``None`` otherwise.
 
     Returns:
         int32 ``[count, height, width]``.
@@ -163,6 +166,7 @@ def sample_many(
                 temperature=temperature,
                 top_k=top_k,
                 seed=seed + index,
+                top_codes=None if top_codes is None else np.asarray(top_codes)[chunk],
             )
             for index, chunk in enumerate(chunks)
         ]

@@ -33,7 +33,7 @@ import tensorflow as tf
 
 from oasis_helpers.code_location import check_slice_heights
 from oasis_helpers.prior.gated_block import gate
-from oasis_helpers.prior.inputs import check_codes, check_positive_int
+from oasis_helpers.prior.inputs import check_codes, check_positive_int, check_top_codes
 from oasis_helpers.prior.likelihood import categorical, compiled_logits
 from oasis_helpers.prior.model import GatedPixelCNN
 
@@ -187,13 +187,18 @@ class FastSampler:
         channels = self.model.hidden_channels
         return [tf.zeros((batch, block.reach, channels)) for block in self.model.blocks]
 
-    def _start(self, count: int, height: int, width: int, slice_heights):
-        """``(features [B, h, w, F] or None, vertical caches, links of row 0)``."""
+    def _start(self, count: int, height: int, width: int, slice_heights, top_codes=None):
+        """``(features [B, h, w, F] or None, vertical caches, links of row 0)``.
+
+        ``top_codes`` int32 ``[B, h/f, w/f]``: the whole layout of a two-level fine prior,
+        whose features join every row's (non-causal: known before the fine grid).
+        """
         model = self.model
         features = None
         if model.has_features:
             heights = tf.constant(slice_heights) if model.conditional else None
-            features = model.feature_map(heights, count, height, width)
+            top = tf.constant(top_codes) if top_codes is not None else None
+            features = model.feature_map(heights, count, height, width, top)
             features = tf.broadcast_to(features, (count, height, width, features.shape[-1]))
         caches = [
             tf.zeros((count, block.reach, width, model.hidden_channels)) for block in model.blocks
@@ -272,7 +277,9 @@ class FastSampler:
         stacked = [array.stack() for array in arrays]  # [w, B, ...]
         return tuple(tf.transpose(value, (1, 0, *range(2, value.shape.rank))) for value in stacked)
 
-    def walk_rows(self, count, height, width, slice_heights, row_walk, progress: bool = False):
+    def walk_rows(
+        self, count, height, width, slice_heights, row_walk, progress: bool = False, top_codes=None
+    ):
         """Walk ``count`` grids row by row: ``row_walk`` on each row, the vertical caches following.
 
         Before row ``i`` the vertical stack has run once on each finished row above, so
@@ -289,11 +296,13 @@ class FastSampler:
                 prior is unconditional.
             row_walk: see above.
             progress: show a progress bar over the rows.
+            top_codes: the layout int32 ``[B, h/f, w/f]`` of a two-level fine prior
+                (:func:`oasis_helpers.prior.inputs.check_top_codes`), else ``None``.
 
         Returns:
             The tuples of every row, in order.
         """
-        features, caches, links = self._start(count, height, width, slice_heights)
+        features, caches, links = self._start(count, height, width, slice_heights, top_codes)
         vertical = self._cached_step("vertical")
         outputs = []
         progress_bar = keras.utils.Progbar(height, unit_name="row") if progress else None
@@ -308,7 +317,19 @@ class FastSampler:
         return outputs
 
     # sampling ----------------------------------------------------------------------------------
-    def _run(self, count, height, width, slice_heights, temperature, top_k, seed, forced, progress):
+    def _run(
+        self,
+        count,
+        height,
+        width,
+        slice_heights,
+        temperature,
+        top_k,
+        seed,
+        forced,
+        progress,
+        top_codes=None,
+    ):
         force = forced is not None
 
         def build():
@@ -337,7 +358,7 @@ class FastSampler:
                 links, row_features, forced_row, tf.constant(row), temperature_tensor, seed_tensor
             )
 
-        outputs = self.walk_rows(count, height, width, slice_heights, row_walk, progress)
+        outputs = self.walk_rows(count, height, width, slice_heights, row_walk, progress, top_codes)
         codes = np.stack([np.asarray(row_codes) for row_codes, _ in outputs], axis=1)
         logits = np.stack([np.asarray(row) for _, row in outputs], axis=1) if force else None
         return codes.astype(np.int32), logits
@@ -353,26 +374,37 @@ class FastSampler:
         top_k: int | None = None,
         seed: int = 0,
         progress: bool = False,
+        top_codes: npt.ArrayLike | None = None,
     ) -> npt.NDArray[np.int32]:
-        """New grids ``[count, height, width]`` int32 (one compiled loop per row)."""
+        """New grids ``[count, height, width]`` int32 (one compiled loop per row).
+
+        ``top_codes``: the layout ``[count, height/f, width/f]`` of a two-level fine prior.
+        """
         count = check_positive_int("count", count)
         height = check_positive_int("height", height)
         width = check_positive_int("width", width)
         temperature, top_k = check_sampling(temperature, top_k, self.model.num_embeddings)
         slice_heights = check_slice_heights(slice_heights, count, self.model.conditional)
+        top_codes = check_top_codes(self.model, top_codes, (count, height, width))
         codes, _ = self._run(
-            count, height, width, slice_heights, temperature, top_k, seed, None, progress
+            count, height, width, slice_heights, temperature, top_k, seed, None, progress, top_codes
         )
         return codes
 
     def teacher_forced_logits(
-        self, codes: npt.ArrayLike, slice_heights: npt.ArrayLike | None = None
+        self,
+        codes: npt.ArrayLike,
+        slice_heights: npt.ArrayLike | None = None,
+        top_codes: npt.ArrayLike | None = None,
     ) -> npt.NDArray[np.float32]:
-        """Logits ``[N, h, w, K]`` of the cached path fed with the given ``codes``."""
+        """Logits ``[N, h, w, K]`` of the cached path fed with the given ``codes`` (and layout)."""
         codes = check_codes(codes, self.model.num_embeddings)
         slice_heights = check_slice_heights(slice_heights, len(codes), self.model.conditional)
+        top_codes = check_top_codes(self.model, top_codes, codes.shape)
         count, height, width = codes.shape
-        _, logits = self._run(count, height, width, slice_heights, 1.0, None, 0, codes, False)
+        _, logits = self._run(
+            count, height, width, slice_heights, 1.0, None, 0, codes, False, top_codes
+        )
         return logits
 
 
@@ -396,14 +428,17 @@ def sample_codes(
     top_k: int | None = None,
     seed: int = 0,
     progress: bool = False,
+    top_codes: npt.ArrayLike | None = None,
 ) -> npt.NDArray[np.int32]:
     """New code grids ``[count, height, width]`` from ``model`` with the fast sampler.
 
     ``slice_heights`` (conditional models): one height in ``[0, 1]`` for all, or ``[count]``.
-    The compiled functions are cached on the model, so later calls skip tracing.
+    ``top_codes`` (two-level fine priors, :mod:`oasis_helpers.prior.layout`): the layout
+    ``[count, height/f, width/f]``. The compiled functions are cached on the model, so later
+    calls skip tracing.
     """
     return fast_sampler(model).sample(
-        count, height, width, slice_heights, temperature, top_k, seed, progress
+        count, height, width, slice_heights, temperature, top_k, seed, progress, top_codes
     )
 
 
@@ -417,6 +452,7 @@ def sample_codes_naive(
     top_k: int | None = None,
     seed: int = 0,
     max_positions: int | None = None,
+    top_codes: npt.ArrayLike | None = None,
 ) -> npt.NDArray[np.int32]:
     """The keras.io example's loop: one full-grid forward pass per position.
 
@@ -426,6 +462,8 @@ def sample_codes_naive(
     """
     temperature, top_k = check_sampling(temperature, top_k, model.num_embeddings)
     slice_heights = check_slice_heights(slice_heights, count, model.conditional)
+    top_codes = check_top_codes(model, top_codes, (count, height, width))
+    top_tensor = None if top_codes is None else tf.constant(top_codes)
     logits_function = compiled_logits(model)
     slice_heights_tensor = (
         tf.constant(slice_heights) if slice_heights is not None else tf.zeros((0,), tf.float32)
@@ -436,7 +474,9 @@ def sample_codes_naive(
     total = height * width if max_positions is None else min(int(max_positions), height * width)
     for index in range(total):
         row, column = divmod(index, width)
-        logits = logits_function(tf.constant(codes), slice_heights_tensor)[:, row, column]
+        logits = logits_function(tf.constant(codes), slice_heights_tensor, top_tensor)[
+            :, row, column
+        ]
         codes[:, row, column] = np.asarray(
             draw_codes(logits, temperature_tensor, top_k, seed_tensor, tf.constant(index))
         )
