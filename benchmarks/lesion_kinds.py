@@ -76,6 +76,8 @@ SCORE_CANDIDATES = {
     "zscore_texture": {"base": "notebook", "score": "zscore_texture", "reference": {}},
     "local_texture": {"base": "notebook", "score": "local_texture", "reference": {}},
     "zscore_local": {"base": "notebook", "score": "zscore_local", "reference": {}},
+    "position": {"base": "notebook", "score": "position", "reference": {}},
+    "position_texture": {"base": "notebook", "score": "position_texture", "reference": {}},
 }
 
 #: What the summary keeps of each kind's restoration scores.

@@ -92,6 +92,10 @@ def test_a_zscore_ranks_a_bright_constant_disc_in_flat_white_matter_above_grey_t
     assert anomaly.pixel_auroc(zscore, masks, region) > 0.95
     local = anomaly.restoration_score(lesioned, healed, fitted, "local")
     assert anomaly.pixel_auroc(local, masks, region) > 0.8
+    position = anomaly.restoration_score(lesioned, healed, fitted, "position")
+    assert anomaly.pixel_auroc(position, masks, region) > plain + 0.15  # same tissue, same place
+    assert fitted.position_spreads.shape == (SIZE, SIZE)
+    assert fitted.position_spreads[24, 32] > 1.5 * fitted.position_spreads[24, 16]
 
 
 def test_texture_absence_finds_a_constant_patch_that_the_healed_image_copies(reference):
@@ -132,6 +136,8 @@ def test_scores_take_several_restorations_and_reconstructions_and_check_their_in
         anomaly.restoration_score(images, one[:, :1], fitted)
     with pytest.raises(ValueError, match="region holds no pixel"):
         anomaly.fit_score_reference(images, one, np.zeros((2, SIZE, SIZE), bool))
+    with pytest.raises(ValueError, match="same size"):
+        anomaly.restoration_score(images[:, :40, :40], one[:, :, :40, :40], fitted, "position")
     with pytest.raises(ValueError, match="texture_bins"):
         anomaly.fit_score_reference(images, one, np.ones((2, SIZE, SIZE), bool), texture_bins=0)
 

@@ -14,6 +14,11 @@ healed images ``x_r`` (no extra restoration) three other ways:
   bin of the healed image's local standard deviation (flat or textured, border or not)
   and ``s`` the root mean square of ``d`` over the healthy brain pixels of that bin
   (:func:`fit_score_reference`), floored at ``tau``;
+* ``position``: the same difference divided by its spread on healthy slices at the same
+  pixel, ``|d_r| / s(i, j)`` with ``s(i, j)`` the root mean square of ``d`` over the
+  healthy slices' brain pixels at ``(i, j)``, both sums smoothed by a Gaussian of
+  ``position_smoothing`` pixels (slices of registered brains put the same tissue near the
+  same pixel) and floored at ``tau``;
 * ``local``: how far the pixel's intensity lies from the healed image's local intensity
   distribution, ``|G_sigma * x - mu_w(x_r)| / sqrt(v_w(x_r) + tau^2)`` with ``mu_w`` and
   ``v_w`` the mean and variance under a Gaussian window of ``sigma = window`` pixels;
@@ -59,7 +64,7 @@ __all__ = [
 ]
 
 #: The single scores, each a map ``[N, H, W]`` (see the module docstring).
-COMPONENTS = ("difference", "zscore", "local", "texture")
+COMPONENTS = ("difference", "zscore", "position", "local", "texture")
 
 #: Score name -> the components whose normalised maps it takes the maximum of.
 SCORES = {
@@ -71,6 +76,8 @@ SCORES = {
     "zscore_texture": ("zscore", "texture"),
     "local_texture": ("local", "texture"),
     "zscore_local": ("zscore", "local"),
+    "position": ("position",),
+    "position_texture": ("position", "texture"),
 }
 
 #: ``sigma`` (pixels) of the Gaussian window of the local means and variances.
@@ -90,6 +97,8 @@ class ScoreReference(NamedTuple):
             healthy brain pixels in each bin, at least ``floor``.
         texture_variances: float ``[B]`` median local variance ``v_w(x)`` of the healthy
             inputs in each healed-intensity bin.
+        position_spreads: float ``[H, W]`` root mean square of ``d`` at each pixel over
+            the healthy slices, smoothed, at least ``floor``.
         floor: ``tau``, the smallest spread and the variance floor of ``local`` and
             ``texture``: ``floor_fraction`` times the RMS of ``d`` over all healthy pixels.
         scales: component name -> its ``quantile`` over healthy brain pixels.
@@ -100,6 +109,7 @@ class ScoreReference(NamedTuple):
     texture_edges: npt.NDArray[np.float64]
     spreads: npt.NDArray[np.float64]
     texture_variances: npt.NDArray[np.float64]
+    position_spreads: npt.NDArray[np.float64]
     floor: float
     scales: dict[str, float]
     window: float
@@ -199,6 +209,13 @@ def score_components(
             intensity_bin, _bin(np.sqrt(healed_variance), reference.texture_edges)
         ]
         maps["zscore"] = (np.abs(difference) / spread).mean(axis=0)
+    if "position" in components:
+        if reference.position_spreads.shape != x.shape[1:]:
+            raise ValueError(
+                f"the reference was fitted on slices of {reference.position_spreads.shape} "
+                f"pixels, images have {x.shape[1:]}: the position score needs the same size"
+            )
+        maps["position"] = (np.abs(difference) / reference.position_spreads).mean(axis=0)
     if "local" in components:
         distance = np.abs(_blur(x, reference.smoothing)[None] - healed_mean)
         maps["local"] = (distance / np.sqrt(healed_variance + tau2)).mean(axis=0)
@@ -220,6 +237,7 @@ def fit_score_reference(
     smoothing: float = DEFAULT_DIFFERENCE_SMOOTHING,
     quantile: float = DEFAULT_SCORE_QUANTILE,
     floor_fraction: float = 0.25,
+    position_smoothing: float = 4.0,
 ) -> ScoreReference:
     """Fit the spreads and scales of the scores on *healthy* slices and their restorations.
 
@@ -241,6 +259,7 @@ def fit_score_reference(
         window: ``sigma`` of the local moments; smoothing: ``sigma`` of the differences.
         quantile: of the scales, in ``(0, 1)``.
         floor_fraction: ``tau`` relative to the overall RMS difference, in ``(0, 1]``.
+        position_smoothing: ``sigma`` (pixels, > 0) of the per-pixel spread's smoothing.
 
     Returns:
         A :class:`ScoreReference`.
@@ -251,6 +270,8 @@ def fit_score_reference(
             raise ValueError(f"{name} must be an integer >= 1, got {bins}")
     if not 0.0 < floor_fraction <= 1.0:
         raise ValueError(f"floor_fraction must lie in (0, 1], got {floor_fraction}")
+    if not np.isfinite(position_smoothing) or position_smoothing <= 0:
+        raise ValueError(f"position_smoothing must be a sigma > 0 pixels, got {position_smoothing}")
     x, y = _as_stack(images, healed)
     region = as_map_batch(region, "region").astype(bool)
     check_same_shape(images=x, region=region)
@@ -278,9 +299,18 @@ def fit_score_reference(
             for index in range(shape[0])
         ]
     )
+    weights = np.broadcast_to(region, difference.shape).astype(np.float64)
+    pixel_squares = _blur((weights * difference.astype(np.float64) ** 2).sum(axis=(0, 1)),
+                          position_smoothing)  # fmt: skip
+    pixel_counts = _blur(weights.sum(axis=(0, 1)), position_smoothing)
+    enough = pixel_counts > 0.5 * weights.shape[0]  # at least half a slice's worth
+    position_spreads = np.where(
+        enough, np.sqrt(pixel_squares / np.maximum(pixel_counts, 1e-12)), overall
+    )
+    position_spreads = np.maximum(position_spreads, floor)
     reference = ScoreReference(
-        intensity_edges, texture_edges, spreads, texture_variances, floor, {}, float(window),
-        float(smoothing), float(quantile),
+        intensity_edges, texture_edges, spreads, texture_variances, position_spreads, floor,
+        {}, float(window), float(smoothing), float(quantile),
     )  # fmt: skip
     components = score_components(images, healed, reference)
     scales = {
