@@ -78,6 +78,14 @@ SCORE_CANDIDATES = {
     "zscore_local": {"base": "notebook", "score": "zscore_local", "reference": {}},
     "position": {"base": "notebook", "score": "position", "reference": {}},
     "position_texture": {"base": "notebook", "score": "position_texture", "reference": {}},
+    "rarity": {"base": "notebook", "score": "rarity", "reference": {}},
+    "difference_rarity": {"base": "notebook", "score": "difference_rarity", "reference": {}},
+    "rarity_texture": {"base": "notebook", "score": "rarity_texture", "reference": {}},
+    "difference_rarity_texture": {
+        "base": "notebook",
+        "score": "difference_rarity_texture",
+        "reference": {},
+    },
 }
 
 #: What the summary keeps of each kind's restoration scores.

@@ -118,6 +118,21 @@ def test_texture_absence_finds_a_constant_patch_that_the_healed_image_copies(ref
     )
 
 
+def test_rarity_finds_a_bright_lesion_that_the_healed_image_copies(reference):
+    """A disc brighter than any healthy tissue, copied by the restoration: the difference
+    sees nothing inside it, the rarity of its intensity among healthy pixels does."""
+    fitted, region = reference
+    healthy = tissue_slices(4, seed=6)
+    lesioned, masks = constant_disc(healthy, 0.95, (24, 14), radius=6)
+    healed = healed_of(lesioned)
+    region = region[:4]
+    rarity = anomaly.restoration_score(lesioned, healed, fitted, "rarity")
+    difference = anomaly.restoration_score(lesioned, healed, fitted, "difference")
+    assert anomaly.pixel_auroc(difference, masks, region) < 0.7
+    assert anomaly.pixel_auroc(rarity, masks, region) > 0.95
+    assert fitted.intensity_quantiles[0] <= GREY <= WHITE <= fitted.intensity_quantiles[-1]
+
+
 def test_scores_take_several_restorations_and_reconstructions_and_check_their_input(
     reference,
 ):

@@ -28,7 +28,13 @@ healed images ``x_r`` (no extra restoration) three other ways:
   inputs of the same healed intensity, ``t``: the median of ``v_w(x)`` over the healthy
   pixels of the bin) to the input's, positive where the input is flatter than the tissue
   the prior expects there (a constant-valued lesion has no texture, even where its healed
-  codes copy its own intensity and so have none either).
+  codes copy its own intensity and so have none either);
+* ``rarity``: how rare the pixel's own intensity is in healthy brains, whatever the healed
+  image says, ``-log10 p`` with the two-sided tail probability ``p = 2 min(F(v), 1 -
+  F(v))`` of ``v = G_sigma * x`` under the distribution ``F`` of the healthy brain pixels
+  (at least ``1 / (n + 1)``). It needs no restoration: it finds a large lesion whose
+  healed codes copy its intensity (the restoration sees no difference there) when that
+  intensity is rare in healthy tissue (brighter than almost all white matter).
 
 Each is the mean over the ``R`` restorations. Every score is divided by its ``quantile``
 (0.95) over healthy validation brain pixels, so 1 means "as high as the top 5 % of
@@ -64,7 +70,7 @@ __all__ = [
 ]
 
 #: The single scores, each a map ``[N, H, W]`` (see the module docstring).
-COMPONENTS = ("difference", "zscore", "position", "local", "texture")
+COMPONENTS = ("difference", "zscore", "position", "local", "texture", "rarity")
 
 #: Score name -> the components whose normalised maps it takes the maximum of.
 SCORES = {
@@ -78,6 +84,10 @@ SCORES = {
     "zscore_local": ("zscore", "local"),
     "position": ("position",),
     "position_texture": ("position", "texture"),
+    "rarity": ("rarity",),
+    "difference_rarity": ("difference", "rarity"),
+    "rarity_texture": ("rarity", "texture"),
+    "difference_rarity_texture": ("difference", "rarity", "texture"),
 }
 
 #: ``sigma`` (pixels) of the Gaussian window of the local means and variances.
@@ -97,6 +107,8 @@ class ScoreReference(NamedTuple):
             healthy brain pixels in each bin, at least ``floor``.
         texture_variances: float ``[B]`` median local variance ``v_w(x)`` of the healthy
             inputs in each healed-intensity bin.
+        intensity_quantiles: float ``[Q]`` quantiles of ``G_sigma * x`` over the healthy
+            brain pixels at levels ``linspace(0, 1, Q)``: the distribution of ``rarity``.
         position_spreads: float ``[H, W]`` root mean square of ``d`` at each pixel over
             the healthy slices, smoothed, at least ``floor``.
         floor: ``tau``, the smallest spread and the variance floor of ``local`` and
@@ -109,6 +121,7 @@ class ScoreReference(NamedTuple):
     texture_edges: npt.NDArray[np.float64]
     spreads: npt.NDArray[np.float64]
     texture_variances: npt.NDArray[np.float64]
+    intensity_quantiles: npt.NDArray[np.float64]
     position_spreads: npt.NDArray[np.float64]
     floor: float
     scales: dict[str, float]
@@ -224,6 +237,12 @@ def score_components(
         expected = np.maximum(healed_variance, reference.texture_variances[intensity_bin])
         ratio = np.log((expected + tau2) / (input_variance[None] + tau2))
         maps["texture"] = np.maximum(0.5 * ratio, 0.0).mean(axis=0)
+    if "rarity" in components:
+        quantiles = reference.intensity_quantiles
+        levels = np.linspace(0.0, 1.0, quantiles.size)
+        cumulative = np.interp(_blur(x, reference.smoothing), quantiles, levels)
+        tail = np.maximum(2 * np.minimum(cumulative, 1 - cumulative), 1.0 / (quantiles.size + 1))
+        maps["rarity"] = -np.log10(tail)
     return {name: maps[name].astype(np.float32) for name in components}
 
 
@@ -308,9 +327,11 @@ def fit_score_reference(
         enough, np.sqrt(pixel_squares / np.maximum(pixel_counts, 1e-12)), overall
     )
     position_spreads = np.maximum(position_spreads, floor)
+    inputs = _blur(x, smoothing)[region].astype(np.float64)
+    intensity_quantiles = np.quantile(inputs, np.linspace(0.0, 1.0, min(inputs.size, 2001)))
     reference = ScoreReference(
-        intensity_edges, texture_edges, spreads, texture_variances, position_spreads, floor,
-        {}, float(window), float(smoothing), float(quantile),
+        intensity_edges, texture_edges, spreads, texture_variances, intensity_quantiles,
+        position_spreads, floor, {}, float(window), float(smoothing), float(quantile),
     )  # fmt: skip
     components = score_components(images, healed, reference)
     scales = {
