@@ -41,6 +41,7 @@ the seeds with their mean and minimum over the kinds.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import time
@@ -86,6 +87,12 @@ SCORE_CANDIDATES = {
         "score": "difference_rarity_texture",
         "reference": {},
     },
+    "slice_rarity": {"base": "notebook", "score": "slice_rarity", "reference": {}},
+    "difference_slice_rarity": {
+        "base": "notebook",
+        "score": "difference_slice_rarity",
+        "reference": {},
+    },
 }
 
 #: What the summary keeps of each kind's restoration scores.
@@ -116,6 +123,12 @@ def main() -> None:
     everything = [*CANDIDATES, *SCORE_CANDIDATES]
     parser.add_argument("--candidates", nargs="+", default=everything, choices=everything)
     parser.add_argument("--out", default="benchmarks/results/lesion_kinds_demo.json")
+    parser.add_argument(
+        "--append",
+        action="store_true",
+        help="keep the candidates that --out already holds for these seeds (same run, "
+        "slices and healthy slices) and add or replace the ones measured now",
+    )
     arguments = parser.parse_args()
     seeds = arguments.seeds or [arguments.seed]
 
@@ -171,6 +184,14 @@ def main() -> None:
         base = SCORE_CANDIDATES[candidate]["base"] if candidate in SCORE_CANDIDATES else candidate
         groups.setdefault(base, []).append(candidate)
     by_seed: dict[str, dict] = {}
+    if arguments.append and os.path.exists(arguments.out):
+        with open(arguments.out) as file:
+            previous = json.load(file)
+        same = (previous.get("run_dir"), previous.get("slices"), previous.get("healthy_slices"))
+        if same != (str(run_dir), len(test_indices), len(validation_indices)):
+            raise ValueError(f"--append: {arguments.out} holds another run or slice count")
+        by_seed = {seed: previous["seeds"][seed] for seed in map(str, seeds) if seed in
+                   previous.get("seeds", {})}  # fmt: skip
     for seed in seeds:
         results = by_seed.setdefault(str(seed), {})
         validation_images, validation_masks, _ = anomaly.draw_mixed_lesions(

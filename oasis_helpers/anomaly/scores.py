@@ -34,7 +34,12 @@ healed images ``x_r`` (no extra restoration) three other ways:
   F(v))`` of ``v = G_sigma * x`` under the distribution ``F`` of the healthy brain pixels
   (at least ``1 / (n + 1)``). It needs no restoration: it finds a large lesion whose
   healed codes copy its intensity (the restoration sees no difference there) when that
-  intensity is rare in healthy tissue (brighter than almost all white matter).
+  intensity is rare in healthy tissue (brighter than almost all white matter);
+* ``slice_rarity``: the same for the intensity relative to the slice's own level,
+  ``v - q_s`` with ``q_s`` the :data:`SLICE_LEVEL_QUANTILE` of the slice's brain pixels
+  (:func:`~oasis_helpers.anomaly.lesions.brain_region`), so that a slice scaled brighter
+  or darker than others does not hide a lesion a little brighter than its own white
+  matter.
 
 Each is the mean over the ``R`` restorations. Every score is divided by its ``quantile``
 (0.95) over healthy validation brain pixels, so 1 means "as high as the top 5 % of
@@ -63,6 +68,7 @@ __all__ = [
     "DEFAULT_SCORE_QUANTILE",
     "DEFAULT_SCORE_WINDOW",
     "SCORES",
+    "SLICE_LEVEL_QUANTILE",
     "ScoreReference",
     "fit_score_reference",
     "restoration_score",
@@ -70,7 +76,7 @@ __all__ = [
 ]
 
 #: The single scores, each a map ``[N, H, W]`` (see the module docstring).
-COMPONENTS = ("difference", "zscore", "position", "local", "texture", "rarity")
+COMPONENTS = ("difference", "zscore", "position", "local", "texture", "rarity", "slice_rarity")
 
 #: Score name -> the components whose normalised maps it takes the maximum of.
 SCORES = {
@@ -88,7 +94,13 @@ SCORES = {
     "difference_rarity": ("difference", "rarity"),
     "rarity_texture": ("rarity", "texture"),
     "difference_rarity_texture": ("difference", "rarity", "texture"),
+    "slice_rarity": ("slice_rarity",),
+    "difference_slice_rarity": ("difference", "slice_rarity"),
 }
+
+#: The quantile of a slice's brain intensities that ``slice_rarity`` measures from (the
+#: level of its brightest tissue, white matter in T1).
+SLICE_LEVEL_QUANTILE = 0.75
 
 #: ``sigma`` (pixels) of the Gaussian window of the local means and variances.
 DEFAULT_SCORE_WINDOW = 2.0
@@ -109,6 +121,7 @@ class ScoreReference(NamedTuple):
             inputs in each healed-intensity bin.
         intensity_quantiles: float ``[Q]`` quantiles of ``G_sigma * x`` over the healthy
             brain pixels at levels ``linspace(0, 1, Q)``: the distribution of ``rarity``.
+        slice_quantiles: float ``[Q]`` the same for ``G_sigma * x - q_s`` (``slice_rarity``).
         position_spreads: float ``[H, W]`` root mean square of ``d`` at each pixel over
             the healthy slices, smoothed, at least ``floor``.
         floor: ``tau``, the smallest spread and the variance floor of ``local`` and
@@ -122,6 +135,7 @@ class ScoreReference(NamedTuple):
     spreads: npt.NDArray[np.float64]
     texture_variances: npt.NDArray[np.float64]
     intensity_quantiles: npt.NDArray[np.float64]
+    slice_quantiles: npt.NDArray[np.float64]
     position_spreads: npt.NDArray[np.float64]
     floor: float
     scales: dict[str, float]
@@ -188,6 +202,30 @@ def _quantile_edges(values: np.ndarray, bins: int) -> np.ndarray:
     return edges
 
 
+def _rarity(values: np.ndarray, quantiles: np.ndarray) -> np.ndarray:
+    """``-log10`` of the two-sided tail probability of ``values`` under the distribution
+    whose quantiles at ``linspace(0, 1, Q)`` are ``quantiles`` (at least ``1 / (Q + 1)``)."""
+    levels = np.linspace(0.0, 1.0, quantiles.size)
+    cumulative = np.interp(values, quantiles, levels)
+    tail = np.maximum(2 * np.minimum(cumulative, 1 - cumulative), 1.0 / (quantiles.size + 1))
+    return -np.log10(tail)
+
+
+def _relative_to_slice(x: np.ndarray, smoothing: float) -> np.ndarray:
+    """``G_sigma * x - q_s`` per slice ``[N, H, W]``, ``q_s`` the slice's brain level."""
+    from oasis_helpers.anomaly.lesions import brain_region
+
+    values = _blur(x, smoothing)
+    brains = brain_region(x)
+    levels = np.array(
+        [
+            np.quantile(value[brain], SLICE_LEVEL_QUANTILE) if brain.any() else 0.0
+            for value, brain in zip(values, brains, strict=True)
+        ]
+    )
+    return values - levels[:, None, None]
+
+
 def score_components(
     images: npt.ArrayLike,
     healed: npt.ArrayLike,
@@ -238,11 +276,10 @@ def score_components(
         ratio = np.log((expected + tau2) / (input_variance[None] + tau2))
         maps["texture"] = np.maximum(0.5 * ratio, 0.0).mean(axis=0)
     if "rarity" in components:
-        quantiles = reference.intensity_quantiles
-        levels = np.linspace(0.0, 1.0, quantiles.size)
-        cumulative = np.interp(_blur(x, reference.smoothing), quantiles, levels)
-        tail = np.maximum(2 * np.minimum(cumulative, 1 - cumulative), 1.0 / (quantiles.size + 1))
-        maps["rarity"] = -np.log10(tail)
+        maps["rarity"] = _rarity(_blur(x, reference.smoothing), reference.intensity_quantiles)
+    if "slice_rarity" in components:
+        maps["slice_rarity"] = _rarity(_relative_to_slice(x, reference.smoothing),
+                                       reference.slice_quantiles)  # fmt: skip
     return {name: maps[name].astype(np.float32) for name in components}
 
 
@@ -328,10 +365,13 @@ def fit_score_reference(
     )
     position_spreads = np.maximum(position_spreads, floor)
     inputs = _blur(x, smoothing)[region].astype(np.float64)
-    intensity_quantiles = np.quantile(inputs, np.linspace(0.0, 1.0, min(inputs.size, 2001)))
+    levels = np.linspace(0.0, 1.0, min(inputs.size, 2001))
+    intensity_quantiles = np.quantile(inputs, levels)
+    slice_quantiles = np.quantile(_relative_to_slice(x, smoothing)[region], levels)
     reference = ScoreReference(
         intensity_edges, texture_edges, spreads, texture_variances, intensity_quantiles,
-        position_spreads, floor, {}, float(window), float(smoothing), float(quantile),
+        slice_quantiles, position_spreads, floor, {}, float(window), float(smoothing),
+        float(quantile),
     )  # fmt: skip
     components = score_components(images, healed, reference)
     scales = {
