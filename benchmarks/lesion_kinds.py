@@ -126,8 +126,8 @@ def main() -> None:
     parser.add_argument(
         "--append",
         action="store_true",
-        help="keep the candidates that --out already holds for these seeds (same run, "
-        "slices and healthy slices) and add or replace the ones measured now",
+        help="keep what --out already holds (same run, slices and healthy slices: every "
+        "seed, every candidate) and add or replace the seeds and candidates measured now",
     )
     arguments = parser.parse_args()
     seeds = arguments.seeds or [arguments.seed]
@@ -190,10 +190,9 @@ def main() -> None:
         same = (previous.get("run_dir"), previous.get("slices"), previous.get("healthy_slices"))
         if same != (str(run_dir), len(test_indices), len(validation_indices)):
             raise ValueError(f"--append: {arguments.out} holds another run or slice count")
-        by_seed = {seed: previous["seeds"][seed] for seed in map(str, seeds) if seed in
-                   previous.get("seeds", {})}  # fmt: skip
+        by_seed = dict(previous.get("seeds", {}))
     for seed in seeds:
-        results = by_seed.setdefault(str(seed), {})
+        results = by_seed.setdefault(str(seed), {})  # --append: the file's other candidates
         validation_images, validation_masks, _ = anomaly.draw_mixed_lesions(
             validation_healthy, anomaly.study_kinds(), seed=seed + 1, lesion_fraction=0.75
         )
