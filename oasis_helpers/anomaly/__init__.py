@@ -19,6 +19,10 @@ Modules, one idea each:
   shape (:class:`LesionKind`, :func:`draw_lesion_kind`), for the lesion-kind study;
 * :mod:`~oasis_helpers.anomaly.maps`: difference maps (:func:`residual_map`,
   :func:`restoration_map`), :func:`upsample_grid_map` and :func:`postprocess_map`;
+* :mod:`~oasis_helpers.anomaly.scores`: intensity- and texture-aware restoration scores
+  calibrated on healthy slices (:func:`fit_score_reference`, :func:`restoration_score`:
+  a z-score of the difference per tissue bin, the distance to the healed image's local
+  intensity distribution, texture absence);
 * :mod:`~oasis_helpers.anomaly.code_regions`: which codes are brain
   (:func:`brain_codes`) and which are lesion (:func:`lesion_codes`);
 * :mod:`~oasis_helpers.anomaly.restoration`: prior-guided restoration, the reference
@@ -107,6 +111,16 @@ from oasis_helpers.anomaly.restoration import (
     restore_with_prior,
     restore_with_sampler,
 )
+from oasis_helpers.anomaly.scores import (
+    COMPONENTS,
+    DEFAULT_SCORE_QUANTILE,
+    DEFAULT_SCORE_WINDOW,
+    SCORES,
+    ScoreReference,
+    fit_score_reference,
+    restoration_score,
+    score_components,
+)
 from oasis_helpers.anomaly.summary import anomaly_summary
 from oasis_helpers.anomaly.sweep import TRADEOFF_KEYS, RestorationSweep, restoration_sweep
 from oasis_helpers.anomaly.thresholds import (
@@ -118,6 +132,14 @@ from oasis_helpers.anomaly.thresholds import (
 )
 
 __all__ = [
+    "COMPONENTS",
+    "DEFAULT_SCORE_QUANTILE",
+    "DEFAULT_SCORE_WINDOW",
+    "SCORES",
+    "ScoreReference",
+    "fit_score_reference",
+    "restoration_score",
+    "score_components",
     "DEFAULT_DIFFERENCE_SMOOTHING",
     "DEFAULT_EROSION",
     "DEFAULT_FLAG_DILATION",

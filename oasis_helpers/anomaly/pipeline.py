@@ -33,6 +33,7 @@ from oasis_helpers.anomaly.restoration import (
     restore_repeatedly,
     restore_with_prior,
 )
+from oasis_helpers.anomaly.scores import SCORES, ScoreReference, restoration_score
 
 __all__ = [
     "DEFAULT_FLAG_DILATION",
@@ -208,6 +209,8 @@ def anomaly_maps(
     flag_threshold: float | None = None,
     flag_fill_holes: bool = False,
     reflag_rounds: int = 0,
+    score: str = "difference",
+    score_reference: ScoreReference | None = None,
 ) -> AnomalyMaps:
     """The three anomaly maps of notebook 05 for ``images``, timed.
 
@@ -255,6 +258,15 @@ def anomaly_maps(
             until it stops growing. Healing a wide lesion's rim leaves its interior beside
             healed tissue, where the blind-spot model finds it surprising at last. 0: the
             first region only.
+        score: how the restoration map reads the healed images: ``"difference"`` (the
+            mean ``|G_sigma * (x - x_healed)|``, the default) or another key of
+            :data:`oasis_helpers.anomaly.scores.SCORES` (``"zscore"``, ``"texture"``,
+            ``"zscore_texture"``, ...), computed by
+            :func:`~oasis_helpers.anomaly.scores.restoration_score` from the same healed
+            images (no extra restoration).
+        score_reference: :func:`~oasis_helpers.anomaly.scores.fit_score_reference` of
+            healthy validation slices' restorations; needed by every score but
+            ``"difference"``.
     """
     import time
 
@@ -273,6 +285,13 @@ def anomaly_maps(
         raise ValueError(f"reflag_rounds must be an integer >= 0, got {reflag_rounds}")
     if reflag_rounds and flag_model is None:
         raise ValueError("reflag_rounds needs a flag_model (the blind-spot model flags anew)")
+    if score not in SCORES:
+        raise ValueError(f"score must be one of {tuple(SCORES)}, got {score!r}")
+    if score != "difference" and score_reference is None:
+        raise ValueError(
+            f"score={score!r} needs a score_reference (anomaly.fit_score_reference of "
+            "healthy validation slices and their restorations)"
+        )
     region = brain_region(images, erosion=erosion)
     seconds = {}
     start = time.perf_counter()
@@ -324,7 +343,11 @@ def anomaly_maps(
             image_size,
             likelihood_upsampling,
         ),
-        "restoration": restoration_map(images, healed, smoothing=difference_smoothing),
+        "restoration": (
+            restoration_map(images, healed, smoothing=difference_smoothing)
+            if score == "difference"
+            else restoration_score(images, healed, score_reference, score)
+        ),
     }
     maps = {name: postprocess_map(raw[name], region, median_size) for name in METHODS}
     return AnomalyMaps(
