@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import textwrap
@@ -150,16 +149,6 @@ def measure(kernel_set: str, steps: int) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def cpu_flags() -> list[str]:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -179,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     from oasis_helpers import runs
 
     report = {
-        "cpu": cpu_name(),
+        "cpu": runs.cpu_model(),
         "cpu_avx_flags": cpu_flags(),
         "cores": os.cpu_count(),
         "steps": args.steps,

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -39,16 +38,6 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from oasis_helpers import data, judge, metrics, prior, runs  # noqa: E402
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _generate(artifacts, size: int, seed: int) -> tuple[dict, dict, dict]:
@@ -110,14 +99,7 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     started = time.perf_counter()
     run_dir = runs.resolve_run_dir(args.run_dir)
-    machine = {
-        "platform": platform.platform(),
-        "cpu_model": _cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "TF_ENABLE_ONEDNN_OPTS": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "(unset)"),
-        "python": platform.python_version(),
-        "load_average_at_start": list(os.getloadavg()),
-    }
+    machine = runs.describe_machine()
     artifacts = runs.load_series(run_dir, "05", data_dir=args.data_dir, seed=args.seed)
     image_size = artifacts.grids.image_size
     source = data.load_slices(args.data_dir, image_size=image_size, seed=args.seed)

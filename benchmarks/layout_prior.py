@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -45,16 +44,6 @@ from oasis_helpers.prior import layout  # noqa: E402
 
 FIGURE_HEIGHTS = (0.3, 0.5, 0.7)
 TIMED_COUNT = 16
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _train_default(grids, work_dir: Path, seed: int):
@@ -154,14 +143,7 @@ def main(argv=None) -> dict:
     started = time.perf_counter()
     run_dir = runs.resolve_run_dir(args.run_dir)
     work_dir = Path(args.work_dir)
-    machine = {
-        "platform": platform.platform(),
-        "cpu_model": _cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "TF_ENABLE_ONEDNN_OPTS": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "(unset)"),
-        "python": platform.python_version(),
-        "load_average_at_start": list(os.getloadavg()),
-    }
+    machine = runs.describe_machine()
     upto = "04" if args.train_only else "05"
     artifacts = runs.load_series(run_dir, upto, data_dir=args.data_dir, seed=args.seed)
     grids, vqvae = artifacts.grids, artifacts.vqvae

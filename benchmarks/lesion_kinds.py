@@ -215,17 +215,14 @@ def main() -> None:
                 if candidate not in SCORE_CANDIDATES:
                     return result.maps, 0.0
                 start = time.perf_counter()
-                raw = anomaly.restoration_score(
+                rescored = anomaly.rescore(
+                    result,
                     images,
-                    result.healed,
-                    references[candidate],
                     SCORE_CANDIDATES[candidate]["score"],
+                    references[candidate],
+                    settings["median_size"],
                 )
-                maps = dict(result.maps)
-                maps["restoration"] = anomaly.postprocess_map(
-                    raw, result.region, settings["median_size"]
-                )
-                return maps, time.perf_counter() - start
+                return rescored.maps, time.perf_counter() - start
 
             healthy_maps = {c: scored(healthy, validation_healthy, c)[0] for c in members}
             validation_maps = {c: scored(validation, validation_images, c)[0] for c in members}

@@ -105,6 +105,7 @@ NOTEBOOK_PARAMETERS: dict[str, tuple[str, ...]] = {
         *("image_size", "seed", "temperature", "test_slices", "validation_slices"),
         *("lesion_fraction", "flag_quantiles", "restoration_quantile", "blind_spot_hole"),
         *("blind_spot_epochs", "max_restorations", "flag_dilation", "median_size"),
+        "restoration_score",
     ),
 }
 
@@ -163,6 +164,15 @@ def check_kernel_size(value: Any) -> int:
     if kernel_size % 2 == 0:
         _fail("kernel_size", value, "an odd integer from 3 to 63 (3, 5, 7, ...)")
     return kernel_size
+
+
+def check_restoration_score(value: Any) -> str:
+    """One of :data:`oasis_helpers.anomaly.SCORES`."""
+    from oasis_helpers.anomaly.scores import SCORES
+
+    if value not in SCORES:
+        _fail("restoration_score", value, "one of " + ", ".join(repr(name) for name in SCORES))
+    return value
 
 
 def check_quantizer(value: Any) -> str:
@@ -265,7 +275,8 @@ def check(replicas: int = 1, **values: Any) -> dict[str, Any]:
             ``learning_rate``, ``epochs``, ``steps_per_epoch``, ``validation_slices``,
             ``max_train_minutes``, ``dead_code_steps``, the PixelCNN's
             ``kernel_size``, ``conditional`` and ``temperature``, notebook 05's
-            ``lesion_fraction``, ``restoration_quantile`` and ``flag_quantiles``, and the
+            ``lesion_fraction``, ``restoration_quantile``, ``flag_quantiles`` and
+            ``restoration_score``, and the
             other names of :data:`LIMITS`. Relations between two parameters are checked when both
             are given.
 
@@ -293,6 +304,8 @@ def check(replicas: int = 1, **values: Any) -> dict[str, Any]:
             checked[name] = check_ema_decay(value)
         elif name == "quantizer":
             checked[name] = check_quantizer(value)
+        elif name == "restoration_score":
+            checked[name] = check_restoration_score(value)
         elif name == "kernel_size":
             checked[name] = check_kernel_size(value)
         elif name == "conditional":

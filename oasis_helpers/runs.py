@@ -412,6 +412,35 @@ def describe_environment() -> dict[str, str]:
     return versions
 
 
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``; elsewhere what :mod:`platform` says)."""
+    import platform
+
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def describe_machine() -> dict[str, object]:
+    """What a benchmark's JSON records of the machine it ran on: platform, CPU model and
+    cores, ``TF_ENABLE_ONEDNN_OPTS`` (``"(unset)"``: TensorFlow's own choice), Python and
+    the 1/5/15-minute load averages at the call (other work slows every timing)."""
+    import platform
+
+    return {
+        "platform": platform.platform(),
+        "cpu_model": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "TF_ENABLE_ONEDNN_OPTS": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "(unset)"),
+        "python": platform.python_version(),
+        "load_average_at_start": list(os.getloadavg()),
+    }
+
+
 def project_root() -> Path:
     """The repository root (the folder holding ``pyproject.toml`` above this package).
 

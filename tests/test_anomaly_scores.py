@@ -175,7 +175,33 @@ def test_anomaly_maps_score_keyword_reads_the_same_healed_images():
         anomaly.restoration_score(images, plain.healed, fitted, "zscore"), plain.region, 3
     )
     np.testing.assert_allclose(scored.maps["restoration"], expected, rtol=1e-5, atol=1e-6)
+    rescored = anomaly.rescore(plain, images, "zscore", fitted, median_size=3)
+    np.testing.assert_allclose(rescored.maps["restoration"], expected, rtol=1e-5, atol=1e-6)
+    assert rescored.healed is plain.healed
+    assert rescored.maps["likelihood"] is plain.maps["likelihood"]
+    assert not np.allclose(rescored.maps["restoration"], plain.maps["restoration"])
+    back = anomaly.rescore(rescored, images, "difference", None, median_size=3)
+    np.testing.assert_allclose(back.maps["restoration"], plain.maps["restoration"], atol=1e-6)
+    with pytest.raises(ValueError, match="score_reference"):
+        anomaly.rescore(plain, images, "rarity", None)
     with pytest.raises(ValueError, match="score_reference"):
         anomaly.anomaly_maps(vqvae, model, images, threshold, score="zscore", **settings)
     with pytest.raises(ValueError, match="score must be one of"):
         anomaly.anomaly_maps(vqvae, model, images, threshold, score="z", **settings)
+
+
+def test_the_default_score_is_the_kind_study_validation_pick():
+    """DEFAULT_RESTORATION_SCORE is the candidate of benchmarks/lesion_kinds.py with the best
+    mean restoration pixel AUROC on its mixed-kind *validation* lesions (never the test kinds)."""
+    import json
+
+    from oasis_helpers import runs
+
+    path = runs.project_root() / "benchmarks" / "results" / "lesion_kinds_demo.json"
+    summary = json.loads(path.read_text())["summary"]
+    validation = {
+        candidate: np.mean(entry["validation_restoration"]["auroc_pixel"])
+        for candidate, entry in summary.items()
+    }
+    assert anomaly.DEFAULT_RESTORATION_SCORE in anomaly.SCORES
+    assert max(validation, key=validation.get) == anomaly.DEFAULT_RESTORATION_SCORE

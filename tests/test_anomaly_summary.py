@@ -12,7 +12,7 @@ from oasis_helpers import anomaly
 #: The keys of notebook 05's metrics.json (tests/test_notebooks.py checks some of them).
 NOTEBOOK_05_KEYS = {
     *anomaly.METHODS,
-    *("num_slices", "num_lesion_slices", "source", "restoration_quantile"),
+    *("num_slices", "num_lesion_slices", "source", "restoration_quantile", "restoration_score"),
     *("restoration_threshold", "flag_quantile", "flag_threshold", "blind_spot"),
     *("num_restorations", "max_restorations", "temperature", "flag_dilation", "median_size"),
     *("dice_thresholds", "validation_slices", "tradeoff", "resampled_fraction_test", "smoke"),
@@ -67,6 +67,7 @@ def test_the_summary_reports_the_chosen_setting_and_the_blind_spot_model(sweep, 
         {"prior (causal)": 0.6},
         tmp_path,
         restoration_quantile=0.01,
+        restoration_score="difference_rarity",
         smoke=True,
     )
     assert set(summary) == NOTEBOOK_05_KEYS
@@ -89,6 +90,7 @@ def test_the_summary_reports_the_chosen_setting_and_the_blind_spot_model(sweep, 
         "code_auroc_validation": {"prior (causal)": 0.6},
     }
     assert summary["tradeoff"] is sweep.rows and summary["resampled_fraction_test"] == 0.5
+    assert summary["restoration_score"] == "difference_rarity"
     assert (summary["source"], summary["restoration_quantile"], summary["smoke"]) == (
         "synthetic",
         0.01,
@@ -107,5 +109,6 @@ def test_the_summary_reports_the_chosen_setting_and_the_blind_spot_model(sweep, 
             {},
             tmp_path,
             restoration_quantile=0.01,
+            restoration_score="difference",
             smoke=True,
         )

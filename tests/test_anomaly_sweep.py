@@ -106,6 +106,20 @@ def test_the_sweep_scores_the_first_r_restorations_of_every_flag_threshold(input
     }
 
 
+def test_method_maps_read_the_healed_copies_by_another_score(inputs, sweep):
+    maps = sweep.maps[0.3]
+    reference = anomaly.fit_score_reference(inputs.images, maps.healed, maps.region)
+    scored = sweep.method_maps(0.3, 1, "difference_rarity", reference)
+    expected = anomaly.scored_restoration_map(
+        inputs.images, maps.healed[:1], maps.region, "difference_rarity", reference, 3
+    )
+    np.testing.assert_allclose(scored["restoration"], expected, atol=1e-6)
+    assert not np.allclose(scored["restoration"], sweep.method_maps(0.3, 1)["restoration"])
+    assert scored["likelihood"] is maps.maps["likelihood"]
+    with pytest.raises(ValueError, match="score_reference"):
+        sweep.method_maps(0.3, 1, "difference_rarity")
+
+
 def test_the_sweep_refuses_what_it_did_not_measure(inputs, sweep):
     with pytest.raises(KeyError, match="no flag quantile 0.2"):
         sweep.method_maps(0.2, 1)

@@ -192,6 +192,28 @@ def test_best_dice_by_hand_is_the_packages():
         np.testing.assert_allclose(reached, mine, rtol=1e-9)
 
 
+def test_rarity_by_hand_is_the_packages_rarity():
+    """Notebook 05, section 10: ``rarity_by_hand`` (the empirical CDF of the healthy
+    intensities) gives the package's ``rarity`` component (2,001 interpolated quantiles)."""
+    from scipy import ndimage
+
+    from oasis_helpers import anomaly
+
+    rarity_by_hand = fx.notebook_function("05_anomaly_detection", "rarity_by_hand", {"np": np})
+    healthy = fx.disc_slices(4, size=64, radius=26, seed=1)
+    region = anomaly.brain_region(healthy)
+    reference = anomaly.fit_score_reference(healthy, healthy[None], region)
+    lesioned, _ = anomaly.synthesize_lesions(healthy, seed=2)
+    package = anomaly.score_components(lesioned, healthy[None], reference, ("rarity",))["rarity"]
+    sigmas = (0, reference.smoothing, reference.smoothing)
+    smooth = ndimage.gaussian_filter(healthy[..., 0], sigmas, mode="nearest")
+    values = ndimage.gaussian_filter(lesioned[..., 0], sigmas, mode="nearest")
+    mine = rarity_by_hand(values, smooth[region])
+    inside = anomaly.brain_region(lesioned) & (mine < 2.0)  # away from the two floors
+    assert inside.sum() > 1000 and np.ptp(mine[inside]) > 1.0
+    np.testing.assert_allclose(mine[inside], package[inside], atol=0.05)
+
+
 # ---------------------------------------------------------------------------------------------
 # every code solution runs
 # ---------------------------------------------------------------------------------------------
@@ -239,6 +261,10 @@ def notebook_state():
     )
     test_brain = anomaly.brain_codes(test_images, test_maps.codes.shape[1:])
     lesion_codes = anomaly.lesion_codes(test_masks, test_maps.codes.shape[1:]) & test_brain
+    healthy_region = anomaly.brain_region(validation_healthy)
+    score_reference = anomaly.fit_score_reference(
+        validation_healthy, vqvae.reconstruct(validation_healthy), healthy_region
+    )
     return dict(
         anomaly=anomaly,
         blind_spot=blind_spot,
@@ -269,6 +295,8 @@ def notebook_state():
         test_maps=test_maps,
         test_brain=test_brain,
         lesion_codes=lesion_codes,
+        restoration_score=anomaly.DEFAULT_RESTORATION_SCORE,
+        score_reference=score_reference,
     )
 
 

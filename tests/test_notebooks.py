@@ -24,7 +24,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from oasis_helpers import series
+from oasis_helpers import anomaly, series
 
 REQUIRED_METRICS = {
     "01_data_loader": {
@@ -77,6 +77,7 @@ REQUIRED_METRICS = {
         "restoration",
         "num_slices",
         "source",
+        "restoration_score",
     },
 }
 
@@ -176,6 +177,7 @@ def _check_values(stem: str, metrics: dict) -> None:
         assert metrics["epochs"] == 1 and metrics["stopped_by"] == "epochs"
     elif stem == "05_anomaly_detection":
         assert metrics["source"] == "synthetic" and metrics["num_slices"] >= 1
+        assert metrics["restoration_score"] == anomaly.DEFAULT_RESTORATION_SCORE
         _check_anomaly_methods(metrics)
 
 

@@ -169,3 +169,11 @@ def test_check_notebook_reads_the_notebooks_parameters_by_name():
         parameters.check_notebook("01_data_loader", {k: namespace[k] for k in names[:3]})
     with pytest.raises(KeyError, match="no parameters are listed for notebook '09_x'"):
         parameters.check_notebook("09_x", namespace)
+
+
+def test_restoration_score_is_one_of_the_scores():
+    assert parameters.check(restoration_score="difference_rarity") == {
+        "restoration_score": "difference_rarity"
+    }
+    message = _error(restoration_score="rarity_of_everything")
+    assert "restoration_score = 'rarity_of_everything'" in message and "'zscore'" in message

@@ -91,6 +91,21 @@ def test_panels_show_each_chosen_slice_through_every_method():
     assert len(titles) == 8 and "blind-spot (bits)" not in titles
 
 
+def test_score_maps_show_each_map_of_each_slice_on_one_scale_per_row():
+    images, masks = _slices(4)
+    maps = {"difference": np.random.default_rng(0).random(masks.shape).astype(np.float32)}
+    maps["rarity"] = 3 * maps["difference"][:, ::-1]
+    figure = plots.plot_score_maps(images, masks, maps, [0, 2])
+    axes = np.array(figure.axes).reshape(2, 4)
+    assert [axis.get_title() for axis in axes[0]] == ["input", "difference", "rarity", "true mask"]
+    second = [axis.images[0] for axis in axes[1]]
+    np.testing.assert_allclose(second[0].get_array(), images[2, ..., 0])
+    np.testing.assert_allclose(second[2].get_array(), maps["rarity"][2])
+    np.testing.assert_array_equal(second[3].get_array(), masks[2])
+    top = float(maps["rarity"][2].max())  # the row's largest value sets both maps' scale
+    assert second[1].get_clim() == second[2].get_clim() == (0, top)
+
+
 def test_roc_and_pr_curves_come_with_the_areas_the_evaluation_reports():
     images, masks = _slices(4, size=24)
     region = np.ones(masks.shape, bool)

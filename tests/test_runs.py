@@ -222,3 +222,13 @@ def test_another_image_size_or_other_slices_are_refused_with_the_fix(run, tmp_pa
     for upto in ("03", "06", "0"):
         with pytest.raises(ValueError, match="upto must name a notebook"):
             runs.load_series(run_dir, upto, data_dir=data_dir, seed=0)
+
+
+def test_describe_machine_names_the_cpu_and_the_kernel_choice(monkeypatch):
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
+    machine = runs.describe_machine()
+    assert machine["TF_ENABLE_ONEDNN_OPTS"] == "0" and machine["cpu_count"] == os.cpu_count()
+    assert machine["cpu_model"] == runs.cpu_model() and machine["cpu_model"]
+    assert len(machine["load_average_at_start"]) == 3
+    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS")
+    assert runs.describe_machine()["TF_ENABLE_ONEDNN_OPTS"] == "(unset)"

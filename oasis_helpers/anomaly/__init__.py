@@ -96,7 +96,9 @@ from oasis_helpers.anomaly.pipeline import (
     AnomalyMaps,
     anomaly_maps,
     flag_probabilities,
+    rescore,
     restoration_region,
+    scored_restoration_map,
 )
 from oasis_helpers.anomaly.restoration import (
     DEFAULT_NUM_RESTORATIONS,
@@ -113,6 +115,7 @@ from oasis_helpers.anomaly.restoration import (
 )
 from oasis_helpers.anomaly.scores import (
     COMPONENTS,
+    DEFAULT_RESTORATION_SCORE,
     DEFAULT_SCORE_QUANTILE,
     DEFAULT_SCORE_WINDOW,
     SCORES,
@@ -133,6 +136,7 @@ from oasis_helpers.anomaly.thresholds import (
 
 __all__ = [
     "COMPONENTS",
+    "DEFAULT_RESTORATION_SCORE",
     "DEFAULT_SCORE_QUANTILE",
     "DEFAULT_SCORE_WINDOW",
     "SCORES",
@@ -191,12 +195,14 @@ __all__ = [
     "postprocess_map",
     "residual_map",
     "restoration_map",
+    "rescore",
     "restoration_region",
     "restoration_sweep",
     "restore_codes",
     "restore_repeatedly",
     "restore_with_prior",
     "restore_with_sampler",
+    "scored_restoration_map",
     "slice_auroc",
     "slice_scores",
     "study_kinds",

@@ -44,7 +44,9 @@ __all__ = [
     "AnomalyMaps",
     "anomaly_maps",
     "flag_probabilities",
+    "rescore",
     "restoration_region",
+    "scored_restoration_map",
 ]
 
 #: Candidates for the flag threshold of the restoration region: a quantile of the
@@ -190,6 +192,60 @@ def flag_probabilities(
     return np.exp2(-smoothed.astype(np.float64)), bits
 
 
+def _check_score(score: str, score_reference: ScoreReference | None) -> None:
+    if score not in SCORES:
+        raise ValueError(f"score must be one of {tuple(SCORES)}, got {score!r}")
+    if score != "difference" and score_reference is None:
+        raise ValueError(
+            f"score={score!r} needs a score_reference (anomaly.fit_score_reference of "
+            "healthy validation slices and their restorations)"
+        )
+
+
+def _raw_restoration(images, healed, score, score_reference, difference_smoothing):
+    """The restoration map before post-processing, ``[N, H, W]``."""
+    if score == "difference":
+        return restoration_map(images, healed, smoothing=difference_smoothing)
+    return restoration_score(images, healed, score_reference, score)
+
+
+def scored_restoration_map(
+    images: npt.ArrayLike,
+    healed: npt.ArrayLike,
+    region: npt.ArrayLike,
+    score: str = "difference",
+    score_reference: ScoreReference | None = None,
+    median_size: int = DEFAULT_MEDIAN_SIZE,
+    difference_smoothing: float = DEFAULT_DIFFERENCE_SMOOTHING,
+) -> npt.NDArray[np.float32]:
+    """The post-processed restoration map of ``images`` [N, H, W, 1] and their decoded
+    healed grids ``healed`` [R, N, H, W, 1], read by ``score``, as :func:`anomaly_maps`
+    computes it: ``"difference"`` the mean ``|G_sigma * (x - x_healed)|``, another key of
+    :data:`~oasis_helpers.anomaly.scores.SCORES` through
+    :func:`~oasis_helpers.anomaly.scores.restoration_score` with ``score_reference``; then
+    :func:`postprocess_map` in ``region`` [N, H, W]. Returns float32 ``[N, H, W]``."""
+    _check_score(score, score_reference)
+    images = np.asarray(images, np.float32)
+    raw = _raw_restoration(images, healed, score, score_reference, difference_smoothing)
+    return postprocess_map(raw, region, median_size)
+
+
+def rescore(
+    result: AnomalyMaps,
+    images: npt.ArrayLike,
+    score: str,
+    score_reference: ScoreReference | None,
+    median_size: int = DEFAULT_MEDIAN_SIZE,
+) -> AnomalyMaps:
+    """``result`` (:func:`anomaly_maps` of ``images``) with its restoration map read by
+    another ``score`` from the same healed images: no restoration runs again. The other
+    maps, the healed images and the timings are unchanged."""
+    restoration = scored_restoration_map(
+        images, result.healed, result.region, score, score_reference, median_size
+    )
+    return result._replace(maps={**result.maps, "restoration": restoration})
+
+
 def anomaly_maps(
     vqvae,
     prior_model,
@@ -285,13 +341,7 @@ def anomaly_maps(
         raise ValueError(f"reflag_rounds must be an integer >= 0, got {reflag_rounds}")
     if reflag_rounds and flag_model is None:
         raise ValueError("reflag_rounds needs a flag_model (the blind-spot model flags anew)")
-    if score not in SCORES:
-        raise ValueError(f"score must be one of {tuple(SCORES)}, got {score!r}")
-    if score != "difference" and score_reference is None:
-        raise ValueError(
-            f"score={score!r} needs a score_reference (anomaly.fit_score_reference of "
-            "healthy validation slices and their restorations)"
-        )
+    _check_score(score, score_reference)
     region = brain_region(images, erosion=erosion)
     seconds = {}
     start = time.perf_counter()
@@ -343,10 +393,8 @@ def anomaly_maps(
             image_size,
             likelihood_upsampling,
         ),
-        "restoration": (
-            restoration_map(images, healed, smoothing=difference_smoothing)
-            if score == "difference"
-            else restoration_score(images, healed, score_reference, score)
+        "restoration": _raw_restoration(
+            images, healed, score, score_reference, difference_smoothing
         ),
     }
     maps = {name: postprocess_map(raw[name], region, median_size) for name in METHODS}

@@ -66,6 +66,7 @@ from oasis_helpers.anomaly.maps import DEFAULT_DIFFERENCE_SMOOTHING
 __all__ = [
     "COMPONENTS",
     "DEFAULT_SCORE_QUANTILE",
+    "DEFAULT_RESTORATION_SCORE",
     "DEFAULT_SCORE_WINDOW",
     "SCORES",
     "SLICE_LEVEL_QUANTILE",
@@ -97,6 +98,15 @@ SCORES = {
     "slice_rarity": ("slice_rarity",),
     "difference_slice_rarity": ("difference", "slice_rarity"),
 }
+
+#: The score notebook 05's restoration map uses: the pick, on validation slices with a mix
+#: of lesion kinds, of ``benchmarks/lesion_kinds.py`` (``benchmarks/results/
+#: lesion_kinds_demo.json``: ``summary.<candidate>.validation_restoration.auroc_pixel``,
+#: per seed, against ``summary.notebook``'s plain difference). The difference finds what
+#: the healed image changed; the rarity finds a lesion whose healed codes copy its own
+#: intensity when that intensity is rare in healthy brains (a bright disc in white matter).
+DEFAULT_RESTORATION_SCORE = "difference_rarity"
+
 
 #: The quantile of a slice's brain intensities that ``slice_rarity`` measures from (the
 #: level of its brightest tissue, white matter in T1).

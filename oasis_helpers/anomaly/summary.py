@@ -31,6 +31,7 @@ def anomaly_summary(
     run_dir: str | os.PathLike,
     *,
     restoration_quantile: float,
+    restoration_score: str,
     smoke: bool,
 ) -> dict[str, Any]:
     """What notebook 05 writes to ``metrics.json``.
@@ -51,6 +52,8 @@ def anomaly_summary(
         code_auroc: surprise name -> its code-level AUROC on the validation slices.
         run_dir: the run folder (the blind-spot model's folder is given relative to it).
         restoration_quantile: the quantile that gave the walk's threshold.
+        restoration_score: how the restoration map read the healed images (a key of
+            :data:`~oasis_helpers.anomaly.SCORES`).
         smoke: the notebook's ``smoke``.
 
     Returns:
@@ -70,6 +73,7 @@ def anomaly_summary(
         "source": source,
         "restoration_quantile": restoration_quantile,
         "restoration_threshold": sweep.restoration_threshold,
+        "restoration_score": restoration_score,
         "flag_quantile": flag_quantile,
         "flag_threshold": sweep.flag_thresholds[flag_quantile],
         "blind_spot": {

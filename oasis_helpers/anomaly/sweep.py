@@ -20,9 +20,15 @@ from typing import Any
 import numpy as np
 
 from oasis_helpers.anomaly.evaluation import best_dice, pixel_auroc
-from oasis_helpers.anomaly.maps import DEFAULT_MEDIAN_SIZE, postprocess_map, restoration_map
-from oasis_helpers.anomaly.pipeline import DEFAULT_FLAG_DILATION, AnomalyMaps, anomaly_maps
+from oasis_helpers.anomaly.maps import DEFAULT_MEDIAN_SIZE
+from oasis_helpers.anomaly.pipeline import (
+    DEFAULT_FLAG_DILATION,
+    AnomalyMaps,
+    anomaly_maps,
+    scored_restoration_map,
+)
 from oasis_helpers.anomaly.restoration import DEFAULT_NUM_RESTORATIONS
+from oasis_helpers.anomaly.scores import ScoreReference
 
 __all__ = ["TRADEOFF_KEYS", "RestorationSweep", "restoration_sweep"]
 
@@ -59,28 +65,34 @@ class RestorationSweep:
     flag_thresholds: dict[float, float]
     settings: dict[str, Any]
 
-    def method_maps(self, flag_quantile: float, restorations: int) -> dict[str, np.ndarray]:
+    def method_maps(
+        self,
+        flag_quantile: float,
+        restorations: int,
+        score: str = "difference",
+        score_reference: ScoreReference | None = None,
+    ) -> dict[str, np.ndarray]:
         """The three maps of :data:`~oasis_helpers.anomaly.METHODS` at one setting.
 
         The reconstruction and likelihood maps as computed; the restoration map of the
-        first ``restorations`` healed copies of ``flag_quantile``'s run, post-processed as
-        :func:`~oasis_helpers.anomaly.anomaly_maps` does.
+        first ``restorations`` healed copies of ``flag_quantile``'s run, read by ``score``
+        (with ``score_reference``, as :func:`~oasis_helpers.anomaly.anomaly_maps` takes
+        them) and post-processed as it does.
         """
         if flag_quantile not in self.maps:
             raise KeyError(f"no flag quantile {flag_quantile!r} in the sweep: {list(self.maps)}")
         maps = self.maps[flag_quantile]
         if not 1 <= restorations <= len(maps.healed):
             raise ValueError(f"restorations must be in [1, {len(maps.healed)}], got {restorations}")
-        median_size = self.settings["median_size"]
-        return {
-            **maps.maps,
-            "restoration": _first_restorations(self.images, maps, restorations, median_size),
-        }
-
-
-def _first_restorations(images, maps: AnomalyMaps, count: int, median_size: int) -> np.ndarray:
-    """The post-processed restoration map of the first ``count`` healed copies in ``maps``."""
-    return postprocess_map(restoration_map(images, maps.healed[:count]), maps.region, median_size)
+        restoration = scored_restoration_map(
+            self.images,
+            maps.healed[:restorations],
+            maps.region,
+            score,
+            score_reference,
+            self.settings["median_size"],
+        )
+        return {**maps.maps, "restoration": restoration}
 
 
 def restoration_sweep(
@@ -143,7 +155,9 @@ def restoration_sweep(
         seconds = maps.seconds
         per_restoration = (seconds["restoration"] - seconds["likelihood"]) / max_restorations
         for count in range(1, max_restorations + 1):
-            restoration = _first_restorations(images, maps, count, median_size)
+            restoration = scored_restoration_map(
+                images, maps.healed[:count], maps.region, median_size=median_size
+            )
             rows.append(
                 {
                     "flag_quantile": quantile,

@@ -45,6 +45,7 @@ from oasis_helpers.plots.anomaly import (
     plot_lesion_kinds,
     plot_restoration_tradeoff,
     plot_roc_pr_curves,
+    plot_score_maps,
     show_lesions,
 )
 from oasis_helpers.plots.codebooks import (
@@ -112,6 +113,7 @@ __all__ = [
     "plot_reconstruction_metrics",
     "plot_restoration_tradeoff",
     "plot_roc_pr_curves",
+    "plot_score_maps",
     "plot_size_sweep",
     "plot_voronoi",
     "pyplot",

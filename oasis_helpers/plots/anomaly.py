@@ -16,7 +16,13 @@ import numpy as np
 from oasis_helpers.plots.figures import pyplot
 from oasis_helpers.plots.slices import show_slices
 
-__all__ = ["plot_anomaly_panels", "plot_restoration_tradeoff", "plot_roc_pr_curves", "show_lesions"]
+__all__ = [
+    "plot_anomaly_panels",
+    "plot_restoration_tradeoff",
+    "plot_roc_pr_curves",
+    "plot_score_maps",
+    "show_lesions",
+]
 
 #: Tissue label of :func:`~oasis_helpers.plots.overlay_mask` that tints a lesion's pixels.
 LESION_TINT = 3
@@ -119,6 +125,34 @@ def plot_anomaly_panels(images, masks, maps, indices):
                 cmap=colours,
                 **({"vmin": 0, "vmax": 1} if colours == "gray" else {}),
             )
+            axis.set_title(title if row == 0 else "", fontsize=9)
+            axis.axis("off")
+    figure.tight_layout()
+    return figure
+
+
+def plot_score_maps(images, masks, maps: Mapping[str, np.ndarray], indices):
+    """One row per slice of ``indices``: the input, each of ``maps`` (name -> ``[N, H, W]``,
+    e.g. normalised score components, drawn on one shared colour scale per row so that
+    their values compare) and the true mask.
+
+    Args:
+        images: float ``[N, H, W, 1]`` in ``[0, 1]``; masks: bool ``[N, H, W]``.
+        maps: name -> float ``[N, H, W]``.
+        indices: the slices shown, one row each.
+    """
+    plt = pyplot()
+    rows = max(len(indices), 1)
+    columns = len(maps) + 2
+    figure, axes = plt.subplots(rows, columns, figsize=(2.2 * columns, 2.3 * rows), squeeze=False)
+    for row, index in enumerate(indices):
+        top = max(float(np.max(values[index])) for values in maps.values())
+        pictures = [("input", images[index, ..., 0], "gray", 1.0)]
+        pictures += [(name, values[index], "magma", top) for name, values in maps.items()]
+        pictures.append(("true mask", masks[index], "gray", 1.0))
+        for column, (title, picture, colours, vmax) in enumerate(pictures):
+            axis = axes[row, column]
+            axis.imshow(picture, cmap=colours, vmin=0, vmax=max(vmax, 1e-6))
             axis.set_title(title if row == 0 else "", fontsize=9)
             axis.axis("off")
     figure.tight_layout()
